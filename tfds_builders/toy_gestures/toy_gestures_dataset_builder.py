@@ -1,0 +1,126 @@
+"""TFDS builder ``toy_gestures``: procedural stick-figure videos of the 7 RoCoG-v2 signals.
+
+Nothing is downloaded; every example is rendered by ``gesture_jax.data.toy_render`` from
+``np.random.default_rng([seed, domain_id, split_id, index])`` with ``label = index % 7``, so the
+``*_small`` configs hold exactly the first examples of the full configs of the same domain.
+
+Prepare without TensorFlow (the builder defaults to ``array_record``)::
+
+    import tensorflow_datasets as tfds, tfds_builders
+    tfds.builder("toy_gestures/synthetic", data_dir=D).download_and_prepare()
+    ds = tfds.data_source("toy_gestures/synthetic", split="train", data_dir=D)
+    frames = gesture_jax.data.frames.decode_frames(ds[0]["frames"])  # uint8 [T, 64, 64, 3] RGB
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from gesture_jax.data.frames import encode_frames
+from gesture_jax.data.toy_render import CLASS_NAMES, DOMAINS, PARAM_DTYPES, example_rng, render_video
+
+_DESCRIPTION = """\
+Toy stand-in for RoCoG-v2 (Robot Control Gestures v2, arXiv 2303.10280): front-view 2-D stick
+figures performing the 7 US Army arm-and-hand signals (Advance, Attention, Rally, MoveForward,
+Halt, FollowMe, MoveInReverse; RoCoG-v2's class index order), rendered procedurally with
+numpy/OpenCV. Two domains with a deliberate gap: `synthetic` (flat background, saturated palette,
+crisp lines) and `real` (textured background, muted palette, blur, camera shake, flicker, sensor
+noise). Videos are 24-40 frames, stored as one JPEG per frame; every generator parameter
+(timing, repetitions, body placement, colours, degradations) is stored under `params`.
+Examples are deterministic in (seed, domain, split, index) and in split order
+(label = index % 7).
+"""
+
+_JPEG_QUALITY = 90
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class ToyGesturesConfig(tfds.core.BuilderConfig):
+    """A domain and the number of examples per class of each split."""
+
+    domain: str = "synthetic"
+    examples_per_class: dict[str, int] = dataclasses.field(default_factory=dict)
+    frame_size: int = 64
+    seed: int = 0
+
+
+def _config(name: str, domain: str, sizes: dict[str, int], note: str = "") -> ToyGesturesConfig:
+    splits = ", ".join(f"{s} {n}/class" for s, n in sizes.items())
+    return ToyGesturesConfig(name=name, domain=domain, examples_per_class=sizes,
+                             description=f"{domain} domain, {splits}{note}.")
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """Procedural toy RoCoG-v2 gesture videos (synthetic and real-looking domains)."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [
+        _config("synthetic", "synthetic", {"train": 100, "val": 20}),
+        _config("real", "real", {"train": 20, "test": 20}),
+        _config("synthetic_small", "synthetic", {"train": 6, "val": 2}, " (tests, smoke runs)"),
+        _config("real_small", "real", {"train": 3, "test": 3}, " (tests, smoke runs)"),
+    ]
+
+    def __init__(self, *, file_format=None, **kwargs):
+        # TFDS has no class-level default file format (its global default is tfrecord, which needs
+        # TensorFlow to read). Default to array_record unless the caller chose a format or the
+        # dataset was already prepared on disk (then its dataset_info.json decides).
+        super().__init__(file_format=file_format, **kwargs)
+        if file_format is None:
+            try:
+                self.info.set_file_format("array_record", override=True)
+            except RuntimeError:  # restored from an existing dataset_info.json: keep its format
+                pass
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        params = {
+            k: tfds.features.Scalar(np.int32 if t == "int" else np.float32)
+            for k, t in PARAM_DTYPES.items()
+        }
+        return self.dataset_info_from_configs(
+            description=_DESCRIPTION,
+            features=tfds.features.FeaturesDict({
+                "frames": tfds.features.Sequence(
+                    tfds.features.Tensor(shape=(), dtype=np.object_),
+                    doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
+                ),
+                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+                "id": tfds.features.Text(doc="<domain>/<split>/<index:05d>, unique"),
+                "domain": tfds.features.Text(doc="synthetic or real"),
+                "num_frames": tfds.features.Scalar(np.int32),
+                "height": tfds.features.Scalar(np.int32),
+                "width": tfds.features.Scalar(np.int32),
+                "params": tfds.features.FeaturesDict(params),
+            }),
+            supervised_keys=None,
+            disable_shuffling=True,  # record i of a split is example index i
+        )
+
+    def _split_generators(self, dl_manager):
+        del dl_manager  # nothing to download
+        cfg = self.builder_config
+        if cfg.domain not in DOMAINS:
+            raise ValueError(f"unknown domain {cfg.domain!r}")
+        return {split: self._generate_examples(split, n) for split, n in cfg.examples_per_class.items()}
+
+    def _generate_examples(self, split: str, per_class: int):
+        cfg = self.builder_config
+        for index in range(per_class * len(CLASS_NAMES)):
+            label = index % len(CLASS_NAMES)
+            rng = example_rng(cfg.seed, cfg.domain, split, index)
+            frames, params = render_video(label, cfg.domain, rng, size=cfg.frame_size)
+            key = f"{cfg.domain}/{split}/{index:05d}"
+            yield key, {
+                "frames": encode_frames(frames, quality=_JPEG_QUALITY),
+                "label": label,
+                "id": key,
+                "domain": cfg.domain,
+                "num_frames": frames.shape[0],
+                "height": frames.shape[1],
+                "width": frames.shape[2],
+                "params": params,
+            }
