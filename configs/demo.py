@@ -1,0 +1,33 @@
+r"""Toy demo: real test videos classified by KNN with a synthetic gallery versus a real gallery.
+
+The structure of the study (docs: paper.md) on the embedded toy gestures, offline: the toy dataset is built
+on first use, the random-init toy ViT embeds every video, and KNN (k=3, L2) labels the real test split
+from the synthetic train split and from the real train split.
+
+  python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo
+  python -m gesture_jax.main --config configs/demo.py:smoke --workdir workdirs/demo_smoke  # seconds
+  python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo_k5 --config.knn.k=5
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  """`arg`: "" for the full demo, "smoke" for the small toy sets (tests and quick checks)."""
+  if arg not in (None, "", "smoke"):
+    raise ValueError(f"configs/demo.py takes no argument or 'smoke', got {arg!r}")
+  suffix = "_small" if arg == "smoke" else ""
+  config = ml_collections.ConfigDict()
+  config.mode = "knn"
+  config.data = config_lib.data(build_if_missing=True)
+  config.encoder = config_lib.encoder("toy-vit", init_seed=0)
+  config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+  config.knn = ml_collections.ConfigDict({
+      "k": 3,
+      "metric": "l2",
+      "galleries": (f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
+      "queries": (f"toy_gestures/real{suffix}:test",),
+  })
+  return config
