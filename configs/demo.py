@@ -15,19 +15,21 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  """`arg`: "" for the full demo, "smoke" for the small toy sets (tests and quick checks)."""
-  if arg not in (None, "", "smoke"):
-    raise ValueError(f"configs/demo.py takes no argument or 'smoke', got {arg!r}")
-  suffix = "_small" if arg == "smoke" else ""
-  config = ml_collections.ConfigDict()
-  config.mode = "knn"
-  config.data = config_lib.data(build_if_missing=True)
-  config.encoder = config_lib.encoder("toy-vit", init_seed=0)
-  config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
-  config.knn = ml_collections.ConfigDict({
-      "k": 3,
-      "metric": "l2",
-      "galleries": (f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
-      "queries": (f"toy_gestures/real{suffix}:test",),
-  })
-  return config
+    """`arg`: "" for the full demo, "smoke" for the small toy sets (tests and quick checks)."""
+    if arg not in (None, "", "smoke"):
+        raise ValueError(f"configs/demo.py takes no argument or 'smoke', got {arg!r}")
+    suffix = "_small" if arg == "smoke" else ""
+    config = ml_collections.ConfigDict()
+    config.mode = "knn"
+    config.data = config_lib.data(build_if_missing=True)
+    config.encoder = config_lib.encoder("toy-vit", init_seed=0)
+    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config.knn = ml_collections.ConfigDict(
+        {
+            "k": 3,
+            "metric": "l2",
+            "galleries": (f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
+            "queries": (f"toy_gestures/real{suffix}:test",),
+        }
+    )
+    return config

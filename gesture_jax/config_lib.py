@@ -14,46 +14,62 @@ from ml_collections import config_dict
 
 from gesture_jax.data.spec import VideoSpec
 
-_SPEC_TYPES = {"num_frames": int, "sampler": str, "num_clips": int, "resize": str, "resize_size": int,
-               "crop": str, "crop_size": int}
+_SPEC_TYPES = {
+    "num_frames": int,
+    "sampler": str,
+    "num_clips": int,
+    "resize": str,
+    "resize_size": int,
+    "crop": str,
+    "crop_size": int,
+}
 
 
-def encoder(name: str, *, checkpoint: str = "", dtype: str = "float32",
-            init_seed: int = 0) -> ml_collections.ConfigDict:
-  """Which encoder, from which weights, computing in which dtype, with optional spec overrides."""
-  return ml_collections.ConfigDict({
-      "name": name,
-      "checkpoint": checkpoint,  # a converted checkpoint directory; "" = random init (toy encoders)
-      "init_seed": init_seed,  # random-init seed, used when checkpoint is ""
-      "dtype": dtype,  # compute dtype: "float32" or "bfloat16" (parameters stay float32)
-      "spec": {k: config_dict.placeholder(t) for k, t in _SPEC_TYPES.items()},
-  })
+def encoder(
+    name: str, *, checkpoint: str = "", dtype: str = "float32", init_seed: int = 0
+) -> ml_collections.ConfigDict:
+    """Which encoder, from which weights, computing in which dtype, with optional spec overrides."""
+    return ml_collections.ConfigDict(
+        {
+            "name": name,
+            "checkpoint": checkpoint,  # a converted checkpoint directory; "" = random init (toy encoders)
+            "init_seed": init_seed,  # random-init seed, used when checkpoint is ""
+            "dtype": dtype,  # compute dtype: "float32" or "bfloat16" (parameters stay float32)
+            "spec": {k: config_dict.placeholder(t) for k, t in _SPEC_TYPES.items()},
+        }
+    )
 
 
-def data(*, data_dir: str = "", build_if_missing: bool = False,
-         num_threads: int = 4) -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict({
-      "data_dir": data_dir,  # TFDS data dir; "" = TFDS's default (~/tensorflow_datasets or $TFDS_DATA_DIR)
-      "build_if_missing": build_if_missing,  # build datasets that need no downloads when absent
-      "num_threads": num_threads,  # decoding threads per process
-  })
+def data(
+    *, data_dir: str = "", build_if_missing: bool = False, num_threads: int = 4
+) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(
+        {
+            "data_dir": data_dir,  # "" = TFDS's default: $TFDS_DATA_DIR or ~/tensorflow_datasets
+            "build_if_missing": build_if_missing,  # build datasets that need no downloads when absent
+            "num_threads": num_threads,  # decoding threads per process
+        }
+    )
 
 
-def extract(*, per_device_batch: int = 8, chunk_batches: int = 50,
-            cache_dir: str = "") -> ml_collections.ConfigDict:
-  return ml_collections.ConfigDict({
-      # Fixed per device (not global) so features are bit-identical on any number of devices.
-      "per_device_batch": per_device_batch,
-      "chunk_batches": chunk_batches,  # batches per resumable part file
-      "cache_dir": cache_dir,  # "" = <workdir>/features; share one across experiments to reuse features
-  })
+def extract(
+    *, per_device_batch: int = 8, chunk_batches: int = 50, cache_dir: str = ""
+) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(
+        {
+            # Fixed per device (not global) so features are bit-identical on any number of devices.
+            "per_device_batch": per_device_batch,
+            "chunk_batches": chunk_batches,  # batches per resumable part file
+            "cache_dir": cache_dir,  # "" = <workdir>/features; share one across experiments to reuse features
+        }
+    )
 
 
 def spec_overrides(encoder_config: ml_collections.ConfigDict) -> dict[str, Any]:
-  """The spec fields a config sets (non-None)."""
-  return {k: v for k, v in encoder_config.spec.items() if v is not None}
+    """The spec fields a config sets (non-None)."""
+    return {k: v for k, v in encoder_config.spec.items() if v is not None}
 
 
 def apply_spec_overrides(spec: VideoSpec, encoder_config: ml_collections.ConfigDict) -> VideoSpec:
-  overrides = spec_overrides(encoder_config)
-  return dataclasses.replace(spec, **overrides) if overrides else spec
+    overrides = spec_overrides(encoder_config)
+    return dataclasses.replace(spec, **overrides) if overrides else spec

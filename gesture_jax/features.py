@@ -21,7 +21,6 @@ import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tqdm import tqdm
@@ -37,122 +36,155 @@ META_FILE = "meta.json"
 
 @dataclasses.dataclass
 class FeatureSet:
-  features: np.ndarray  # [N, D] float32, row i = record i of the split
-  labels: np.ndarray  # [N] int32
-  ids: np.ndarray  # [N] str
+    features: np.ndarray  # [N, D] float32, row i = record i of the split
+    labels: np.ndarray  # [N] int32
+    ids: np.ndarray  # [N] str
 
-  def __len__(self) -> int:
-    return len(self.labels)
+    def __len__(self) -> int:
+        return len(self.labels)
 
-  def save(self, path: str) -> None:
-    workdir.write_npz(path, features=self.features, labels=self.labels, ids=self.ids)
+    def save(self, path: str) -> None:
+        workdir.write_npz(path, features=self.features, labels=self.labels, ids=self.ids)
 
-  @classmethod
-  def load(cls, path: str) -> "FeatureSet":
-    with np.load(path) as z:
-      return cls(z["features"], z["labels"], z["ids"])
+    @classmethod
+    def load(cls, path: str) -> "FeatureSet":
+        with np.load(path) as z:
+            return cls(z["features"], z["labels"], z["ids"])
 
-  @classmethod
-  def concatenate(cls, parts: list["FeatureSet"]) -> "FeatureSet":
-    return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
+    @classmethod
+    def concatenate(cls, parts: list["FeatureSet"]) -> "FeatureSet":
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
 
 
 class Extractor:
-  """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out."""
+    """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out."""
 
-  def __init__(self, model: nnx.Module, spec: VideoSpec, mesh: jax.sharding.Mesh):
-    pipeline.check_spec(spec)
-    self.spec = spec
-    self.mesh = mesh
-    graphdef, state = nnx.split(model)
-    self._state = jax.device_put(state, parallel.replicated(mesh))
+    def __init__(self, model: nnx.Module, spec: VideoSpec, mesh: jax.sharding.Mesh):
+        pipeline.check_spec(spec)
+        self.spec = spec
+        self.mesh = mesh
+        graphdef, state = nnx.split(model)
+        self._state = jax.device_put(state, parallel.replicated(mesh))
 
-    @functools.partial(jax.jit, out_shardings=parallel.replicated(mesh))
-    def step(state, batch):
-      model = nnx.merge(graphdef, state)
-      video = batch["video"]  # [B, V, T, S, S, 3] uint8
-      b, v = video.shape[:2]
-      x = pipeline.normalize_on_device(video.reshape(b * v, *video.shape[2:]), spec)
-      feats = model.features(x).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
-      return {"features": feats, **{k: batch[k] for k in ("label", "id", "mask")}}
+        @functools.partial(jax.jit, out_shardings=parallel.replicated(mesh))
+        def step(state, batch):
+            model = nnx.merge(graphdef, state)
+            video = batch["video"]  # [B, V, T, S, S, 3] uint8
+            b, v = video.shape[:2]
+            x = pipeline.normalize_on_device(video.reshape(b * v, *video.shape[2:]), spec)
+            feats = model.features(x).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
+            return {"features": feats, **{k: batch[k] for k in ("label", "id", "mask")}}
 
-    self._step = step
+        self._step = step
 
-  def __call__(self, local_batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-    batch = {k: parallel.global_batch_from_local(v, self.mesh) for k, v in local_batch.items()
-             if k != "index"}
-    return self._step(self._state, batch)
+    def __call__(self, local_batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
+        batch = {
+            k: parallel.global_batch_from_local(v, self.mesh) for k, v in local_batch.items() if k != "index"
+        }
+        return self._step(self._state, batch)
 
 
 def cache_name(meta: dict[str, Any]) -> str:
-  """Readable and unique: '<encoder>__<dataset>_<split>__<hash of everything>'."""
-  digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:12]
-  readable = f"{meta['encoder']}__{meta['dataset']}_{meta['split']}"
-  return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', readable)}__{digest}"
+    """Readable and unique: '<encoder>__<dataset>_<split>__<hash of everything>'."""
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:12]
+    readable = f"{meta['encoder']}__{meta['dataset']}_{meta['split']}"
+    return f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', readable)}__{digest}"
 
 
-def extract(extractor: Extractor, split: Split, *, cache_dir: str, meta: dict[str, Any],
-            per_device_batch: int, chunk_batches: int = 50, num_threads: int = 4) -> FeatureSet:
-  """Features of every record of `split`, from the cache when present, else extracted and cached."""
-  entry = os.path.join(cache_dir, cache_name(meta))
-  final = os.path.join(entry, FEATURES_FILE)
-  if os.path.exists(final):
-    logging.info("features of %s: cached at %s", split.ref, entry)
-    return FeatureSet.load(final)
+def extract(
+    extractor: Extractor,
+    split: Split,
+    *,
+    cache_dir: str,
+    meta: dict[str, Any],
+    per_device_batch: int,
+    chunk_batches: int = 50,
+    num_threads: int = 4,
+) -> FeatureSet:
+    """Features of every record of `split`, from the cache when present, else extracted and cached."""
+    entry = os.path.join(cache_dir, cache_name(meta))
+    final = os.path.join(entry, FEATURES_FILE)
+    if os.path.exists(final):
+        logging.info("features of %s: cached at %s", split.ref, entry)
+        return FeatureSet.load(final)
 
-  mesh = extractor.mesh
-  global_batch = per_device_batch * mesh.devices.size
-  row_start, rows = parallel.process_batch_slice(global_batch, mesh)
-  total = pipeline.num_eval_batches(len(split), global_batch)
-  chunks = [(b, min(b + chunk_batches, total)) for b in range(0, total, chunk_batches)]
-  parts_dir = os.path.join(entry, "parts")
-  part_paths = [os.path.join(parts_dir, f"{i:05d}.npz") for i in range(len(chunks))]
-  done = parallel.broadcast_from_main(np.array([os.path.exists(p) for p in part_paths], bool))
-  if parallel.is_main_process():
-    workdir.write_json(os.path.join(entry, META_FILE), meta)
-
-  logging.info("extracting %s: %d videos, %d batches of %d on %d devices%s", split.ref, len(split),
-               total, global_batch, mesh.devices.size,
-               f" (resuming: {int(done.sum())} of {len(chunks)} chunks done)" if done.any() else "")
-  start_time = time.perf_counter()
-  bar = tqdm(total=len(split), unit="clip", desc=f"features {split.ref}", dynamic_ncols=True,
-             disable=not parallel.is_main_process())
-  parts = []
-  for (first, stop), path, is_done in zip(chunks, part_paths, done):
-    num_valid = min(stop * global_batch, len(split)) - first * global_batch
-    if is_done:
-      parts.append(FeatureSet.load(path))
-      bar.update(num_valid)
-      continue
-    batches = pipeline.eval_batches(split.source, extractor.spec, global_batch=global_batch,
-                                    row_start=row_start, rows=rows, start_batch=first,
-                                    stop_batch=stop, num_threads=num_threads)
-    pending = []  # device results; read back once per chunk so the device never waits on the host
-    for local in batches:
-      pending.append(extractor(local))
-      bar.update(min(global_batch, num_valid - (len(pending) - 1) * global_batch))
-    parts.append(_collect(pending))
+    mesh = extractor.mesh
+    global_batch = per_device_batch * mesh.devices.size
+    row_start, rows = parallel.process_batch_slice(global_batch, mesh)
+    total = pipeline.num_eval_batches(len(split), global_batch)
+    chunks = [(b, min(b + chunk_batches, total)) for b in range(0, total, chunk_batches)]
+    parts_dir = os.path.join(entry, "parts")
+    part_paths = [os.path.join(parts_dir, f"{i:05d}.npz") for i in range(len(chunks))]
+    done = parallel.broadcast_from_main(np.array([os.path.exists(p) for p in part_paths], bool))
     if parallel.is_main_process():
-      parts[-1].save(path)
-  bar.close()
+        workdir.write_json(os.path.join(entry, META_FILE), meta)
 
-  result = FeatureSet.concatenate(parts)
-  if len(result) != len(split):
-    raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
-  if parallel.is_main_process():
-    result.save(final)
-    shutil.rmtree(parts_dir, ignore_errors=True)
-  elapsed = time.perf_counter() - start_time
-  logging.info("features of %s: %s in %.1f s (%.1f clips/s) -> %s", split.ref, result.features.shape,
-               elapsed, len(split) / max(elapsed, 1e-9), entry)
-  return result
+    logging.info(
+        "extracting %s: %d videos, %d batches of %d on %d devices%s",
+        split.ref,
+        len(split),
+        total,
+        global_batch,
+        mesh.devices.size,
+        f" (resuming: {int(done.sum())} of {len(chunks)} chunks done)" if done.any() else "",
+    )
+    start_time = time.perf_counter()
+    bar = tqdm(
+        total=len(split),
+        unit="clip",
+        desc=f"features {split.ref}",
+        dynamic_ncols=True,
+        disable=not parallel.is_main_process(),
+    )
+    parts = []
+    for (first, stop), path, is_done in zip(chunks, part_paths, done):
+        num_valid = min(stop * global_batch, len(split)) - first * global_batch
+        if is_done:
+            parts.append(FeatureSet.load(path))
+            bar.update(num_valid)
+            continue
+        batches = pipeline.eval_batches(
+            split.source,
+            extractor.spec,
+            global_batch=global_batch,
+            row_start=row_start,
+            rows=rows,
+            start_batch=first,
+            stop_batch=stop,
+            num_threads=num_threads,
+        )
+        pending = []  # device results; read back once per chunk so the device never waits on the host
+        for local in batches:
+            pending.append(extractor(local))
+            bar.update(min(global_batch, num_valid - (len(pending) - 1) * global_batch))
+        parts.append(_collect(pending))
+        if parallel.is_main_process():
+            parts[-1].save(path)
+    bar.close()
+
+    result = FeatureSet.concatenate(parts)
+    if len(result) != len(split):
+        raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
+    if parallel.is_main_process():
+        result.save(final)
+        shutil.rmtree(parts_dir, ignore_errors=True)
+    elapsed = time.perf_counter() - start_time
+    logging.info(
+        "features of %s: %s in %.1f s (%.1f clips/s) -> %s",
+        split.ref,
+        result.features.shape,
+        elapsed,
+        len(split) / max(elapsed, 1e-9),
+        entry,
+    )
+    return result
 
 
 def _collect(pending: list[dict[str, jax.Array]]) -> FeatureSet:
-  host = [{k: parallel.to_host(v) for k, v in out.items()} for out in pending]
-  mask = np.concatenate([h["mask"] for h in host])
-  return FeatureSet(
-      features=np.concatenate([h["features"] for h in host])[mask].astype(np.float32),
-      labels=np.concatenate([h["label"] for h in host])[mask].astype(np.int32),
-      ids=pipeline.decode_ids(np.concatenate([h["id"] for h in host])[mask]),
-  )
+    host = [{k: parallel.to_host(v) for k, v in out.items()} for out in pending]
+    mask = np.concatenate([h["mask"] for h in host])
+    return FeatureSet(
+        features=np.concatenate([h["features"] for h in host])[mask].astype(np.float32),
+        labels=np.concatenate([h["label"] for h in host])[mask].astype(np.int32),
+        ids=pipeline.decode_ids(np.concatenate([h["id"] for h in host])[mask]),
+    )

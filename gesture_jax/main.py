@@ -7,45 +7,96 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import importlib.util
 import logging
 import os
+import sys
 
 from absl import app, flags
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Experiment file: configs/<name>.py[:arg]; override fields with --config.a.b=v.",
-    lock_config=True)
+    "config",
+    None,
+    "Experiment file: configs/<name>.py[:arg]; override fields with --config.a.b=v.",
+    lock_config=True,
+)
 _WORKDIR = flags.DEFINE_string("workdir", None, "Where config.json, log.txt and the results go.")
-_COORDINATOR = flags.DEFINE_string("coordinator_address", None,
-                                   "host:port of process 0, for multi-process runs without auto-detection.")
+_COORDINATOR = flags.DEFINE_string(
+    "coordinator_address", None, "host:port of process 0, for multi-process runs without auto-detection."
+)
 _NUM_PROCESSES = flags.DEFINE_integer("num_processes", None, "Number of processes (multi-process runs).")
 _PROCESS_ID = flags.DEFINE_integer("process_id", None, "This process's index (multi-process runs).")
 flags.mark_flags_as_required(["config", "workdir"])
 
 
-def main(argv: list[str]) -> None:
-  if len(argv) > 1:
-    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  # Imported here so that --help and flag errors stay fast and JAX starts after flags are parsed.
-  from gesture_jax import parallel, workdir
+def parse_flags(argv: list[str]) -> list[str]:
+    """absl's parsing, with a one-line error naming a mistyped config field instead of a traceback."""
+    try:
+        return flags.FLAGS(argv)
+    except (AttributeError, KeyError):
+        config = _load_config_file(argv)
+        for arg in argv[1:]:
+            if arg.startswith("--config."):
+                problem = config and _missing_field(config, arg[len("--config.") :].split("=", 1)[0])
+                if problem:
+                    sys.exit(f"error: {arg.split('=', 1)[0]}: {problem}")
+        raise
 
-  parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
-  config = _CONFIG.value
-  out_dir = os.path.abspath(os.path.expanduser(_WORKDIR.value))
-  if parallel.is_main_process():
-    workdir.setup_logging(out_dir)
-    workdir.save_config(config, out_dir)
-  logging.info("mode %s, workdir %s\n%s", config.mode, out_dir, config)
-  try:
-    mode = importlib.import_module(f"gesture_jax.modes.{config.mode}")
-  except ModuleNotFoundError as e:
-    if e.name != f"gesture_jax.modes.{config.mode}":
-      raise
-    raise app.UsageError(f"unknown mode {config.mode!r}: no module gesture_jax/modes/{config.mode}.py")
-  mode.run(config, out_dir)
+
+def _load_config_file(argv: list[str]):
+    """The config that --config names, loaded directly (used only to explain a failed override)."""
+    for i, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--config" and i + 1 < len(argv):
+            value = argv[i + 1]
+        else:
+            continue
+        path, _, config_arg = value.partition(":")
+        spec = importlib.util.spec_from_file_location("_config_file", path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module.get_config(config_arg) if config_arg else module.get_config()
+    return None
+
+
+def _missing_field(config, path: str) -> str | None:
+    node, walked = config, []
+    for name in path.split("."):
+        keys = list(node.keys()) if hasattr(node, "keys") else []
+        if name not in keys:
+            where = f"under '{'.'.join(walked)}'" if walked else "at the top level"
+            close = difflib.get_close_matches(name, keys, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            return f"the config has no field '{name}' {where} ({hint}fields: {', '.join(keys)})"
+        node, walked = node[name], walked + [name]
+    return None
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    # Imported here so that --help and flag errors stay fast and JAX starts after flags are parsed.
+    from gesture_jax import parallel, workdir
+
+    parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    config = _CONFIG.value
+    out_dir = os.path.abspath(os.path.expanduser(_WORKDIR.value))
+    if parallel.is_main_process():
+        workdir.setup_logging(out_dir)
+        workdir.save_config(config, out_dir)
+    logging.info("mode %s, workdir %s\n%s", config.mode, out_dir, config)
+    try:
+        mode = importlib.import_module(f"gesture_jax.modes.{config.mode}")
+    except ModuleNotFoundError as e:
+        if e.name != f"gesture_jax.modes.{config.mode}":
+            raise
+        raise app.UsageError(f"unknown mode {config.mode!r}: no module gesture_jax/modes/{config.mode}.py")
+    mode.run(config, out_dir)
 
 
 if __name__ == "__main__":
-  app.run(main)
+    app.run(main, flags_parser=parse_flags)

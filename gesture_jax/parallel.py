@@ -11,90 +11,100 @@ from typing import Sequence
 
 import jax
 import numpy as np
-from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
+from jax.sharding import AxisType, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 DATA = "data"  # the one mesh axis: data parallelism over every device of every process
 
 
-def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> None:
-  """Starts multi-process JAX when asked to by flags, or by a launcher's environment (TPU, SLURM)."""
-  if coordinator_address or (num_processes or 0) > 1:
-    jax.distributed.initialize(coordinator_address=coordinator_address,
-                               num_processes=num_processes, process_id=process_id)
-  logging.info("JAX process %d of %d, %d local / %d global devices (%s)", jax.process_index(),
-               jax.process_count(), jax.local_device_count(), jax.device_count(),
-               jax.devices()[0].platform)
+def initialize(
+    coordinator_address: str | None = None, num_processes: int | None = None, process_id: int | None = None
+) -> None:
+    """Starts multi-process JAX when asked to by flags, or by a launcher's environment (TPU, SLURM)."""
+    if coordinator_address or (num_processes or 0) > 1:
+        jax.distributed.initialize(
+            coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
+        )
+    logging.info(
+        "JAX process %d of %d, %d local / %d global devices (%s)",
+        jax.process_index(),
+        jax.process_count(),
+        jax.local_device_count(),
+        jax.device_count(),
+        jax.devices()[0].platform,
+    )
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
-  """A 1-D mesh named ``data`` over `devices` (default: every device of every process)."""
-  devices = list(jax.devices() if devices is None else devices)
-  return jax.sharding.Mesh(np.asarray(devices), (DATA,), axis_types=(AxisType.Explicit,))
+    """A 1-D mesh named ``data`` over `devices` (default: every device of every process)."""
+    devices = list(jax.devices() if devices is None else devices)
+    return jax.sharding.Mesh(np.asarray(devices), (DATA,), axis_types=(AxisType.Explicit,))
 
 
 def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:
-  """Leading axis split over the data axis."""
-  return NamedSharding(mesh, P(DATA))
+    """Leading axis split over the data axis."""
+    return NamedSharding(mesh, P(DATA))
 
 
 def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
+    return NamedSharding(mesh, P())
 
 
 def is_main_process() -> bool:
-  """Only process 0 writes files; every process computes."""
-  return jax.process_index() == 0
+    """Only process 0 writes files; every process computes."""
+    return jax.process_index() == 0
 
 
 def process_batch_slice(global_batch: int, mesh: jax.sharding.Mesh) -> tuple[int, int]:
-  """(start, size) of this process's rows within each global batch.
+    """(start, size) of this process's rows within each global batch.
 
-  The rows a process feeds are those its own devices hold, so a global batch assembled with
-  `global_batch_from_local` is in the same order on any number of processes.
-  """
-  num_devices = mesh.devices.size
-  if global_batch % num_devices:
-    raise ValueError(f"global batch size {global_batch} must be a multiple of the {num_devices} "
-                     "devices of the mesh")
-  local = [i for i, d in enumerate(mesh.devices.flat) if d.process_index == jax.process_index()]
-  per_device = global_batch // num_devices
-  if local != list(range(local[0], local[0] + len(local))):
-    raise ValueError("this process's devices are not contiguous in the mesh")
-  return local[0] * per_device, len(local) * per_device
+    The rows a process feeds are those its own devices hold, so a global batch assembled with
+    `global_batch_from_local` is in the same order on any number of processes.
+    """
+    num_devices = mesh.devices.size
+    if global_batch % num_devices:
+        raise ValueError(
+            f"global batch size {global_batch} must be a multiple of the {num_devices} devices of the mesh"
+        )
+    local = [i for i, d in enumerate(mesh.devices.flat) if d.process_index == jax.process_index()]
+    per_device = global_batch // num_devices
+    if local != list(range(local[0], local[0] + len(local))):
+        raise ValueError("this process's devices are not contiguous in the mesh")
+    return local[0] * per_device, len(local) * per_device
 
 
 def global_batch_from_local(local: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
-  """Assembles per-process rows (see `process_batch_slice`) into one array sharded over ``data``."""
-  sharding = batch_sharding(mesh)
-  global_shape = (local.shape[0] * mesh.devices.size // _local_device_count(mesh),) + local.shape[1:]
-  return jax.make_array_from_process_local_data(sharding, local, global_shape)
+    """Assembles per-process rows (see `process_batch_slice`) into one array sharded over ``data``."""
+    sharding = batch_sharding(mesh)
+    global_shape = (local.shape[0] * mesh.devices.size // _local_device_count(mesh),) + local.shape[1:]
+    return jax.make_array_from_process_local_data(sharding, local, global_shape)
 
 
 def shard_rows(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
-  """A host array that every process holds in full → a global array with rows split over ``data``."""
-  return jax.make_array_from_callback(x.shape, batch_sharding(mesh), lambda idx: x[idx])
+    """A host array that every process holds in full → a global array with rows split over ``data``."""
+    return jax.make_array_from_callback(x.shape, batch_sharding(mesh), lambda idx: x[idx])
 
 
 def replicate(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
-  """A host array that every process holds in full → a global array replicated on every device."""
-  return jax.make_array_from_callback(x.shape, replicated(mesh), lambda idx: x[idx])
+    """A host array that every process holds in full → a global array replicated on every device."""
+    return jax.make_array_from_callback(x.shape, replicated(mesh), lambda idx: x[idx])
 
 
 def to_host(x: jax.Array) -> np.ndarray:
-  """Reads a replicated global array back to numpy on every process (no cross-host traffic)."""
-  if not x.sharding.is_fully_replicated:
-    raise ValueError(f"to_host expects a replicated array, got sharding {x.sharding}")
-  return np.asarray(x.addressable_data(0))
+    """Reads a replicated global array back to numpy on every process (no cross-host traffic)."""
+    if not x.sharding.is_fully_replicated:
+        raise ValueError(f"to_host expects a replicated array, got sharding {x.sharding}")
+    return np.asarray(x.addressable_data(0))
 
 
 def _local_device_count(mesh: jax.sharding.Mesh) -> int:
-  return sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+    return sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
 
 
 def broadcast_from_main(x: np.ndarray) -> np.ndarray:
-  """Process 0's value of `x` on every process (decisions such as "which chunks are done" must agree)."""
-  if jax.process_count() == 1:
-    return x
-  from jax.experimental import multihost_utils
-  return np.asarray(multihost_utils.broadcast_one_to_all(x))
+    """Process 0's value of `x` on every process (decisions such as "which chunks are done" must agree)."""
+    if jax.process_count() == 1:
+        return x
+    from jax.experimental import multihost_utils
+
+    return np.asarray(multihost_utils.broadcast_one_to_all(x))

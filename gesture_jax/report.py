@@ -23,108 +23,138 @@ RESULTS_MD = "results.md"
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
-  """[true, predicted] counts."""
-  matrix = np.zeros((num_classes, num_classes), np.int64)
-  np.add.at(matrix, (labels, predictions), 1)
-  return matrix
+    """[true, predicted] counts."""
+    matrix = np.zeros((num_classes, num_classes), np.int64)
+    np.add.at(matrix, (labels, predictions), 1)
+    return matrix
 
 
-def classification_row(labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str],
-                       **fields: Any) -> dict[str, Any]:
-  """A results row: `fields` (encoder, gallery, queries, ...) plus accuracy metrics and the confusion."""
-  labels = np.asarray(labels)
-  predictions = np.asarray(predictions)
-  matrix = confusion_matrix(labels, predictions, len(class_names))
-  support = matrix.sum(axis=1)
-  present = support > 0
-  per_class = np.where(present, np.diag(matrix) / np.maximum(support, 1), np.nan)
-  return {
-      **fields,
-      "accuracy": float((labels == predictions).mean()) if len(labels) else float("nan"),
-      # Averaged over the classes present among the queries, as RoCoG-v2's mean class accuracy.
-      "mean_class_accuracy": float(per_class[present].mean()) if present.any() else float("nan"),
-      "num_queries": int(len(labels)),
-      "per_class_accuracy": {n: (None if np.isnan(a) else float(a)) for n, a in zip(class_names, per_class)},
-      "class_names": list(class_names),
-      "confusion": matrix.tolist(),
-  }
+def classification_row(
+    labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str], **fields: Any
+) -> dict[str, Any]:
+    """A results row: `fields` (encoder, gallery, queries, ...) plus accuracy metrics and the confusion."""
+    labels = np.asarray(labels)
+    predictions = np.asarray(predictions)
+    matrix = confusion_matrix(labels, predictions, len(class_names))
+    support = matrix.sum(axis=1)
+    present = support > 0
+    per_class = np.where(present, np.diag(matrix) / np.maximum(support, 1), np.nan)
+    return {
+        **fields,
+        "accuracy": float((labels == predictions).mean()) if len(labels) else float("nan"),
+        # Averaged over the classes present among the queries, as RoCoG-v2's mean class accuracy.
+        "mean_class_accuracy": float(per_class[present].mean()) if present.any() else float("nan"),
+        "num_queries": int(len(labels)),
+        "per_class_accuracy": {
+            n: (None if np.isnan(a) else float(a)) for n, a in zip(class_names, per_class)
+        },
+        "class_names": list(class_names),
+        "confusion": matrix.tolist(),
+    }
 
 
 def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results") -> None:
-  """Writes results.json, results.md and one confusion-matrix PNG per row (rows gain `confusion_png`)."""
-  for row in rows:
-    row["confusion_png"] = f"confusion_{_slug(row)}.png"
-    plot_confusion(os.path.join(out_dir, row["confusion_png"]), np.array(row["confusion"]),
-                   row["class_names"], title=_row_title(row))
-  workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
-  workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title))
+    """Writes results.json, results.md and one confusion-matrix PNG per row (rows gain `confusion_png`)."""
+    for row in rows:
+        row["confusion_png"] = f"confusion_{_slug(row)}.png"
+        plot_confusion(
+            os.path.join(out_dir, row["confusion_png"]),
+            np.array(row["confusion"]),
+            row["class_names"],
+            title=_row_title(row),
+        )
+    workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
+    workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title))
 
 
 def markdown(rows: list[dict[str, Any]], *, title: str = "Results") -> str:
-  """Paper-shaped tables (encoders × galleries, accuracy %), then every row in detail."""
-  lines = [f"# {title}", ""]
-  settings = _unique((r["queries"], r.get("k"), r.get("metric")) for r in rows)
-  for queries, k, metric in settings:
-    group = [r for r in rows if (r["queries"], r.get("k"), r.get("metric")) == (queries, k, metric)]
-    galleries = _unique(r["gallery"] for r in group)
-    encoders = _unique(_encoder_label(r) for r in group)
-    n = _unique(r["num_queries"] for r in group)
-    lines += [f"## Accuracy (%) on `{queries}` ({', '.join(map(str, n))} videos)"
-              + (f", KNN k={k}, {metric}" if k is not None else ""), "",
-              "| encoder | " + " | ".join(f"gallery `{g}`" for g in galleries) + " |",
-              "|---|" + "---:|" * len(galleries)]
-    for encoder in encoders:
-      cells = []
-      for gallery in galleries:
-        match = [r for r in group if _encoder_label(r) == encoder and r["gallery"] == gallery]
-        cells.append(f"{100 * match[0]['accuracy']:.1f}" if match else "–")
-      lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
-    lines.append("")
-  lines += ["## All rows", "",
-            "| encoder | gallery | queries | k | metric | accuracy % | mean class acc. % | queries n | confusion |",
-            "|---|---|---|---:|---|---:|---:|---:|---|"]
-  for r in rows:
-    lines.append(f"| {_encoder_label(r)} | `{r['gallery']}` | `{r['queries']}` | {r.get('k', '')} | "
-                 f"{r.get('metric', '')} | {100 * r['accuracy']:.1f} | "
-                 f"{100 * r['mean_class_accuracy']:.1f} | {r['num_queries']} | "
-                 f"[png]({r.get('confusion_png', '')}) |")
-  return "\n".join(lines) + "\n"
+    """Paper-shaped tables (encoders × galleries, accuracy %), then every row in detail."""
+    lines = [f"# {title}", ""]
+    settings = _unique((r["queries"], r.get("k"), r.get("metric")) for r in rows)
+    for queries, k, metric in settings:
+        group = [r for r in rows if (r["queries"], r.get("k"), r.get("metric")) == (queries, k, metric)]
+        galleries = _unique(r["gallery"] for r in group)
+        encoders = _unique(_encoder_label(r) for r in group)
+        n = _unique(r["num_queries"] for r in group)
+        lines += [
+            f"## Accuracy (%) on `{queries}` ({', '.join(map(str, n))} videos)"
+            + (f", KNN k={k}, {metric}" if k is not None else ""),
+            "",
+            "| encoder | " + " | ".join(f"gallery `{g}`" for g in galleries) + " |",
+            "|---|" + "---:|" * len(galleries),
+        ]
+        for encoder in encoders:
+            cells = []
+            for gallery in galleries:
+                match = [r for r in group if _encoder_label(r) == encoder and r["gallery"] == gallery]
+                cells.append(f"{100 * match[0]['accuracy']:.1f}" if match else "–")
+            lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += [
+        "## All rows",
+        "",
+        "| encoder | gallery | queries | k | metric | accuracy % | mean class acc. % | n | confusion |",
+        "|---|---|---|---:|---|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {_encoder_label(r)} | `{r['gallery']}` | `{r['queries']}` | {r.get('k', '')} | "
+            f"{r.get('metric', '')} | {100 * r['accuracy']:.1f} | "
+            f"{100 * r['mean_class_accuracy']:.1f} | {r['num_queries']} | "
+            f"[png]({r.get('confusion_png', '')}) |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def plot_confusion(path: str, matrix: np.ndarray, class_names: Sequence[str], *, title: str) -> None:
-  n = len(class_names)
-  fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 1.0 + 0.7 * n), dpi=100)
-  support = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-  ax.imshow(matrix / support, cmap="Blues", vmin=0, vmax=1)
-  for i in range(n):
-    for j in range(n):
-      ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
-              color="white" if matrix[i, j] / support[i, 0] > 0.5 else "black")
-  ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
-  ax.set_yticks(range(n), class_names, fontsize=8)
-  ax.set_xlabel("predicted")
-  ax.set_ylabel("true")
-  ax.set_title(title, fontsize=8)
-  fig.tight_layout()
-  workdir.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-  plt.close(fig)
+    n = len(class_names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 1.0 + 0.7 * n), dpi=100)
+    support = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(matrix / support, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            ax.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if matrix[i, j] / support[i, 0] > 0.5 else "black",
+            )
+    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), class_names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    workdir.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
 
 
 def _encoder_label(row: dict[str, Any]) -> str:
-  state = row.get("encoder_state")
-  return f"{row['encoder']} ({state})" if state else row["encoder"]
+    state = row.get("encoder_state")
+    return f"{row['encoder']} ({state})" if state else row["encoder"]
 
 
 def _row_title(row: dict[str, Any]) -> str:
-  return (f"{_encoder_label(row)}\ngallery {row['gallery']} → {row['queries']}\n"
-          f"accuracy {100 * row['accuracy']:.1f}%")
+    return (
+        f"{_encoder_label(row)}\ngallery {row['gallery']} → {row['queries']}\n"
+        f"accuracy {100 * row['accuracy']:.1f}%"
+    )
 
 
 def _slug(row: dict[str, Any]) -> str:
-  parts = [row["encoder"], row.get("encoder_state", ""), row["gallery"], row["queries"],
-           f"k{row['k']}" if "k" in row else "", row.get("metric", "")]
-  return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
+    parts = [
+        row["encoder"],
+        row.get("encoder_state", ""),
+        row["gallery"],
+        row["queries"],
+        f"k{row['k']}" if "k" in row else "",
+        row.get("metric", ""),
+    ]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
 
 
 def _unique(items) -> list:
-  return list(dict.fromkeys(items))
+    return list(dict.fromkeys(items))

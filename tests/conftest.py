@@ -14,10 +14,10 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def toy_data_dir(tmp_path_factory) -> str:
-  """The small toy gesture configs, built once per test session (about a second)."""
-  from gesture_jax.data import datasets
+    """The small toy gesture configs, built once per test session (about a second)."""
+    from gesture_jax.data import datasets
 
-  data_dir = str(tmp_path_factory.mktemp("tfds"))
-  for name in ("toy_gestures/synthetic_small", "toy_gestures/real_small"):
-    datasets.build(name, data_dir)
-  return data_dir
+    data_dir = str(tmp_path_factory.mktemp("tfds"))
+    for name in ("toy_gestures/synthetic_small", "toy_gestures/real_small"):
+        datasets.build(name, data_dir)
+    return data_dir

@@ -13,94 +13,116 @@ SPLIT = "toy_gestures/real_small:test"  # 21 videos: never a multiple of the glo
 
 
 def _extract(data_dir, cache_dir, num_devices, *, spec_overrides=None, chunk_batches=50, **kwargs):
-  model, spec = models.create("toy-vit", seed=0)
-  if spec_overrides:
-    spec = spec.replace(**spec_overrides)
-  extractor = features.Extractor(model, spec, parallel.make_mesh(jax.devices()[:num_devices]))
-  split = datasets.open_split(SPLIT, data_dir)
-  meta = {"encoder": "toy-vit", "dataset": split.ref.dataset, "split": split.ref.split,
-          "spec": spec.to_dict(), **kwargs}
-  return features.extract(extractor, split, cache_dir=cache_dir, meta=meta, per_device_batch=2,
-                          chunk_batches=chunk_batches, num_threads=2), extractor, split
+    model, spec = models.create("toy-vit", seed=0)
+    if spec_overrides:
+        spec = spec.replace(**spec_overrides)
+    extractor = features.Extractor(model, spec, parallel.make_mesh(jax.devices()[:num_devices]))
+    split = datasets.open_split(SPLIT, data_dir)
+    meta = {
+        "encoder": "toy-vit",
+        "dataset": split.ref.dataset,
+        "split": split.ref.split,
+        "spec": spec.to_dict(),
+        **kwargs,
+    }
+    return (
+        features.extract(
+            extractor,
+            split,
+            cache_dir=cache_dir,
+            meta=meta,
+            per_device_batch=2,
+            chunk_batches=chunk_batches,
+            num_threads=2,
+        ),
+        extractor,
+        split,
+    )
 
 
 def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path):
-  one, _, split = _extract(toy_data_dir, str(tmp_path / "a"), 1)
-  eight, _, _ = _extract(toy_data_dir, str(tmp_path / "b"), 8)
-  assert one.features.shape == (len(split), 96)
-  np.testing.assert_array_equal(one.features, eight.features)  # bit-identical, not just close
-  np.testing.assert_array_equal(one.labels, eight.labels)
-  np.testing.assert_array_equal(one.ids, eight.ids)
-  # Row i is record i of the split, in order.
-  assert [split.source[i]["id"].decode() for i in range(len(split))] == one.ids.tolist()
-  assert [split.source[i]["label"] for i in range(len(split))] == one.labels.tolist()
-  assert len(set(one.ids.tolist())) == len(split)
+    one, _, split = _extract(toy_data_dir, str(tmp_path / "a"), 1)
+    eight, _, _ = _extract(toy_data_dir, str(tmp_path / "b"), 8)
+    assert one.features.shape == (len(split), 96)
+    np.testing.assert_array_equal(one.features, eight.features)  # bit-identical, not just close
+    np.testing.assert_array_equal(one.labels, eight.labels)
+    np.testing.assert_array_equal(one.ids, eight.ids)
+    # Row i is record i of the split, in order.
+    assert [split.source[i]["id"].decode() for i in range(len(split))] == one.ids.tolist()
+    assert [split.source[i]["label"] for i in range(len(split))] == one.labels.tolist()
+    assert len(set(one.ids.tolist())) == len(split)
 
 
 def test_features_match_a_direct_forward_pass(toy_data_dir, tmp_path):
-  feats, extractor, split = _extract(toy_data_dir, str(tmp_path), 8)
-  model, spec = models.create("toy-vit", seed=0)
-  record = split.source[5]
-  video = pipeline.clip_views(record, spec)[0]  # [T, S, S, 3] uint8, one view
-  x = (video.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
-  expected = np.asarray(model.features(x[None]))[0]
-  np.testing.assert_allclose(feats.features[5], expected, atol=1e-5)
+    feats, extractor, split = _extract(toy_data_dir, str(tmp_path), 8)
+    model, spec = models.create("toy-vit", seed=0)
+    record = split.source[5]
+    video = pipeline.clip_views(record, spec)[0]  # [T, S, S, 3] uint8, one view
+    x = (video.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
+    expected = np.asarray(model.features(x[None]))[0]
+    np.testing.assert_allclose(feats.features[5], expected, atol=1e-5)
 
 
 def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
-  overrides = dict(num_clips=2, sampler="umt_sparse_test", sampler_params=(("test_num_segment", 2),),
-                   crop="three", resize_size=48, crop_size=48)
-  feats, _, split = _extract(toy_data_dir, str(tmp_path), 8, spec_overrides=overrides)
-  model, spec = models.create("toy-vit", seed=0)
-  spec = spec.replace(**overrides)
-  views = pipeline.clip_views(split.source[3], spec)
-  assert views.shape == (2 * 3, 8, 48, 48, 3)  # clips × crops
-  x = (views.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
-  np.testing.assert_allclose(feats.features[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
+    overrides = dict(
+        num_clips=2,
+        sampler="umt_sparse_test",
+        sampler_params=(("test_num_segment", 2),),
+        crop="three",
+        resize_size=48,
+        crop_size=48,
+    )
+    feats, _, split = _extract(toy_data_dir, str(tmp_path), 8, spec_overrides=overrides)
+    model, spec = models.create("toy-vit", seed=0)
+    spec = spec.replace(**overrides)
+    views = pipeline.clip_views(split.source[3], spec)
+    assert views.shape == (2 * 3, 8, 48, 48, 3)  # clips × crops
+    x = (views.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
+    np.testing.assert_allclose(feats.features[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
 
 
 def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):
-  cache = str(tmp_path / "cache")
-  reference, _, _ = _extract(toy_data_dir, str(tmp_path / "ref"), 8, chunk_batches=1)
+    cache = str(tmp_path / "cache")
+    reference, _, _ = _extract(toy_data_dir, str(tmp_path / "ref"), 8, chunk_batches=1)
 
-  calls = {"n": 0}
-  original = features.Extractor.__call__
+    calls = {"n": 0}
+    original = features.Extractor.__call__
 
-  def dies_after_one_chunk(self, batch):
-    calls["n"] += 1
-    if calls["n"] > 1:
-      raise KeyboardInterrupt("simulated kill")
-    return original(self, batch)
+    def dies_after_one_chunk(self, batch):
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, batch)
 
-  monkeypatch.setattr(features.Extractor, "__call__", dies_after_one_chunk)
-  with pytest.raises(KeyboardInterrupt):
-    _extract(toy_data_dir, cache, 8, chunk_batches=1)
-  (entry,) = os.listdir(cache)
-  assert os.listdir(os.path.join(cache, entry, "parts")) == ["00000.npz"]
-  assert not os.path.exists(os.path.join(cache, entry, features.FEATURES_FILE))
+    monkeypatch.setattr(features.Extractor, "__call__", dies_after_one_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        _extract(toy_data_dir, cache, 8, chunk_batches=1)
+    (entry,) = os.listdir(cache)
+    assert os.listdir(os.path.join(cache, entry, "parts")) == ["00000.npz"]
+    assert not os.path.exists(os.path.join(cache, entry, features.FEATURES_FILE))
 
-  calls["n"] = -100  # let the resumed run through, counting its steps
-  resumed, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
-  assert calls["n"] == -100 + 1  # 21 videos / 16 per batch = 2 batches; 1 was done before the kill
-  np.testing.assert_array_equal(resumed.features, reference.features)
-  assert not os.path.exists(os.path.join(cache, entry, "parts"))
+    calls["n"] = -100  # let the resumed run through, counting its steps
+    resumed, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
+    assert calls["n"] == -100 + 1  # 21 videos / 16 per batch = 2 batches; 1 was done before the kill
+    np.testing.assert_array_equal(resumed.features, reference.features)
+    assert not os.path.exists(os.path.join(cache, entry, "parts"))
 
-  calls["n"] = -100
-  cached, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
-  assert calls["n"] == -100  # served from the cache, nothing recomputed
-  np.testing.assert_array_equal(cached.features, reference.features)
+    calls["n"] = -100
+    cached, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
+    assert calls["n"] == -100  # served from the cache, nothing recomputed
+    np.testing.assert_array_equal(cached.features, reference.features)
 
 
 def test_cache_key_covers_the_spec():
-  base = {"encoder": "toy-vit", "dataset": "d/c", "split": "test", "spec": {"num_frames": 8}}
-  other = {**base, "spec": {"num_frames": 16}}
-  assert features.cache_name(base) != features.cache_name(other)
-  assert features.cache_name(base) == features.cache_name(dict(reversed(list(base.items()))))
+    base = {"encoder": "toy-vit", "dataset": "d/c", "split": "test", "spec": {"num_frames": 8}}
+    other = {**base, "spec": {"num_frames": 16}}
+    assert features.cache_name(base) != features.cache_name(other)
+    assert features.cache_name(base) == features.cache_name(dict(reversed(list(base.items()))))
 
 
 def test_spec_errors_surface_before_any_work():
-  model, spec = models.create("toy-vit", seed=0)
-  with pytest.raises(ValueError, match="clip"):
-    features.Extractor(model, spec.replace(num_clips=2), parallel.make_mesh())
-  with pytest.raises(ValueError, match="unknown frame sampler|unknown rule|'nope'"):
-    features.Extractor(model, spec.replace(sampler="nope"), parallel.make_mesh())
+    model, spec = models.create("toy-vit", seed=0)
+    with pytest.raises(ValueError, match="clip"):
+        features.Extractor(model, spec.replace(num_clips=2), parallel.make_mesh())
+    with pytest.raises(ValueError, match="unknown frame sampler|unknown rule|'nope'"):
+        features.Extractor(model, spec.replace(sampler="nope"), parallel.make_mesh())

@@ -9,83 +9,85 @@ from gesture_jax import knn, parallel
 
 
 def _mesh(num_devices):
-  return parallel.make_mesh(jax.devices()[:num_devices])
+    return parallel.make_mesh(jax.devices()[:num_devices])
 
 
 def _sklearn(gallery, labels, queries, k, metric):
-  clf = KNeighborsClassifier(n_neighbors=k, algorithm="brute",
-                             metric="euclidean" if metric == "l2" else "cosine")
-  return clf.fit(gallery, labels).predict(queries)
+    clf = KNeighborsClassifier(
+        n_neighbors=k, algorithm="brute", metric="euclidean" if metric == "l2" else "cosine"
+    )
+    return clf.fit(gallery, labels).predict(queries)
 
 
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
 def test_matches_sklearn(num_devices, metric, k):
-  rng = np.random.default_rng(k * 10 + num_devices)
-  gallery = rng.normal(size=(203, 24)).astype(np.float32)  # 203: not divisible by 8 devices
-  labels = rng.integers(0, 7, size=203)
-  queries = rng.normal(size=(99, 24)).astype(np.float32)
-  got = knn.knn_classify(gallery, labels, queries, k=k, metric=metric, mesh=_mesh(num_devices))
-  np.testing.assert_array_equal(got, _sklearn(gallery, labels, queries, k, metric))
-  assert got.dtype == np.int32 and got.shape == (99,)
+    rng = np.random.default_rng(k * 10 + num_devices)
+    gallery = rng.normal(size=(203, 24)).astype(np.float32)  # 203: not divisible by 8 devices
+    labels = rng.integers(0, 7, size=203)
+    queries = rng.normal(size=(99, 24)).astype(np.float32)
+    got = knn.knn_classify(gallery, labels, queries, k=k, metric=metric, mesh=_mesh(num_devices))
+    np.testing.assert_array_equal(got, _sklearn(gallery, labels, queries, k, metric))
+    assert got.dtype == np.int32 and got.shape == (99,)
 
 
 @pytest.mark.parametrize("gallery_size", [7, 9, 40])
 def test_small_and_blocked_galleries(gallery_size):
-  """Galleries smaller than the device count, and galleries scanned in several blocks per device."""
-  rng = np.random.default_rng(gallery_size)
-  gallery = rng.normal(size=(gallery_size, 5)).astype(np.float32)
-  labels = rng.integers(0, 3, size=gallery_size)
-  queries = rng.normal(size=(13, 5)).astype(np.float32)
-  expected = _sklearn(gallery, labels, queries, 5, "l2")
-  neighbours = knn.knn_neighbours(gallery, queries, k=5, mesh=_mesh(8), gallery_block=2,
-                                  query_block=4)
-  votes = (labels[neighbours][..., None] == np.arange(3)).sum(1)
-  np.testing.assert_array_equal(votes.argmax(1), expected)
-  np.testing.assert_array_equal(knn.knn_classify(gallery, labels, queries, k=5, mesh=_mesh(8)),
-                                expected)
+    """Galleries smaller than the device count, and galleries scanned in several blocks per device."""
+    rng = np.random.default_rng(gallery_size)
+    gallery = rng.normal(size=(gallery_size, 5)).astype(np.float32)
+    labels = rng.integers(0, 3, size=gallery_size)
+    queries = rng.normal(size=(13, 5)).astype(np.float32)
+    expected = _sklearn(gallery, labels, queries, 5, "l2")
+    neighbours = knn.knn_neighbours(gallery, queries, k=5, mesh=_mesh(8), gallery_block=2, query_block=4)
+    votes = (labels[neighbours][..., None] == np.arange(3)).sum(1)
+    np.testing.assert_array_equal(votes.argmax(1), expected)
+    np.testing.assert_array_equal(knn.knn_classify(gallery, labels, queries, k=5, mesh=_mesh(8)), expected)
 
 
 def test_neighbours_are_nearest_first():
-  gallery = np.arange(10, dtype=np.float32)[:, None]
-  neighbours = knn.knn_neighbours(gallery, np.array([[6.2]], np.float32), k=4, mesh=_mesh(8))
-  np.testing.assert_array_equal(neighbours, [[6, 7, 5, 8]])
+    gallery = np.arange(10, dtype=np.float32)[:, None]
+    neighbours = knn.knn_neighbours(gallery, np.array([[6.2]], np.float32), k=4, mesh=_mesh(8))
+    np.testing.assert_array_equal(neighbours, [[6, 7, 5, 8]])
 
 
 def test_vote_ties_go_to_smallest_class():
-  # Each query has one neighbour of each of 3 classes (k=3): the smallest class index wins.
-  gallery = np.array([[0.0], [1.0], [-1.0]], np.float32)
-  labels = np.array([5, 2, 4])
-  got = knn.knn_classify(gallery, labels, np.array([[0.0]], np.float32), k=3, mesh=_mesh(2))
-  assert got.tolist() == [2]
+    # Each query has one neighbour of each of 3 classes (k=3): the smallest class index wins.
+    gallery = np.array([[0.0], [1.0], [-1.0]], np.float32)
+    labels = np.array([5, 2, 4])
+    got = knn.knn_classify(gallery, labels, np.array([[0.0]], np.float32), k=3, mesh=_mesh(2))
+    assert got.tolist() == [2]
 
 
 def test_cosine_ignores_scale():
-  rng = np.random.default_rng(0)
-  gallery = rng.normal(size=(50, 8)).astype(np.float32)
-  labels = rng.integers(0, 4, size=50)
-  queries = rng.normal(size=(20, 8)).astype(np.float32)
-  a = knn.knn_classify(gallery, labels, queries, metric="cosine", mesh=_mesh(8))
-  b = knn.knn_classify(gallery * 3.0, labels, queries * 0.1, metric="cosine", mesh=_mesh(8))
-  np.testing.assert_array_equal(a, b)
+    rng = np.random.default_rng(0)
+    gallery = rng.normal(size=(50, 8)).astype(np.float32)
+    labels = rng.integers(0, 4, size=50)
+    queries = rng.normal(size=(20, 8)).astype(np.float32)
+    a = knn.knn_classify(gallery, labels, queries, metric="cosine", mesh=_mesh(8))
+    b = knn.knn_classify(gallery * 3.0, labels, queries * 0.1, metric="cosine", mesh=_mesh(8))
+    np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(k=0), "k=0"),
-    (dict(k=11), "k=11"),
-    (dict(metric="manhattan"), "unknown KNN metric"),
-    (dict(num_classes=2), "out of range"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(k=0), "k=0"),
+        (dict(k=11), "k=11"),
+        (dict(metric="manhattan"), "unknown KNN metric"),
+        (dict(num_classes=2), "out of range"),
+    ],
+)
 def test_bad_arguments(kwargs, message):
-  gallery = np.zeros((10, 3), np.float32)
-  labels = np.arange(10) % 3
-  with pytest.raises(ValueError, match=message):
-    knn.knn_classify(gallery, labels, np.zeros((2, 3), np.float32), mesh=_mesh(1), **kwargs)
+    gallery = np.zeros((10, 3), np.float32)
+    labels = np.arange(10) % 3
+    with pytest.raises(ValueError, match=message):
+        knn.knn_classify(gallery, labels, np.zeros((2, 3), np.float32), mesh=_mesh(1), **kwargs)
 
 
 def test_bad_shapes():
-  with pytest.raises(ValueError, match="expected gallery"):
-    knn.knn_classify(np.zeros((10, 3)), np.zeros(10, int), np.zeros((2, 4)), mesh=_mesh(1))
-  with pytest.raises(ValueError, match="gallery_labels"):
-    knn.knn_classify(np.zeros((10, 3)), np.zeros(9, int), np.zeros((2, 3)), mesh=_mesh(1))
+    with pytest.raises(ValueError, match="expected gallery"):
+        knn.knn_classify(np.zeros((10, 3)), np.zeros(10, int), np.zeros((2, 4)), mesh=_mesh(1))
+    with pytest.raises(ValueError, match="gallery_labels"):
+        knn.knn_classify(np.zeros((10, 3)), np.zeros(9, int), np.zeros((2, 3)), mesh=_mesh(1))

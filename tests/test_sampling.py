@@ -61,8 +61,16 @@ def test_tsn_properties(N, T):
         assert len(set(idx)) == N  # repeats: every frame used, none skipped
 
 
-@pytest.mark.parametrize("N,T,expected", [(16, 8, [1, 3, 5, 7, 9, 11, 13, 15]), (8, 8, list(range(8))),
-                                          (3, 4, [0, 1, 1, 2]), (1, 3, [0, 0, 0]), (24, 4, [3, 9, 15, 21])])
+@pytest.mark.parametrize(
+    "N,T,expected",
+    [
+        (16, 8, [1, 3, 5, 7, 9, 11, 13, 15]),
+        (8, 8, list(range(8))),
+        (3, 4, [0, 1, 1, 2]),
+        (1, 3, [0, 0, 0]),
+        (24, 4, [3, 9, 15, 21]),
+    ],
+)
 def test_tsn_middles_and_repeats(N, T, expected):
     assert frame_indices("tsn", N, num_frames=T) == expected
 
@@ -79,7 +87,9 @@ def test_tsn_train_stays_in_segments(N, T):
 
 
 def test_tsn_train_is_seeded_and_random():
-    draw = [frame_indices("tsn_train", 300, num_frames=8, rng=np.random.default_rng(seed)) for seed in (0, 0, 1)]
+    draw = [
+        frame_indices("tsn_train", 300, num_frames=8, rng=np.random.default_rng(seed)) for seed in (0, 0, 1)
+    ]
     assert draw[0] == draw[1]
     assert draw[0] != draw[2]
 
@@ -102,9 +112,18 @@ def test_tsn_train_uses_the_given_generator():
         ("tsn", 10, {"num_frames": True}, "num_frames"),
         ("umt_sparse_test", 10, {"num_frames": 8, "test_num_segment": 4, "clip": 4}, "clip"),
         ("umt_sparse_test", 10, {"num_frames": 8, "test_num_segment": 4, "clip": -1}, "clip"),
-        ("videomae_v1_dense_test", 10,
-         {"clip_len": 16, "frame_sample_rate": 4, "test_num_segment": 1, "clip": 0}, "test_num_segment"),
-        ("videomae_v1_ssv2_test", 10, {"num_segment": 8, "test_num_segment": 3, "clip": 0}, "test_num_segment"),
+        (
+            "videomae_v1_dense_test",
+            10,
+            {"clip_len": 16, "frame_sample_rate": 4, "test_num_segment": 1, "clip": 0},
+            "test_num_segment",
+        ),
+        (
+            "videomae_v1_ssv2_test",
+            10,
+            {"num_segment": 8, "test_num_segment": 3, "clip": 0},
+            "test_num_segment",
+        ),
         ("viclip_demo_stride", 7, {"num_frames": 8}, "N >= num_frames"),
         ("tsn_train", 10, {"num_frames": 8, "rng": 0}, "Generator"),
     ],

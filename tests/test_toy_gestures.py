@@ -22,8 +22,15 @@ def _render(label, domain, seed=0, split="train", index=None, size=64):
 
 
 def test_class_names_follow_rocog_v2_order():
-    assert CLASS_NAMES == ("Advance", "Attention", "Rally", "MoveForward", "Halt", "FollowMe",
-                           "MoveInReverse")
+    assert CLASS_NAMES == (
+        "Advance",
+        "Attention",
+        "Rally",
+        "MoveForward",
+        "Halt",
+        "FollowMe",
+        "MoveInReverse",
+    )
     assert DOMAINS == ("synthetic", "real")
 
 
@@ -66,8 +73,13 @@ def test_deterministic_per_seed(domain):
 
 
 def test_example_rng_is_keyed_by_all_fields():
-    keys = [(0, "synthetic", "train", 5), (1, "synthetic", "train", 5), (0, "real", "train", 5),
-            (0, "synthetic", "val", 5), (0, "synthetic", "train", 6)]
+    keys = [
+        (0, "synthetic", "train", 5),
+        (1, "synthetic", "train", 5),
+        (0, "real", "train", 5),
+        (0, "synthetic", "val", 5),
+        (0, "synthetic", "train", 6),
+    ]
     draws = [example_rng(*k).random() for k in keys]
     assert len(set(draws)) == len(draws)
     assert example_rng(*keys[0]).random() == draws[0]
@@ -131,7 +143,9 @@ def test_frames_roundtrip():
 def test_contact_sheet_cli(tmp_path):
     toy_render.main(["--out", str(tmp_path), "--cols", "4"])
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
-        "toy_gestures_real.png", "toy_gestures_synthetic.png"]
+        "toy_gestures_real.png",
+        "toy_gestures_synthetic.png",
+    ]
 
 
 # ----------------------------------------------------------------------------- TFDS builder
@@ -165,10 +179,13 @@ def _records(ds):
     return [ds[i] for i in range(len(ds))]
 
 
-@pytest.mark.parametrize("config, splits", [
-    ("synthetic_small", {"train": 6, "val": 2}),
-    ("real_small", {"train": 3, "test": 3}),
-])
+@pytest.mark.parametrize(
+    "config, splits",
+    [
+        ("synthetic_small", {"train": 6, "val": 2}),
+        ("real_small", {"train": 3, "test": 3}),
+    ],
+)
 def test_builder_splits_and_records(data_dir, config, splits):
     sources = _source(data_dir, config)
     assert set(sources) == set(splits)
@@ -187,8 +204,9 @@ def test_builder_splits_and_records(data_dir, config, splits):
         for r in recs[:N]:
             assert r["domain"].decode() == domain
             frames = decode_frames(r["frames"])
-            assert frames.shape == (r["num_frames"], 64, 64, 3) == (len(r["frames"]), r["height"],
-                                                                     r["width"], 3)
+            assert (
+                frames.shape == (r["num_frames"], 64, 64, 3) == (len(r["frames"]), r["height"], r["width"], 3)
+            )
             assert r["params"]["num_frames"] == r["num_frames"]
     assert "tensorflow" not in sys.modules
 

@@ -95,7 +95,9 @@ def test_crop_offsets_match_params(fx, orient, S):
     np.testing.assert_array_equal(center_crop(short, S), short[:, top : top + S, left : left + S])
     views = three_crops(short, S)
     for view, start in zip(views, p["test3crop_offsets_along_long_side"], strict=True):
-        expected = short[:, start : start + S] if p["long_side_axis"] == "H" else short[:, :, start : start + S]
+        expected = (
+            short[:, start : start + S] if p["long_side_axis"] == "H" else short[:, :, start : start + S]
+        )
         np.testing.assert_array_equal(view, expected)
 
 
@@ -162,8 +164,13 @@ def test_spatial_views_bad_inputs(kwargs, problem):
 
 @pytest.mark.parametrize(
     "frames",
-    [np.zeros((2, 90, 160, 3), np.float32), np.zeros((90, 160, 3), np.uint8),
-     np.zeros((2, 90, 160, 4), np.uint8), np.zeros((0, 90, 160, 3), np.uint8), [[0]]],
+    [
+        np.zeros((2, 90, 160, 3), np.float32),
+        np.zeros((90, 160, 3), np.uint8),
+        np.zeros((2, 90, 160, 4), np.uint8),
+        np.zeros((0, 90, 160, 3), np.uint8),
+        [[0]],
+    ],
 )
 def test_bad_frames_raise(frames):
     with pytest.raises(ValueError, match="frames must be"):

@@ -18,67 +18,73 @@ import tfds_builders  # noqa: F401  (registers our builders with TFDS)
 
 @dataclasses.dataclass(frozen=True)
 class SplitRef:
-  dataset: str  # "<builder>/<config>", e.g. "toy_gestures/real"
-  split: str  # e.g. "test"
+    dataset: str  # "<builder>/<config>", e.g. "toy_gestures/real"
+    split: str  # e.g. "test"
 
-  @classmethod
-  def parse(cls, text: str) -> "SplitRef":
-    dataset, sep, split = text.partition(":")
-    if not sep or not dataset or not split or "/" not in dataset:
-      raise ValueError(f"expected a split as '<builder>/<config>:<split>', got {text!r}")
-    return cls(dataset, split)
+    @classmethod
+    def parse(cls, text: str) -> "SplitRef":
+        dataset, sep, split = text.partition(":")
+        if not sep or not dataset or not split or "/" not in dataset:
+            raise ValueError(f"expected a split as '<builder>/<config>:<split>', got {text!r}")
+        return cls(dataset, split)
 
-  def __str__(self) -> str:
-    return f"{self.dataset}:{self.split}"
+    def __str__(self) -> str:
+        return f"{self.dataset}:{self.split}"
 
 
 @dataclasses.dataclass(frozen=True)
 class Split:
-  ref: SplitRef
-  source: Any  # ArrayRecordDataSource: len() and [i]
-  class_names: tuple[str, ...]
-  version: str
+    ref: SplitRef
+    source: Any  # ArrayRecordDataSource: len() and [i]
+    class_names: tuple[str, ...]
+    version: str
 
-  def __len__(self) -> int:
-    return len(self.source)
+    def __len__(self) -> int:
+        return len(self.source)
 
 
 def builder(dataset: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
-  return tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record")
+    return tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record")
 
 
-def build(dataset: str, data_dir: str | None = None, *, manual_dir: str | None = None,
-          builder_kwargs: dict[str, Any] | None = None) -> tfds.core.DatasetBuilder:
-  """Builds (downloads and prepares) `dataset` into `data_dir`; a no-op when already built."""
-  b = tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record",
-                   **(builder_kwargs or {}))
-  config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
-  b.download_and_prepare(download_config=config)
-  return b
+def build(
+    dataset: str,
+    data_dir: str | None = None,
+    *,
+    manual_dir: str | None = None,
+    builder_kwargs: dict[str, Any] | None = None,
+) -> tfds.core.DatasetBuilder:
+    """Builds (downloads and prepares) `dataset` into `data_dir`; a no-op when already built."""
+    b = tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record", **(builder_kwargs or {}))
+    config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+    b.download_and_prepare(download_config=config)
+    return b
 
 
 def open_split(text: str, data_dir: str | None = None, *, build_if_missing: bool = False) -> Split:
-  """Opens a built split for random access; builds the dataset first if asked and absent."""
-  ref = SplitRef.parse(text)
-  b = builder(ref.dataset, data_dir)
-  if not b.is_prepared():
-    if not build_if_missing:
-      raise FileNotFoundError(
-          f"dataset {ref.dataset} is not built in {b.data_dir}; build it with: python -m "
-          f"gesture_jax.data.build {ref.dataset} --data_dir {data_dir or '<your data_dir>'}")
-    if jax.process_index() == 0:
-      logging.info("building %s into %s", ref.dataset, b.data_dir)
-      build(ref.dataset, data_dir)
-    _barrier(f"build {ref.dataset}")
+    """Opens a built split for random access; builds the dataset first if asked and absent."""
+    ref = SplitRef.parse(text)
     b = builder(ref.dataset, data_dir)
-  if ref.split not in b.info.splits:
-    raise ValueError(f"dataset {ref.dataset} has no split {ref.split!r}; it has {sorted(b.info.splits)}")
-  source = b.as_data_source(split=ref.split)
-  names = tuple(b.info.features["label"].names)
-  return Split(ref, source, names, str(b.info.version))
+    if not b.is_prepared():
+        if not build_if_missing:
+            raise FileNotFoundError(
+                f"dataset {ref.dataset} is not built in {b.data_dir}; build it with: python -m "
+                f"gesture_jax.data.build {ref.dataset} --data_dir {data_dir or '<your data_dir>'}"
+            )
+        if jax.process_index() == 0:
+            logging.info("building %s into %s", ref.dataset, b.data_dir)
+            build(ref.dataset, data_dir)
+        _barrier(f"build {ref.dataset}")
+        b = builder(ref.dataset, data_dir)
+    if ref.split not in b.info.splits:
+        raise ValueError(f"dataset {ref.dataset} has no split {ref.split!r}; it has {sorted(b.info.splits)}")
+    source = b.as_data_source(split=ref.split)
+    names = tuple(b.info.features["label"].names)
+    return Split(ref, source, names, str(b.info.version))
 
 
 def _barrier(name: str) -> None:
-  if jax.process_count() > 1:
-    from jax.experimental import multihost_utils
-    multihost_utils.sync_global_devices(name)
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)

@@ -175,19 +175,32 @@ def _tsn_train(N: int, *, num_frames: int, rng: np.random.Generator) -> list[int
 
 
 RULES: tuple[str, ...] = tuple(_REGISTRY)
-_INT_PARAMS_MIN = {"num_frames": 1, "num_segment": 1, "clip_len": 1, "frame_sample_rate": 1,
-                   "test_num_segment": 1, "clip": 0, "start_idx": 0}
+_INT_PARAMS_MIN = {
+    "num_frames": 1,
+    "num_segment": 1,
+    "clip_len": 1,
+    "frame_sample_rate": 1,
+    "test_num_segment": 1,
+    "clip": 0,
+    "start_idx": 0,
+}
 
 
 def _check_params(rule: str, fn: Sampler, params: dict) -> None:
     wanted = {p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
     missing, unknown = wanted - params.keys(), params.keys() - wanted
-    _check(rule, not missing and not unknown,
-           f"missing params {sorted(missing)}, unknown params {sorted(unknown)}; expected {sorted(wanted)}")
+    _check(
+        rule,
+        not missing and not unknown,
+        f"missing params {sorted(missing)}, unknown params {sorted(unknown)}; expected {sorted(wanted)}",
+    )
     for name, value in params.items():
         if name in _INT_PARAMS_MIN:
-            _check(rule, isinstance(value, (int, np.integer)) and not isinstance(value, bool),
-                   f"{name} must be an int, got {value!r}")
+            _check(
+                rule,
+                isinstance(value, (int, np.integer)) and not isinstance(value, bool),
+                f"{name} must be an int, got {value!r}",
+            )
             low = _INT_PARAMS_MIN[name]
             _check(rule, value >= low, f"{name} must be >= {low}, got {value}")
 
@@ -196,8 +209,11 @@ def frame_indices(rule: str, N: int, **params) -> list[int]:
     """Frames ``rule`` picks from an N-frame video: 0-based indices (file numbers for the raw-frame rule)."""
     if rule not in _REGISTRY:
         raise ValueError(f"unknown frame sampler {rule!r}; known: {', '.join(RULES)}")
-    _check(rule, isinstance(N, (int, np.integer)) and not isinstance(N, bool) and N >= 1,
-           f"N must be an int >= 1, got {N!r}")
+    _check(
+        rule,
+        isinstance(N, (int, np.integer)) and not isinstance(N, bool) and N >= 1,
+        f"N must be an int >= 1, got {N!r}",
+    )
     fn = _REGISTRY[rule]
     _check_params(rule, fn, params)
     ints = {k: int(v) if k in _INT_PARAMS_MIN else v for k, v in params.items()}

@@ -16,52 +16,52 @@ _LENGTH_PARAMS = {"num_frames", "clip_len", "num_segment"}
 
 @dataclasses.dataclass(frozen=True)
 class VideoSpec:
-  num_frames: int = 8
-  sampler: str = "tsn"  # a rule of gesture_jax.data.sampling
-  sampler_params: tuple[tuple[str, Any], ...] = ()  # extra keyword arguments of that rule
-  num_clips: int = 1  # temporal views; clip c passes clip=c to the sampler when > 1
-  resize: str = "short_side"  # "short_side" | "squash" | "none"
-  resize_size: int = 224
-  crop: str = "center"  # "center" | "three" (3 crops along the long side) | "none"
-  crop_size: int = 224
-  mean: tuple[float, float, float] = IMAGENET_MEAN
-  std: tuple[float, float, float] = IMAGENET_STD
+    num_frames: int = 8
+    sampler: str = "tsn"  # a rule of gesture_jax.data.sampling
+    sampler_params: tuple[tuple[str, Any], ...] = ()  # extra keyword arguments of that rule
+    num_clips: int = 1  # temporal views; clip c passes clip=c to the sampler when > 1
+    resize: str = "short_side"  # "short_side" | "squash" | "none"
+    resize_size: int = 224
+    crop: str = "center"  # "center" | "three" (3 crops along the long side) | "none"
+    crop_size: int = 224
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
 
-  @property
-  def num_crops(self) -> int:
-    return 3 if self.crop == "three" else 1
+    @property
+    def num_crops(self) -> int:
+        return 3 if self.crop == "three" else 1
 
-  @property
-  def num_views(self) -> int:
-    return self.num_clips * self.num_crops
+    @property
+    def num_views(self) -> int:
+        return self.num_clips * self.num_crops
 
-  def sampler_kwargs(self, clip: int) -> dict[str, Any]:
-    """Keyword arguments of the sampler for temporal view `clip`."""
-    kwargs = dict(self.sampler_params)
-    if not _LENGTH_PARAMS & kwargs.keys():  # rules that call the clip length otherwise say so
-      kwargs["num_frames"] = self.num_frames
-    if self.num_clips > 1:
-      kwargs["clip"] = clip
-    return kwargs
+    def sampler_kwargs(self, clip: int) -> dict[str, Any]:
+        """Keyword arguments of the sampler for temporal view `clip`."""
+        kwargs = dict(self.sampler_params)
+        if not _LENGTH_PARAMS & kwargs.keys():  # rules that call the clip length otherwise say so
+            kwargs["num_frames"] = self.num_frames
+        if self.num_clips > 1:
+            kwargs["clip"] = clip
+        return kwargs
 
-  def replace(self, **overrides: Any) -> "VideoSpec":
-    """A copy with some fields changed; unknown field names fail loudly."""
-    known = {f.name for f in dataclasses.fields(self)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-      raise ValueError(f"unknown VideoSpec field(s) {unknown}; expected some of {sorted(known)}")
-    return dataclasses.replace(self, **overrides)
+    def replace(self, **overrides: Any) -> "VideoSpec":
+        """A copy with some fields changed; unknown field names fail loudly."""
+        known = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown VideoSpec field(s) {unknown}; expected some of {sorted(known)}")
+        return dataclasses.replace(self, **overrides)
 
-  def to_dict(self) -> dict[str, Any]:
-    d = dataclasses.asdict(self)
-    d["sampler_params"] = dict(self.sampler_params)
-    return d
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["sampler_params"] = dict(self.sampler_params)
+        return d
 
-  @classmethod
-  def from_dict(cls, d: Mapping[str, Any]) -> "VideoSpec":
-    d = dict(d)
-    d["sampler_params"] = tuple(sorted(dict(d.get("sampler_params", {})).items()))
-    for key in ("mean", "std"):
-      if key in d:
-        d[key] = tuple(d[key])
-    return cls(**d)
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "VideoSpec":
+        d = dict(d)
+        d["sampler_params"] = tuple(sorted(dict(d.get("sampler_params", {})).items()))
+        for key in ("mean", "std"):
+            if key in d:
+                d[key] = tuple(d[key])
+        return cls(**d)

@@ -25,8 +25,16 @@ import numpy as np
 
 from gesture_jax.data.toy_motion import CLASS_NAMES, MOTIONS, NUM_CLASSES, arm_tracks
 
-__all__ = ["CLASS_NAMES", "DOMAINS", "NUM_CLASSES", "PARAM_DTYPES", "SPLIT_IDS", "example_rng",
-           "render_video", "sample_params"]
+__all__ = [
+    "CLASS_NAMES",
+    "DOMAINS",
+    "NUM_CLASSES",
+    "PARAM_DTYPES",
+    "SPLIT_IDS",
+    "example_rng",
+    "render_video",
+    "sample_params",
+]
 
 DOMAINS = ("synthetic", "real")
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
@@ -35,12 +43,30 @@ _SS = 2  # supersampling factor of the figure drawing
 
 # Every generator parameter, with its dtype ("int" or "float"); both domains fill every key.
 PARAM_DTYPES = {
-    "num_frames": "int", "lead_in": "int", "tail": "int", "gesture_frames": "int",
-    "repetitions": "int", "speed": "float", "phase": "float", "amplitude": "float",
-    "lead_arm": "int", "arm_lag": "float", "idle_sway": "float", "sway_phase": "float",
-    "body_scale": "float", "center_x": "float", "center_y": "float", "shoulder_width": "float",
-    "limb_thickness": "float", "bg_rgb": "int", "shirt_rgb": "int", "pants_rgb": "int",
-    "skin_rgb": "int", "blur_sigma": "float", "noise_std": "float", "shake_std": "float",
+    "num_frames": "int",
+    "lead_in": "int",
+    "tail": "int",
+    "gesture_frames": "int",
+    "repetitions": "int",
+    "speed": "float",
+    "phase": "float",
+    "amplitude": "float",
+    "lead_arm": "int",
+    "arm_lag": "float",
+    "idle_sway": "float",
+    "sway_phase": "float",
+    "body_scale": "float",
+    "center_x": "float",
+    "center_y": "float",
+    "shoulder_width": "float",
+    "limb_thickness": "float",
+    "bg_rgb": "int",
+    "shirt_rgb": "int",
+    "pants_rgb": "int",
+    "skin_rgb": "int",
+    "blur_sigma": "float",
+    "noise_std": "float",
+    "shake_std": "float",
     "flicker": "float",
 }
 
@@ -85,8 +111,14 @@ def sample_params(label: int, domain: str, rng: np.random.Generator) -> dict:
     extra = min(extra, MAX_FRAMES - (lead_in + g + tail))
     k = int(rng.integers(0, extra + 1))
     lead_in, tail = lead_in + k, tail + extra - k
-    p.update(num_frames=lead_in + g + tail, lead_in=lead_in, tail=tail, gesture_frames=g,
-             repetitions=reps, speed=reps * m.period / g)
+    p.update(
+        num_frames=lead_in + g + tail,
+        lead_in=lead_in,
+        tail=tail,
+        gesture_frames=g,
+        repetitions=reps,
+        speed=reps * m.period / g,
+    )
     p["phase"] = float(rng.uniform(*m.phase)) if m.phase[1] > 0 else 0.0
     p["amplitude"] = float(rng.uniform(0.85, 1.15))
     p["lead_arm"] = int(rng.random() < 0.25)  # mostly right-handed
@@ -148,8 +180,9 @@ def _arm_joints(shoulder: np.ndarray, side: float, arm: np.ndarray) -> tuple[np.
     return elbow, wrist, wrist + 0.6 * _HAND_R * df
 
 
-def render_video(label: int, domain: str, rng: np.random.Generator, *, size: int = 64
-                 ) -> tuple[np.ndarray, dict]:
+def render_video(
+    label: int, domain: str, rng: np.random.Generator, *, size: int = 64
+) -> tuple[np.ndarray, dict]:
     """Render one video of class ``label`` -> (uint8 ``[T, size, size, 3]`` RGB, params dict)."""
     if not 0 <= label < NUM_CLASSES:
         raise ValueError(f"label must be in [0, {NUM_CLASSES}), got {label}")
@@ -202,8 +235,9 @@ def _degrade(frames: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarra
     out = np.empty(frames.shape, np.float32)
     for t in range(T):
         m = np.float32([[1, 0, shake[t, 0]], [0, 1, shake[t, 1]]])
-        f = cv2.warpAffine(frames[t], m, (size, size), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REFLECT_101)
+        f = cv2.warpAffine(
+            frames[t], m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101
+        )
         out[t] = cv2.GaussianBlur(f, (0, 0), p["blur_sigma"])
     cast = rng.uniform(0.9, 1.1, 3).astype(np.float32)
     gain = 1.0 + rng.normal(0, p["flicker"], (T, 1, 1, 1)).astype(np.float32)
@@ -218,10 +252,20 @@ def contact_sheet(domain: str, *, seed: int = 0, size: int = 64, cols: int = 8) 
     for label in range(NUM_CLASSES):
         video, _ = render_video(label, domain, example_rng(seed, domain, "train", label), size=size)
         idx = np.linspace(0, len(video) - 1, cols).round().astype(int)
-        row = np.concatenate([np.pad(video[i], ((1, 1), (1, 1), (0, 0)), constant_values=255) for i in idx], 1)
+        row = np.concatenate(
+            [np.pad(video[i], ((1, 1), (1, 1), (0, 0)), constant_values=255) for i in idx], 1
+        )
         label_img = np.full((size + 2, 110, 3), 255, np.uint8)
-        cv2.putText(label_img, CLASS_NAMES[label], (3, size // 2 + 5), cv2.FONT_HERSHEY_SIMPLEX, 0.4,
-                    (0, 0, 0), 1, cv2.LINE_AA)
+        cv2.putText(
+            label_img,
+            CLASS_NAMES[label],
+            (3, size // 2 + 5),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            0.4,
+            (0, 0, 0),
+            1,
+            cv2.LINE_AA,
+        )
         rows.append(np.concatenate([label_img, row], 1))
     return np.concatenate(rows, 0)
 

@@ -19,8 +19,13 @@ IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
 
 
 def _check_frames(frames: np.ndarray) -> None:
-    if not (isinstance(frames, np.ndarray) and frames.dtype == np.uint8 and frames.ndim == 4
-            and frames.shape[-1] == 3 and frames.shape[0] >= 1):
+    if not (
+        isinstance(frames, np.ndarray)
+        and frames.dtype == np.uint8
+        and frames.ndim == 4
+        and frames.shape[-1] == 3
+        and frames.shape[0] >= 1
+    ):
         desc = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
         raise ValueError(f"frames must be uint8 [T>=1, H, W, 3], got {desc}")
 

@@ -15,15 +15,15 @@ from flax import nnx
 
 
 class Buffer(nnx.Variable):
-  """A fixed array that belongs to the model (e.g. a sinusoid table) but is never trained."""
+    """A fixed array that belongs to the model (e.g. a sinusoid table) but is never trained."""
 
 
 def _gelu_exact(x):
-  return jax.nn.gelu(x, approximate=False)  # torch nn.GELU(); jax's default is the tanh approximation
+    return jax.nn.gelu(x, approximate=False)  # torch nn.GELU(); jax's default is the tanh approximation
 
 
 def _quick_gelu(x):
-  return x * jax.nn.sigmoid(1.702 * x)  # CLIP / ViCLIP
+    return x * jax.nn.sigmoid(1.702 * x)  # CLIP / ViCLIP
 
 
 ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
@@ -33,91 +33,126 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
 
 
 def sinusoid_table(num_positions: int, dim: int) -> np.ndarray:
-  """VideoMAE's fixed table [1, n, D]: sin/cos of p / 10000^(2⌊j/2⌋/D), built in float64, cast to float32."""
-  pos = np.arange(num_positions, dtype=np.float64)[:, None]
-  j = np.arange(dim)
-  angle = pos / np.power(10000.0, 2 * (j // 2) / dim)
-  table = np.where(j % 2 == 0, np.sin(angle), np.cos(angle))
-  return table[None].astype(np.float32)
+    """VideoMAE's fixed table [1, n, D]: sin/cos of p / 10000^(2⌊j/2⌋/D) in float64, cast to float32."""
+    pos = np.arange(num_positions, dtype=np.float64)[:, None]
+    j = np.arange(dim)
+    angle = pos / np.power(10000.0, 2 * (j // 2) / dim)
+    table = np.where(j % 2 == 0, np.sin(angle), np.cos(angle))
+    return table[None].astype(np.float32)
 
 
 class TubeletEmbed(nnx.Module):
-  """Non-overlapping (t, p, p) tubelets → D, tokens in (t, h, w) row-major order. [B,T,H,W,C] → [B,N,D]."""
+    """Non-overlapping (t, p, p) tubelets → D, tokens in (t, h, w) row-major order. [B,T,H,W,C] → [B,N,D]."""
 
-  def __init__(self, in_channels: int, dim: int, patch: int, tubelet: int, *, use_bias: bool = True,
-               dtype=jnp.float32, rngs: nnx.Rngs):
-    self.proj = nnx.Conv(in_channels, dim, kernel_size=(tubelet, patch, patch),
-                         strides=(tubelet, patch, patch), padding="VALID", use_bias=use_bias,
-                         dtype=dtype, rngs=rngs)
+    def __init__(
+        self,
+        in_channels: int,
+        dim: int,
+        patch: int,
+        tubelet: int,
+        *,
+        use_bias: bool = True,
+        dtype=jnp.float32,
+        rngs: nnx.Rngs,
+    ):
+        self.proj = nnx.Conv(
+            in_channels,
+            dim,
+            kernel_size=(tubelet, patch, patch),
+            strides=(tubelet, patch, patch),
+            padding="VALID",
+            use_bias=use_bias,
+            dtype=dtype,
+            rngs=rngs,
+        )
 
-  def __call__(self, video: jax.Array) -> jax.Array:
-    x = self.proj(video)  # [B, T', Hp, Wp, D]
-    return x.reshape(x.shape[0], -1, x.shape[-1])
+    def __call__(self, video: jax.Array) -> jax.Array:
+        x = self.proj(video)  # [B, T', Hp, Wp, D]
+        return x.reshape(x.shape[0], -1, x.shape[-1])
 
 
 class Attention(nnx.Module):
-  """Multi-head self-attention with one fused qkv projection.
+    """Multi-head self-attention with one fused qkv projection.
 
-  `qkv_bias`: "qv" is VideoMAE's layout (learned q and v biases, zero k bias), "full" is CLIP's, "none" has
-  no bias. Heads are contiguous head_dim chunks of q, k and v, as in both references.
-  """
+    `qkv_bias`: "qv" is VideoMAE's layout (learned q and v biases, zero k bias), "full" is CLIP's, "none" has
+    no bias. Heads are contiguous head_dim chunks of q, k and v, as in both references.
+    """
 
-  def __init__(self, dim: int, num_heads: int, *, qkv_bias: str = "qv", dtype=jnp.float32,
-               attention_impl: str | None = None, rngs: nnx.Rngs):
-    if dim % num_heads:
-      raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
-    if qkv_bias not in ("qv", "full", "none"):
-      raise ValueError(f"qkv_bias must be 'qv', 'full' or 'none', got {qkv_bias!r}")
-    self.num_heads = num_heads
-    self.qkv_bias = qkv_bias
-    self.attention_impl = attention_impl
-    self.dtype = dtype
-    self.qkv = nnx.Linear(dim, 3 * dim, use_bias=qkv_bias == "full", dtype=dtype, rngs=rngs)
-    if qkv_bias == "qv":
-      self.q_bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
-      self.v_bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
-    self.proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        *,
+        qkv_bias: str = "qv",
+        dtype=jnp.float32,
+        attention_impl: str | None = None,
+        rngs: nnx.Rngs,
+    ):
+        if dim % num_heads:
+            raise ValueError(f"width {dim} is not divisible by {num_heads} heads")
+        if qkv_bias not in ("qv", "full", "none"):
+            raise ValueError(f"qkv_bias must be 'qv', 'full' or 'none', got {qkv_bias!r}")
+        self.num_heads = num_heads
+        self.qkv_bias = qkv_bias
+        self.attention_impl = attention_impl
+        self.dtype = dtype
+        self.qkv = nnx.Linear(dim, 3 * dim, use_bias=qkv_bias == "full", dtype=dtype, rngs=rngs)
+        if qkv_bias == "qv":
+            self.q_bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
+            self.v_bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
+        self.proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
 
-  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    b, n, d = x.shape
-    qkv = self.qkv(x)
-    if self.qkv_bias == "qv":
-      zeros = jnp.zeros_like(self.q_bias[...])
-      qkv = qkv + jnp.concatenate([self.q_bias[...], zeros, self.v_bias[...]]).astype(qkv.dtype)
-    q, k, v = jnp.split(qkv.reshape(b, n, 3, self.num_heads, d // self.num_heads), 3, axis=2)
-    out = jax.nn.dot_product_attention(q[:, :, 0], k[:, :, 0], v[:, :, 0], mask=mask,
-                                       implementation=self.attention_impl)
-    return self.proj(out.reshape(b, n, d))
+    def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+        b, n, d = x.shape
+        qkv = self.qkv(x)
+        if self.qkv_bias == "qv":
+            zeros = jnp.zeros_like(self.q_bias[...])
+            qkv = qkv + jnp.concatenate([self.q_bias[...], zeros, self.v_bias[...]]).astype(qkv.dtype)
+        q, k, v = jnp.split(qkv.reshape(b, n, 3, self.num_heads, d // self.num_heads), 3, axis=2)
+        out = jax.nn.dot_product_attention(
+            q[:, :, 0], k[:, :, 0], v[:, :, 0], mask=mask, implementation=self.attention_impl
+        )
+        return self.proj(out.reshape(b, n, d))
 
 
 class Mlp(nnx.Module):
+    def __init__(self, dim: int, hidden: int, *, activation: str = "gelu", dtype=jnp.float32, rngs: nnx.Rngs):
+        self.fc1 = nnx.Linear(dim, hidden, dtype=dtype, rngs=rngs)
+        self.fc2 = nnx.Linear(hidden, dim, dtype=dtype, rngs=rngs)
+        self.activation = ACTIVATIONS[activation]
 
-  def __init__(self, dim: int, hidden: int, *, activation: str = "gelu", dtype=jnp.float32,
-               rngs: nnx.Rngs):
-    self.fc1 = nnx.Linear(dim, hidden, dtype=dtype, rngs=rngs)
-    self.fc2 = nnx.Linear(hidden, dim, dtype=dtype, rngs=rngs)
-    self.activation = ACTIVATIONS[activation]
-
-  def __call__(self, x: jax.Array) -> jax.Array:
-    return self.fc2(self.activation(self.fc1(x)))
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return self.fc2(self.activation(self.fc1(x)))
 
 
 def layer_norm(dim: int, eps: float, dtype, rngs: nnx.Rngs) -> nnx.LayerNorm:
-  # Two-pass variance matches torch's LayerNorm more closely than Flax's default fast variance.
-  return nnx.LayerNorm(dim, epsilon=eps, use_fast_variance=False, dtype=dtype, rngs=rngs)
+    # Two-pass variance matches torch's LayerNorm more closely than Flax's default fast variance.
+    return nnx.LayerNorm(dim, epsilon=eps, use_fast_variance=False, dtype=dtype, rngs=rngs)
 
 
 class Block(nnx.Module):
-  """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
+    """Pre-norm transformer block: x + attn(norm1(x)), then x + mlp(norm2(x))."""
 
-  def __init__(self, dim: int, num_heads: int, mlp_hidden: int, *, eps: float, activation: str,
-               qkv_bias: str, dtype=jnp.float32, attention_impl: str | None = None, rngs: nnx.Rngs):
-    self.norm1 = layer_norm(dim, eps, dtype, rngs)
-    self.attn = Attention(dim, num_heads, qkv_bias=qkv_bias, dtype=dtype,
-                          attention_impl=attention_impl, rngs=rngs)
-    self.norm2 = layer_norm(dim, eps, dtype, rngs)
-    self.mlp = Mlp(dim, mlp_hidden, activation=activation, dtype=dtype, rngs=rngs)
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        mlp_hidden: int,
+        *,
+        eps: float,
+        activation: str,
+        qkv_bias: str,
+        dtype=jnp.float32,
+        attention_impl: str | None = None,
+        rngs: nnx.Rngs,
+    ):
+        self.norm1 = layer_norm(dim, eps, dtype, rngs)
+        self.attn = Attention(
+            dim, num_heads, qkv_bias=qkv_bias, dtype=dtype, attention_impl=attention_impl, rngs=rngs
+        )
+        self.norm2 = layer_norm(dim, eps, dtype, rngs)
+        self.mlp = Mlp(dim, mlp_hidden, activation=activation, dtype=dtype, rngs=rngs)
 
-  def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-    x = x + self.attn(self.norm1(x), mask)
-    return x + self.mlp(self.norm2(x))
+    def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+        x = x + self.attn(self.norm1(x), mask)
+        return x + self.mlp(self.norm2(x))

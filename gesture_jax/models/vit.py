@@ -17,88 +17,104 @@ from gesture_jax.models import layers
 
 @dataclasses.dataclass(frozen=True)
 class ViTConfig:
-  img_size: int = 224
-  patch_size: int = 16
-  num_frames: int = 16
-  tubelet_size: int = 2
-  embed_dim: int = 768
-  depth: int = 12
-  num_heads: int = 12
-  mlp_ratio: float = 4.0
-  num_classes: int = 0  # 0: no classification head
-  use_mean_pooling: bool = True
-  layer_norm_eps: float = 1e-6
-  learned_pos_embed: bool = False  # UMT at a non-default geometry stores its (interpolated) table
+    img_size: int = 224
+    patch_size: int = 16
+    num_frames: int = 16
+    tubelet_size: int = 2
+    embed_dim: int = 768
+    depth: int = 12
+    num_heads: int = 12
+    mlp_ratio: float = 4.0
+    num_classes: int = 0  # 0: no classification head
+    use_mean_pooling: bool = True
+    layer_norm_eps: float = 1e-6
+    learned_pos_embed: bool = False  # UMT at a non-default geometry stores its (interpolated) table
 
-  @property
-  def grid(self) -> tuple[int, int, int]:
-    return (self.num_frames // self.tubelet_size, self.img_size // self.patch_size,
-            self.img_size // self.patch_size)
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        return (
+            self.num_frames // self.tubelet_size,
+            self.img_size // self.patch_size,
+            self.img_size // self.patch_size,
+        )
 
-  @property
-  def num_tokens(self) -> int:
-    t, h, w = self.grid
-    return t * h * w
+    @property
+    def num_tokens(self) -> int:
+        t, h, w = self.grid
+        return t * h * w
 
-  @property
-  def mlp_hidden(self) -> int:
-    return int(self.embed_dim * self.mlp_ratio)
+    @property
+    def mlp_hidden(self) -> int:
+        return int(self.embed_dim * self.mlp_ratio)
 
 
 class VideoViT(nnx.Module):
+    def __init__(
+        self, config: ViTConfig, *, dtype=jnp.float32, attention_impl: str | None = None, rngs: nnx.Rngs
+    ):
+        c = self.config = config
+        self.dtype = dtype
+        self.patch_embed = layers.TubeletEmbed(
+            3, c.embed_dim, c.patch_size, c.tubelet_size, dtype=dtype, rngs=rngs
+        )
+        table = jnp.asarray(layers.sinusoid_table(c.num_tokens, c.embed_dim))
+        self.pos_embed = nnx.Param(table) if c.learned_pos_embed else layers.Buffer(table)
+        self.blocks = nnx.List(
+            [
+                layers.Block(
+                    c.embed_dim,
+                    c.num_heads,
+                    c.mlp_hidden,
+                    eps=c.layer_norm_eps,
+                    activation="gelu",
+                    qkv_bias="qv",
+                    dtype=dtype,
+                    attention_impl=attention_impl,
+                    rngs=rngs,
+                )
+                for _ in range(c.depth)
+            ]
+        )
+        norm = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
+        if c.use_mean_pooling:
+            self.fc_norm = norm
+        else:
+            self.norm = norm
+        if c.num_classes:
+            self.head = nnx.Linear(c.embed_dim, c.num_classes, dtype=dtype, rngs=rngs)
 
-  def __init__(self, config: ViTConfig, *, dtype=jnp.float32, attention_impl: str | None = None,
-               rngs: nnx.Rngs):
-    c = self.config = config
-    self.dtype = dtype
-    self.patch_embed = layers.TubeletEmbed(3, c.embed_dim, c.patch_size, c.tubelet_size, dtype=dtype,
-                                           rngs=rngs)
-    table = jnp.asarray(layers.sinusoid_table(c.num_tokens, c.embed_dim))
-    self.pos_embed = nnx.Param(table) if c.learned_pos_embed else layers.Buffer(table)
-    self.blocks = nnx.List([
-        layers.Block(c.embed_dim, c.num_heads, c.mlp_hidden, eps=c.layer_norm_eps, activation="gelu",
-                     qkv_bias="qv", dtype=dtype, attention_impl=attention_impl, rngs=rngs)
-        for _ in range(c.depth)
-    ])
-    norm = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
-    if c.use_mean_pooling:
-      self.fc_norm = norm
-    else:
-      self.norm = norm
-    if c.num_classes:
-      self.head = nnx.Linear(c.embed_dim, c.num_classes, dtype=dtype, rngs=rngs)
+    def tokens(self, video: jax.Array) -> jax.Array:
+        """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
+        c = self.config
+        expected = (c.num_frames, c.img_size, c.img_size, 3)
+        if tuple(video.shape[1:]) != expected:
+            raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {video.shape}")
+        x = self.patch_embed(video.astype(self.dtype))
+        x = x + self.pos_embed[...].astype(x.dtype)
+        for block in self.blocks:
+            x = block(x)
+        return x
 
-  def tokens(self, video: jax.Array) -> jax.Array:
-    """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
-    c = self.config
-    expected = (c.num_frames, c.img_size, c.img_size, 3)
-    if tuple(video.shape[1:]) != expected:
-      raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {video.shape}")
-    x = self.patch_embed(video.astype(self.dtype))
-    x = x + self.pos_embed[...].astype(x.dtype)
-    for block in self.blocks:
-      x = block(x)
-    return x
+    def features(self, video: jax.Array) -> jax.Array:
+        """The KNN feature [B, D], in float32."""
+        x = self.tokens(video)
+        if self.config.use_mean_pooling:
+            return self.fc_norm(x.mean(axis=1)).astype(jnp.float32)
+        return self.norm(x[:, 0]).astype(jnp.float32)
 
-  def features(self, video: jax.Array) -> jax.Array:
-    """The KNN feature [B, D], in float32."""
-    x = self.tokens(video)
-    if self.config.use_mean_pooling:
-      return self.fc_norm(x.mean(axis=1)).astype(jnp.float32)
-    return self.norm(x[:, 0]).astype(jnp.float32)
-
-  def __call__(self, video: jax.Array) -> jax.Array:
-    """Class logits [B, num_classes]."""
-    if not self.config.num_classes:
-      raise ValueError("this encoder has no classification head (num_classes=0)")
-    return self.head(self.features(video).astype(self.dtype)).astype(jnp.float32)
+    def __call__(self, video: jax.Array) -> jax.Array:
+        """Class logits [B, num_classes]."""
+        if not self.config.num_classes:
+            raise ValueError("this encoder has no classification head (num_classes=0)")
+        return self.head(self.features(video).astype(self.dtype)).astype(jnp.float32)
 
 
-def build(model_config: dict, *, dtype=jnp.float32, attention_impl: str | None = None,
-          rngs: nnx.Rngs) -> VideoViT:
-  """Family entry point used by the registry."""
-  known = {f.name for f in dataclasses.fields(ViTConfig)}
-  unknown = sorted(set(model_config) - known)
-  if unknown:
-    raise ValueError(f"unknown ViT config field(s) {unknown}; expected some of {sorted(known)}")
-  return VideoViT(ViTConfig(**model_config), dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+def build(
+    model_config: dict, *, dtype=jnp.float32, attention_impl: str | None = None, rngs: nnx.Rngs
+) -> VideoViT:
+    """Family entry point used by the registry."""
+    known = {f.name for f in dataclasses.fields(ViTConfig)}
+    unknown = sorted(set(model_config) - known)
+    if unknown:
+        raise ValueError(f"unknown ViT config field(s) {unknown}; expected some of {sorted(known)}")
+    return VideoViT(ViTConfig(**model_config), dtype=dtype, attention_impl=attention_impl, rngs=rngs)

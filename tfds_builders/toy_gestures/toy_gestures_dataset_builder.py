@@ -49,8 +49,9 @@ class ToyGesturesConfig(tfds.core.BuilderConfig):
 
 def _config(name: str, domain: str, sizes: dict[str, int], note: str = "") -> ToyGesturesConfig:
     splits = ", ".join(f"{s} {n}/class" for s, n in sizes.items())
-    return ToyGesturesConfig(name=name, domain=domain, examples_per_class=sizes,
-                             description=f"{domain} domain, {splits}{note}.")
+    return ToyGesturesConfig(
+        name=name, domain=domain, examples_per_class=sizes, description=f"{domain} domain, {splits}{note}."
+    )
 
 
 class Builder(tfds.core.GeneratorBasedBuilder):
@@ -78,24 +79,25 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         params = {
-            k: tfds.features.Scalar(np.int32 if t == "int" else np.float32)
-            for k, t in PARAM_DTYPES.items()
+            k: tfds.features.Scalar(np.int32 if t == "int" else np.float32) for k, t in PARAM_DTYPES.items()
         }
         return self.dataset_info_from_configs(
             description=_DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "frames": tfds.features.Sequence(
-                    tfds.features.Tensor(shape=(), dtype=np.object_),
-                    doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
-                ),
-                "label": tfds.features.ClassLabel(names=CLASS_NAMES),
-                "id": tfds.features.Text(doc="<domain>/<split>/<index:05d>, unique"),
-                "domain": tfds.features.Text(doc="synthetic or real"),
-                "num_frames": tfds.features.Scalar(np.int32),
-                "height": tfds.features.Scalar(np.int32),
-                "width": tfds.features.Scalar(np.int32),
-                "params": tfds.features.FeaturesDict(params),
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "frames": tfds.features.Sequence(
+                        tfds.features.Tensor(shape=(), dtype=np.object_),
+                        doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
+                    ),
+                    "label": tfds.features.ClassLabel(names=CLASS_NAMES),
+                    "id": tfds.features.Text(doc="<domain>/<split>/<index:05d>, unique"),
+                    "domain": tfds.features.Text(doc="synthetic or real"),
+                    "num_frames": tfds.features.Scalar(np.int32),
+                    "height": tfds.features.Scalar(np.int32),
+                    "width": tfds.features.Scalar(np.int32),
+                    "params": tfds.features.FeaturesDict(params),
+                }
+            ),
             supervised_keys=None,
             disable_shuffling=True,  # record i of a split is example index i
         )
@@ -114,13 +116,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             rng = example_rng(cfg.seed, cfg.domain, split, index)
             frames, params = render_video(label, cfg.domain, rng, size=cfg.frame_size)
             key = f"{cfg.domain}/{split}/{index:05d}"
-            yield key, {
-                "frames": encode_frames(frames, quality=_JPEG_QUALITY),
-                "label": label,
-                "id": key,
-                "domain": cfg.domain,
-                "num_frames": frames.shape[0],
-                "height": frames.shape[1],
-                "width": frames.shape[2],
-                "params": params,
-            }
+            yield (
+                key,
+                {
+                    "frames": encode_frames(frames, quality=_JPEG_QUALITY),
+                    "label": label,
+                    "id": key,
+                    "domain": cfg.domain,
+                    "num_frames": frames.shape[0],
+                    "height": frames.shape[1],
+                    "width": frames.shape[2],
+                    "params": params,
+                },
+            )

@@ -1,0 +1,105 @@
+"""End to end, as a user runs it: `python -m gesture_jax.main --config configs/demo.py:smoke ...`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _main(workdir, *flags, devices=1, data_dir=None):
+    env = {
+        **os.environ,
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
+    }
+    if data_dir:
+        flags = (*flags, f"--config.data.data_dir={data_dir}")
+    cmd = [
+        sys.executable,
+        "-m",
+        "gesture_jax.main",
+        "--config",
+        "configs/demo.py:smoke",
+        "--workdir",
+        str(workdir),
+        *flags,
+    ]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+
+
+def _rows(workdir):
+    with open(os.path.join(workdir, "results.json")) as f:
+        return json.load(f)["rows"]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    """The shrunk demo on one device, building the small toy sets itself (its own empty data dir)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    data_dir = tmp_path_factory.mktemp("demo_data")
+    result = _main(workdir, data_dir=str(data_dir))
+    assert result.returncode == 0, result.stderr[-3000:]
+    return workdir, str(data_dir), result
+
+
+def test_demo_writes_the_report(demo_run):
+    workdir, data_dir, result = demo_run
+    rows = _rows(workdir)
+    assert [r["gallery"] for r in rows] == [
+        "toy_gestures/synthetic_small:train",
+        "toy_gestures/real_small:train",
+    ]
+    for row in rows:
+        assert row["queries"] == "toy_gestures/real_small:test"
+        assert row["encoder"] == "toy-vit" and row["k"] == 3 and row["metric"] == "l2"
+        assert row["num_queries"] == 21 and 0.0 <= row["accuracy"] <= 1.0
+        assert 0.0 <= row["mean_class_accuracy"] <= 1.0
+        assert sum(map(sum, row["confusion"])) == 21
+        assert os.path.getsize(os.path.join(workdir, row["confusion_png"])) > 1000
+    table = open(os.path.join(workdir, "results.md")).read()
+    assert "| toy-vit (frozen) |" in table and "gallery `toy_gestures/synthetic_small:train`" in table
+    config = json.load(open(os.path.join(workdir, "config.json")))
+    assert config["knn"]["k"] == 3 and config["mode"] == "knn"
+    assert "KNN toy-vit" in open(os.path.join(workdir, "log.txt")).read()
+    assert os.listdir(os.path.join(data_dir, "toy_gestures"))  # the demo built what it needed
+
+
+def test_rerun_reuses_the_features(demo_run, tmp_path):
+    workdir, data_dir, _ = demo_run
+    result = _main(workdir, data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stderr.count("cached at") == 3  # two galleries + the queries
+    assert _rows(workdir) == _rows(workdir)
+
+
+def test_same_results_on_8_devices(demo_run, tmp_path):
+    workdir, data_dir, _ = demo_run
+    result = _main(tmp_path, data_dir=data_dir, devices=8)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "on 8 devices" in result.stderr
+    one, eight = _rows(workdir), _rows(tmp_path)
+    for a, b in zip(one, eight):
+        assert a["confusion"] == b["confusion"] and a["accuracy"] == b["accuracy"]
+
+
+def test_override_k(demo_run, tmp_path):
+    _, data_dir, _ = demo_run
+    result = _main(tmp_path, "--config.knn.k=5", "--config.knn.metric=cosine", data_dir=data_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {(r["k"], r["metric"]) for r in _rows(tmp_path)} == {(5, "cosine")}
+
+
+def test_mistyped_key_fails_naming_it(tmp_path):
+    result = _main(tmp_path, "--config.knn.kk=5")
+    assert result.returncode != 0
+    assert "kk" in result.stderr
+    assert not os.path.exists(os.path.join(tmp_path, "results.json"))
+
+
+def test_unknown_mode_fails_clearly(tmp_path):
+    result = _main(tmp_path, "--config.mode=nope")
+    assert result.returncode != 0 and "unknown mode 'nope'" in result.stderr
