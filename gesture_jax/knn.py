@@ -45,6 +45,8 @@ def knn_classify(
     gallery_labels = np.asarray(gallery_labels)
     if gallery_labels.ndim != 1 or len(gallery_labels) != len(gallery):
         raise ValueError(f"gallery_labels must have shape [{len(gallery)}], got {gallery_labels.shape}")
+    if gallery_labels.dtype.kind == "f" and np.array_equal(gallery_labels, np.round(gallery_labels)):
+        gallery_labels = gallery_labels.astype(np.int64)  # e.g. labels that went through a float array
     if not np.issubdtype(gallery_labels.dtype, np.integer) or (gallery_labels < 0).any():
         raise ValueError("gallery_labels must be non-negative integers")
     if num_classes is None:

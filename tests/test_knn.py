@@ -91,3 +91,15 @@ def test_bad_shapes():
         knn.knn_classify(np.zeros((10, 3)), np.zeros(10, int), np.zeros((2, 4)), mesh=_mesh(1))
     with pytest.raises(ValueError, match="gallery_labels"):
         knn.knn_classify(np.zeros((10, 3)), np.zeros(9, int), np.zeros((2, 3)), mesh=_mesh(1))
+
+
+def test_label_values_are_kept():
+    """Non-contiguous and float-typed integer labels predict the same label values as scikit-learn."""
+    rng = np.random.default_rng(3)
+    gallery = rng.normal(size=(60, 6)).astype(np.float32)
+    labels = rng.choice([2, 5, 9], size=60)
+    queries = rng.normal(size=(25, 6)).astype(np.float32)
+    expected = _sklearn(gallery, labels, queries, 3, "l2")
+    np.testing.assert_array_equal(knn.knn_classify(gallery, labels, queries, mesh=_mesh(8)), expected)
+    as_float = knn.knn_classify(gallery, labels.astype(np.float64), queries, mesh=_mesh(8))
+    np.testing.assert_array_equal(as_float, expected)
