@@ -32,6 +32,7 @@ from gesture_jax.data.spec import VideoSpec
 
 FEATURES_FILE = "features.npz"
 META_FILE = "meta.json"
+LAYOUT_FILE = "layout.json"  # batch layout of the part files, so a resume never mixes two layouts
 
 
 @dataclasses.dataclass
@@ -112,12 +113,14 @@ def extract(
     global_batch = per_device_batch * mesh.devices.size
     row_start, rows = parallel.process_batch_slice(global_batch, mesh)
     total = pipeline.num_eval_batches(len(split), global_batch)
-    chunks = [(b, min(b + chunk_batches, total)) for b in range(0, total, chunk_batches)]
     parts_dir = os.path.join(entry, "parts")
-    part_paths = [os.path.join(parts_dir, f"{i:05d}.npz") for i in range(len(chunks))]
-    done = parallel.broadcast_from_main(np.array([os.path.exists(p) for p in part_paths], bool))
+    layout = {"num_records": len(split), "global_batch": global_batch, "chunk_batches": chunk_batches}
+    done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout))))
     if parallel.is_main_process():
         workdir.write_json(os.path.join(entry, META_FILE), meta)
+        workdir.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
+    parts = [FeatureSet.load(_part_path(parts_dir, i)) for i in range(done)]
+    first_batch = done * chunk_batches
 
     logging.info(
         "extracting %s: %d videos, %d batches of %d on %d devices%s",
@@ -126,40 +129,35 @@ def extract(
         total,
         global_batch,
         mesh.devices.size,
-        f" (resuming: {int(done.sum())} of {len(chunks)} chunks done)" if done.any() else "",
+        f" (resuming at batch {first_batch})" if done else "",
     )
     start_time = time.perf_counter()
     bar = tqdm(
         total=len(split),
+        initial=min(first_batch * global_batch, len(split)),
         unit="clip",
         desc=f"features {split.ref}",
         dynamic_ncols=True,
         disable=not parallel.is_main_process(),
     )
-    parts = []
-    for (first, stop), path, is_done in zip(chunks, part_paths, done):
-        num_valid = min(stop * global_batch, len(split)) - first * global_batch
-        if is_done:
-            parts.append(FeatureSet.load(path))
-            bar.update(num_valid)
-            continue
-        batches = pipeline.eval_batches(
-            split.source,
-            extractor.spec,
-            global_batch=global_batch,
-            row_start=row_start,
-            rows=rows,
-            start_batch=first,
-            stop_batch=stop,
-            num_threads=num_threads,
-        )
-        pending = []  # device results; read back once per chunk so the device never waits on the host
-        for local in batches:
-            pending.append(extractor(local))
-            bar.update(min(global_batch, num_valid - (len(pending) - 1) * global_batch))
-        parts.append(_collect(pending))
-        if parallel.is_main_process():
-            parts[-1].save(path)
+    batches = pipeline.eval_batches(
+        split.source,
+        extractor.spec,
+        global_batch=global_batch,
+        row_start=row_start,
+        rows=rows,
+        start_batch=first_batch,
+        num_threads=num_threads,
+    )
+    pending = []  # device results, read back once per chunk so the device never waits on the host
+    for batch_index, local in enumerate(batches, start=first_batch):
+        pending.append(extractor(local))
+        bar.update(min(global_batch, len(split) - batch_index * global_batch))
+        if (batch_index + 1) % chunk_batches == 0 or batch_index + 1 == total:
+            parts.append(_collect(pending))
+            pending = []
+            if parallel.is_main_process():
+                parts[-1].save(_part_path(parts_dir, len(parts) - 1))
     bar.close()
 
     result = FeatureSet.concatenate(parts)
@@ -178,6 +176,25 @@ def extract(
         entry,
     )
     return result
+
+
+def _part_path(parts_dir: str, index: int) -> str:
+    return os.path.join(parts_dir, f"{index:05d}.npz")
+
+
+def _parts_done(parts_dir: str, layout: dict[str, int]) -> int:
+    """How many leading part files a killed run left that this run can reuse."""
+    try:
+        with open(os.path.join(parts_dir, LAYOUT_FILE)) as f:
+            if json.load(f) != layout:
+                logging.warning("ignoring parts in %s: written with another batch layout", parts_dir)
+                return 0
+    except FileNotFoundError:
+        return 0
+    done = 0
+    while os.path.exists(_part_path(parts_dir, done)):
+        done += 1
+    return done
 
 
 def _collect(pending: list[dict[str, jax.Array]]) -> FeatureSet:

@@ -98,7 +98,7 @@ def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         _extract(toy_data_dir, cache, 8, chunk_batches=1)
     (entry,) = os.listdir(cache)
-    assert os.listdir(os.path.join(cache, entry, "parts")) == ["00000.npz"]
+    assert sorted(os.listdir(os.path.join(cache, entry, "parts"))) == ["00000.npz", "layout.json"]
     assert not os.path.exists(os.path.join(cache, entry, features.FEATURES_FILE))
 
     calls["n"] = -100  # let the resumed run through, counting its steps
@@ -111,6 +111,27 @@ def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):
     cached, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
     assert calls["n"] == -100  # served from the cache, nothing recomputed
     np.testing.assert_array_equal(cached.features, reference.features)
+
+
+def test_resume_ignores_parts_of_another_layout(toy_data_dir, tmp_path, monkeypatch):
+    cache = str(tmp_path / "cache")
+    calls = {"n": 0}
+    original = features.Extractor.__call__
+
+    def counting(self, batch):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt("simulated kill")
+        return original(self, batch)
+
+    monkeypatch.setattr(features.Extractor, "__call__", counting)
+    with pytest.raises(KeyboardInterrupt):
+        _extract(toy_data_dir, cache, 8, chunk_batches=1)  # leaves part 0 of a 1-batch-chunk layout
+    calls["n"] = 10
+    resumed, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=2)
+    assert calls["n"] == 10 + 2  # both batches recomputed: the old part had other chunk boundaries
+    reference, _, _ = _extract(toy_data_dir, str(tmp_path / "ref"), 8)
+    np.testing.assert_array_equal(resumed.features, reference.features)
 
 
 def test_cache_key_covers_the_spec():
