@@ -36,6 +36,8 @@ def view_shape(spec: VideoSpec) -> tuple[int, int, int, int, int]:
 def check_spec(spec: VideoSpec) -> None:
     """Fails early (before any video is read) on a spec the sampler or transforms would reject."""
     view_shape(spec)
+    if spec.num_clips > 1 and "clip" not in sampling.rule_params(spec.sampler):
+        raise ValueError(f"sampler {spec.sampler!r} takes no clip index, so num_clips must be 1")
     for clip in range(spec.num_clips):
         sampling.frame_indices(spec.sampler, 4 * spec.num_frames, **spec.sampler_kwargs(clip))
     frame = np.zeros((1, 2 * spec.resize_size, 3 * spec.resize_size, 3), np.uint8)

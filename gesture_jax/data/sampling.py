@@ -186,6 +186,14 @@ _INT_PARAMS_MIN = {
 }
 
 
+def rule_params(rule: str) -> frozenset[str]:
+    """The keyword parameters a rule takes (so callers can fill in the clip length and clip index)."""
+    if rule not in _REGISTRY:
+        raise ValueError(f"unknown frame sampler {rule!r}; known: {', '.join(RULES)}")
+    signature = inspect.signature(_REGISTRY[rule])
+    return frozenset(p.name for p in signature.parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+
 def _check_params(rule: str, fn: Sampler, params: dict) -> None:
     wanted = {p.name for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY}
     missing, unknown = wanted - params.keys(), params.keys() - wanted

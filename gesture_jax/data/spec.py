@@ -9,9 +9,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from gesture_jax.data import sampling
 from gesture_jax.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-_LENGTH_PARAMS = {"num_frames", "clip_len", "num_segment"}
+_LENGTH_PARAMS = frozenset({"num_frames", "clip_len", "num_segment"})  # the rules' names for T
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,11 +37,18 @@ class VideoSpec:
         return self.num_clips * self.num_crops
 
     def sampler_kwargs(self, clip: int) -> dict[str, Any]:
-        """Keyword arguments of the sampler for temporal view `clip`."""
+        """Keyword arguments of the sampler for temporal view `clip`.
+
+        `sampler_params` wins; otherwise the clip length comes from `num_frames` (under whatever name the
+        rule gives it), the number of temporal views from `num_clips`, and the view index from `clip`.
+        """
+        wanted = sampling.rule_params(self.sampler)
         kwargs = dict(self.sampler_params)
-        if not _LENGTH_PARAMS & kwargs.keys():  # rules that call the clip length otherwise say so
-            kwargs["num_frames"] = self.num_frames
-        if self.num_clips > 1:
+        for name in _LENGTH_PARAMS & wanted:
+            kwargs.setdefault(name, self.num_frames)
+        if "test_num_segment" in wanted:
+            kwargs.setdefault("test_num_segment", self.num_clips)
+        if "clip" in wanted:
             kwargs["clip"] = clip
         return kwargs
 
