@@ -1,0 +1,1 @@
+"""Reading foreign (PyTorch) checkpoints and converting them to Flax NNX."""

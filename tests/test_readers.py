@@ -1,0 +1,374 @@
+"""Checkpoint readers: fixture .pth == .safetensors, a refused malicious pickle runs nothing, clear errors."""
+
+import argparse
+import collections
+import io
+import json
+import os
+import pickle
+import re
+import zipfile
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+from gesture_jax.ports import readers
+from gesture_jax.ports.readers import (
+    CheckpointError,
+    PickledNamespace,
+    UnsafeCheckpointError,
+    read_checkpoint,
+    read_safetensors,
+    read_torch_zip,
+)
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoints")
+with open(os.path.join(FIXTURES, "expected_keys.json")) as _f:
+    EXPECTED = json.load(_f)  # each case's config["checkpoint"] from the parity npz
+CASES = sorted(EXPECTED)
+
+
+# ----------------------------------------------------------------- hand-built torch.save zips, without torch
+
+
+class _Global:
+    """Pickles as GLOBAL module.name without importing it (torch is not installed; os.system must not run)."""
+
+    def __init__(self, module: str, name: str):
+        self.module, self.name = module, name
+
+    def __call__(self, *args):
+        raise AssertionError("never called")
+
+
+@dataclass
+class _Storage:
+    type_name: str
+    key: str
+    data: bytes
+    numel: int
+
+
+@dataclass
+class _Tensor:
+    storage: _Storage
+    offset: int
+    size: tuple
+    stride: tuple
+
+
+class _TorchStylePickler(pickle._Pickler):
+    """Writes the opcodes torch.save writes: _rebuild_tensor_v2 calls over persistent storage records."""
+
+    def __init__(self, file, protocol=2):
+        super().__init__(file, protocol=protocol)
+        self.storages: dict[str, _Storage] = {}
+
+    def save(self, obj, save_persistent_id=True):
+        if isinstance(obj, _Global):
+            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
+            return
+        super().save(obj, save_persistent_id)
+
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            self.storages[obj.key] = obj
+            return ("storage", _Global("torch", obj.type_name), obj.key, "cpu", obj.numel)
+        return None
+
+    def reducer_override(self, obj):
+        if isinstance(obj, _Tensor):
+            rebuild = _Global("torch._utils", "_rebuild_tensor_v2")
+            return rebuild, (obj.storage, obj.offset, obj.size, obj.stride, False, collections.OrderedDict())
+        return NotImplemented
+
+
+def _write_zip(path, obj, byteorder=b"little", protocol=2, drop_storage=False):
+    buf = io.BytesIO()
+    pickler = _TorchStylePickler(buf, protocol)
+    pickler.dump(obj)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("archive/data.pkl", buf.getvalue())
+        archive.writestr("archive/byteorder", byteorder)
+        archive.writestr("archive/version", "3\n")
+        for storage in list(pickler.storages.values())[int(drop_storage) :]:
+            archive.writestr(f"archive/data/{storage.key}", storage.data)
+    return str(path)
+
+
+def _tensor(values: np.ndarray, key: str, type_name: str = "FloatStorage") -> _Tensor:
+    storage = _Storage(type_name, key, values.tobytes(), values.size)
+    strides = tuple(s // values.itemsize for s in values.strides)
+    return _Tensor(storage, 0, values.shape, strides)
+
+
+def _bf16_bits(values: np.ndarray) -> np.ndarray:
+    return (values.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+
+
+class _Pwn:
+    def __init__(self, fn, arg):
+        self.fn, self.arg = fn, arg
+
+    def __reduce__(self):
+        return self.fn, (self.arg,)
+
+
+def _path_in(path) -> str:
+    return re.escape(str(path))
+
+
+# ------------------------------------------------------------------------------------------ fixture files
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_pth_equals_safetensors_and_keys(case):
+    expected = EXPECTED[case]
+    pth = read_checkpoint(os.path.join(FIXTURES, f"{case}.pth"))
+    flat = read_checkpoint(os.path.join(FIXTURES, f"{case}.safetensors"))
+    container = expected["container_key"]
+    extras = expected.get("other_top_level_keys", [])
+    assert type(pth) is dict and set(pth) == {container, *extras}
+    state = pth[container]
+    assert set(state) == set(expected["keys"]) == set(flat)
+    for name, array in state.items():
+        assert isinstance(array, np.ndarray) and array.flags.c_contiguous
+        assert array.dtype == np.dtype(expected["dtype"])  # fp16 stays fp16
+        assert flat[name].dtype == np.float32 and flat[name].shape == array.shape
+        np.testing.assert_array_equal(array.astype(np.float32), flat[name])  # fp16 → fp32 is exact
+    for key in extras:  # DeepSpeed bookkeeping comes back as plain Python values
+        assert pth[key] is None or type(pth[key]) in (int, str, list)
+    if extras:
+        assert pth["ds_version"] == "0.7.4" and pth["optimizer"] is None and pth["buffer_names"] == []
+
+
+def test_viclip_scalar_tensor():
+    temp = read_checkpoint(os.path.join(FIXTURES, "viclip_dev.pth"))["model"]["temp"]
+    assert temp.shape == () and temp.dtype == np.float32
+
+
+def test_allow_list_is_exactly_the_documented_one():
+    storages = ["Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"]
+    assert set(readers.ALLOWED_GLOBALS) == {
+        "torch._utils._rebuild_tensor_v2",
+        "torch._utils._rebuild_tensor",
+        "torch._utils._rebuild_parameter",
+        "collections.OrderedDict",
+        "argparse.Namespace",
+        *(f"torch.{s}Storage" for s in storages),
+    }
+
+
+# -------------------------------------------------------------------------------------- unsafe pickles
+
+
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_os_system_is_refused_and_never_runs(tmp_path, protocol):
+    marker = tmp_path / "pwned"
+    # The payload comes first, so a plain pickle.load would run it before failing to import torch.
+    payload = {"x": _Pwn(os.system, f"touch {marker}"), "model": {"w": _tensor(np.ones(2, np.float32), "0")}}
+    path = _write_zip(tmp_path / "evil.pth", payload, protocol=protocol)
+    with pytest.raises(UnsafeCheckpointError, match=_path_in(path)) as info:
+        read_checkpoint(path)
+    assert re.search(r"\b(os|posix)\.system\b", str(info.value))
+    assert not marker.exists()
+
+
+def test_builtins_eval_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    code = f"__import__('os').system('touch {marker}')"
+    path = _write_zip(tmp_path / "evil.pth", {"model": _Pwn(_Global("builtins", "eval"), code)})
+    with pytest.raises(UnsafeCheckpointError, match=r"builtins\.eval"):
+        read_torch_zip(path)
+    assert not marker.exists()
+
+
+def test_numpy_pickles_are_refused(tmp_path):
+    path = _write_zip(tmp_path / "np.pth", {"model": {"w": np.ones(3)}})
+    with pytest.raises(UnsafeCheckpointError, match=r"multiarray\._reconstruct"):
+        read_checkpoint(path)
+
+
+def test_legacy_bare_pickle_is_not_unpickled(tmp_path):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "legacy.pth"
+    path.write_bytes(pickle.dumps({"model": _Pwn(os.system, f"touch {marker}")}, protocol=2))
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*bare pickle.*expected a torch.save zip"):
+        read_checkpoint(path)
+    with pytest.raises(CheckpointError, match=_path_in(path)):
+        read_torch_zip(path)
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------------------------- hand-built zips
+
+
+def test_namespace_args_become_an_inert_stub(tmp_path):
+    args = argparse.Namespace(lr=1e-3, model="vit_base_patch16_224", tubelet_size=2, input=(16, 224), ft=None)
+    state = collections.OrderedDict(w=_tensor(np.arange(6, dtype=np.float32).reshape(2, 3), "0"))
+    state._metadata = {"": {"version": 1}}  # what nn.Module.state_dict() attaches
+    path = _write_zip(tmp_path / "ckpt.pth", {"model": state, "args": args, "epoch": 3, "optimizer": {}})
+    ckpt = read_checkpoint(path)
+    assert isinstance(ckpt["args"], PickledNamespace) and vars(ckpt["args"]) == vars(args)
+    assert ckpt["args"].lr == 1e-3 and ckpt["epoch"] == 3
+    np.testing.assert_array_equal(ckpt["model"]["w"], np.arange(6).reshape(2, 3))
+    assert ckpt["model"]._metadata == {"": {"version": 1}}
+
+
+def test_strides_offsets_shared_storage_and_dtypes(tmp_path):
+    base = np.arange(24, dtype=np.float32)
+    shared = _Storage("FloatStorage", "0", base.tobytes(), 24)
+    bf16 = np.array([[1.0, -2.5], [3.140625, np.inf]], np.float32)
+    payload = {
+        "t": _Tensor(shared, 2, (3, 4), (1, 3)),  # a transposed view with an offset
+        "row": _Tensor(shared, 20, (4,), (1,)),  # the same storage again
+        "scalar": _Tensor(shared, 5, (), ()),
+        "empty": _Tensor(shared, 0, (0, 7), (7, 1)),
+        "half": _tensor(np.array([0.5, -1.0], np.float16), "1", "HalfStorage"),
+        "bf16": _tensor(_bf16_bits(bf16), "2", "BFloat16Storage"),
+        "long": _tensor(np.array([2**40, -1], np.int64), "3", "LongStorage"),
+        "bool": _tensor(np.array([True, False]), "4", "BoolStorage"),
+    }
+    out = read_torch_zip(_write_zip(tmp_path / "s.pth", payload))
+    np.testing.assert_array_equal(out["t"], base[2:14].reshape(4, 3).T)
+    assert out["t"].flags.c_contiguous
+    np.testing.assert_array_equal(out["row"], base[20:24])
+    assert out["scalar"].shape == () and out["scalar"] == 5.0
+    assert out["empty"].shape == (0, 7)
+    assert out["half"].dtype == np.float16 and out["long"][0] == 2**40 and out["bool"].dtype == bool
+    assert out["bf16"].dtype == np.float32
+    np.testing.assert_array_equal(out["bf16"], bf16)
+    out["row"][0] = -1  # copies, not views of one shared buffer
+    assert out["t"][0, 0] == 2.0
+
+
+def test_big_endian_missing_and_short_storages(tmp_path):
+    tensor = {"w": _tensor(np.ones(4, np.float32), "0")}
+    big = _write_zip(tmp_path / "big.pth", tensor, byteorder=b"big")
+    with pytest.raises(CheckpointError, match=_path_in(big) + ".*little-endian"):
+        read_checkpoint(big)
+    missing = _write_zip(tmp_path / "missing.pth", tensor, drop_storage=True)
+    with pytest.raises(CheckpointError, match=_path_in(missing) + ".*archive/data/0 is missing"):
+        read_checkpoint(missing)
+    short = _Storage("FloatStorage", "0", b"\0" * 8, 4)
+    short_path = _write_zip(tmp_path / "short.pth", {"w": _Tensor(short, 0, (4,), (1,))})
+    with pytest.raises(CheckpointError, match=_path_in(short_path) + ".*holds 8 bytes; expected 16"):
+        read_checkpoint(short_path)
+    overrun = _write_zip(tmp_path / "overrun.pth", {"w": _Tensor(tensor["w"].storage, 1, (4,), (1,))})
+    with pytest.raises(CheckpointError, match=_path_in(overrun) + ".*overruns its storage"):
+        read_checkpoint(overrun)
+
+
+def test_non_dict_top_level_and_zip_without_pickle(tmp_path):
+    path = _write_zip(tmp_path / "list.pth", [1, 2])
+    assert read_torch_zip(path) == [1, 2]
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*expected a dict"):
+        read_checkpoint(path)
+    plain = tmp_path / "plain.zip"
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("readme.txt", "hi")
+    with pytest.raises(CheckpointError, match=_path_in(plain) + ".*data.pkl"):
+        read_checkpoint(plain)
+
+
+@pytest.mark.parametrize("suffix", ["pth", "safetensors"])
+def test_truncated_fixture(tmp_path, suffix):
+    blob = open(os.path.join(FIXTURES, f"videomae_v1_dev.{suffix}"), "rb").read()
+    path = tmp_path / f"cut.{suffix}"
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CheckpointError, match=_path_in(path)):
+        read_checkpoint(path)
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage!", os.urandom(64).replace(b"{", b"(")])
+def test_garbage(tmp_path, content):
+    path = tmp_path / "junk.bin"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*expected a torch.save zip"):
+        read_checkpoint(path)
+
+
+# ------------------------------------------------------------------------------------------ safetensors
+
+
+def _write_safetensors(path, tensors, metadata=None, edit=None, tail=b""):
+    """tensors: {name: (dtype, array)}, packed in order; edit(header) may corrupt the header."""
+    header, data, offset = {}, b"", 0
+    for name, (dtype, array) in tensors.items():
+        raw = np.ascontiguousarray(array).tobytes()
+        header[name] = {
+            "dtype": dtype,
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + len(raw)],
+        }
+        data, offset = data + raw, offset + len(raw)
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    if edit:
+        edit(header)
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data + tail)
+    return path
+
+
+def test_safetensors_dtypes_and_bf16(tmp_path):
+    values = np.array([[1.0, -2.5, 0.0], [3.140625, -np.inf, 2.0**-126]], np.float32)
+    tensors = {
+        "bf16": ("BF16", _bf16_bits(values)),
+        "f16": ("F16", np.array([0.5, -1.0], np.float16)),
+        "f64": ("F64", np.array([np.pi])),
+        "i64": ("I64", np.array([[2**40]], np.int64)),
+        "i8": ("I8", np.array([-3], np.int8)),
+        "u8": ("U8", np.array([255], np.uint8)),
+        "bool": ("BOOL", np.array([True, False])),
+        "scalar": ("F32", np.array(7.0, np.float32)),
+        "empty": ("I32", np.zeros((0, 3), np.int32)),
+    }
+    out = read_safetensors(_write_safetensors(tmp_path / "t.safetensors", tensors, metadata={"format": "pt"}))
+    assert list(out) == list(tensors)
+    assert out["bf16"].dtype == np.float32
+    np.testing.assert_array_equal(out["bf16"], values)
+    for name, (_, array) in tensors.items():
+        if name != "bf16":
+            assert out[name].dtype == array.dtype and out[name].shape == array.shape
+            np.testing.assert_array_equal(out[name], array)
+
+
+def _overlap(header):
+    header["b"]["data_offsets"] = [0, 4]
+
+
+def _wrong_span(header):
+    header["a"]["data_offsets"] = [0, 8]
+
+
+@pytest.mark.parametrize(
+    "edit, tail, message",
+    [
+        (_overlap, b"", "starts at data offset 0; expected 4"),
+        (_wrong_span, b"", "spans 8 bytes; expected 4"),
+        (lambda h: h["a"].update(dtype="F8"), b"", "expected a dtype in"),
+        (lambda h: h["a"].update(shape=[-1]), b"", "non-negative ints"),
+        (lambda h: h.update(__metadata__={"n": 1}), b"", "__metadata__"),
+        (None, b"xx", "header indexes 8"),
+    ],
+)
+def test_safetensors_bad_header(tmp_path, edit, tail, message):
+    tensors = {"a": ("F32", np.ones(1, np.float32)), "b": ("F32", np.ones(1, np.float32))}
+    path = _write_safetensors(tmp_path / "bad.safetensors", tensors, edit=edit, tail=tail)
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*" + re.escape(message)):
+        read_checkpoint(path)
+
+
+def test_safetensors_bad_length_and_json(tmp_path):
+    path = tmp_path / "x.safetensors"
+    path.write_bytes((10**6).to_bytes(8, "little") + b'{"a": 1}')
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*does not fit"):
+        read_checkpoint(path)
+    path.write_bytes((5).to_bytes(8, "little") + b"{oops")
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*not valid JSON"):
+        read_checkpoint(path)
+    path.write_bytes(b"\x01\x00")
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*truncated"):
+        read_safetensors(path)
