@@ -7,7 +7,7 @@ import pytest
 from flax import nnx
 
 from gesture_jax import config_lib, models
-from gesture_jax.models import layers
+from gesture_jax.models import layers, pos_embed
 
 
 def test_toy_vit_shapes_and_determinism():
@@ -58,12 +58,12 @@ def test_config_spec_overrides():
 
 
 def test_sinusoid_table_formula():
-    table = layers.sinusoid_table(10, 6)[0]
+    table = pos_embed.sinusoid_table(10, 6)[0]
     p, j = 7, 3  # odd channel: cos(p / 10000^(2*1/6))
     assert table.shape == (10, 6) and table.dtype == np.float32
     np.testing.assert_allclose(table[p, j], np.cos(p / 10000 ** (2 / 6)), rtol=1e-6)
     np.testing.assert_allclose(table[p, 2], np.sin(p / 10000 ** (2 / 6)), rtol=1e-6)
-    np.testing.assert_array_equal(layers.sinusoid_table(4, 6)[0], table[:4])  # truncation rule
+    np.testing.assert_array_equal(pos_embed.sinusoid_table(4, 6)[0], table[:4])  # truncation rule
 
 
 def test_attention_qv_bias_layout():

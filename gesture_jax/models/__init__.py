@@ -1,23 +1,37 @@
-"""Video encoders in Flax NNX, built by registered name.
+"""Video encoders in Flax NNX, by registered name or from a converted checkpoint directory.
 
-model, spec = models.create("toy-vit", seed=0)
+model, spec = models.create("toy-vit", seed=0)          # random init
+model, spec = models.load("ckpts/umt-b16-k710")         # made by `python -m gesture_jax.convert`
 features = model.features(video)  # video: float32 [B, T, H, W, 3], preprocessed per `spec`
 """
 
 from __future__ import annotations
 
 import importlib
+import os
+from types import ModuleType
 from typing import Any
 
 import jax.numpy as jnp
 from flax import nnx
 
-from gesture_jax import config_lib
+from gesture_jax import checkpointing, config_lib
 from gesture_jax.data.spec import VideoSpec
 from gesture_jax.models import registry
 from gesture_jax.models.registry import EncoderInfo, get, names
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+
+
+def family_module(family: str) -> ModuleType:
+    """The module that builds `family` (``build``, ``buffers``, ``adapt_params``, ``CONFIG_CLASS``)."""
+    return importlib.import_module(f"gesture_jax.models.{registry.get_family(family).module}")
+
+
+def _dtype(name: str):
+    if name not in DTYPES:
+        raise ValueError(f"unknown compute dtype {name!r}; expected one of {sorted(DTYPES)}")
+    return DTYPES[name]
 
 
 def create(
@@ -30,25 +44,91 @@ def create(
 ) -> tuple[nnx.Module, VideoSpec]:
     """A randomly initialised registered encoder and its input spec."""
     info = registry.get(name)
-    if dtype not in DTYPES:
-        raise ValueError(f"unknown compute dtype {dtype!r}; expected one of {sorted(DTYPES)}")
-    family = importlib.import_module(f"gesture_jax.models.{info.family}")
     model_config = {**info.model_config, **(model_overrides or {})}
-    model = family.build(
-        model_config, dtype=DTYPES[dtype], attention_impl=attention_impl, rngs=nnx.Rngs(params=seed)
+    model = family_module(info.family).build(
+        model_config, dtype=_dtype(dtype), attention_impl=attention_impl, rngs=nnx.Rngs(params=seed)
     )
     return model, info.spec
+
+
+def param_shapes(family: str, model_config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """{dotted path: shape} of the trainable parameters, without allocating them."""
+    module = family_module(family)
+    abstract = nnx.eval_shape(lambda: module.build(model_config, rngs=nnx.Rngs(0)))
+    return {
+        _dotted(p): tuple(v.get_value().shape) for p, v in nnx.to_flat_state(nnx.state(abstract, nnx.Param))
+    }
+
+
+def load(
+    path: str, *, dtype: str = "float32", attention_impl: str | None = None, num_frames: int | None = None
+) -> tuple[nnx.Module, VideoSpec]:
+    """The encoder in a directory written by ``gesture_jax.convert``, and its input spec.
+
+    `num_frames` runs it at another frame count with the family's rule (VideoMAE: the sinusoid for the
+    new token count; UMT: its resized table; ViCLIP: temporal table interpolated or truncated).
+    """
+    from gesture_jax.ports import convert
+
+    meta = convert.read_model_json(path)
+    module = family_module(meta["family"])
+    config = dict(meta["model_config"])
+    params = checkpointing.load_params(os.path.join(path, convert.PARAMS_DIR))
+    if num_frames is not None and num_frames != config["num_frames"]:
+        new = {**config, "num_frames": num_frames}
+        params = module.adapt_params(params, config, new)
+        config = new
+    model = _assemble(module, config, params, _dtype(dtype), attention_impl, source=path)
+    spec = VideoSpec.from_dict(meta["spec"]).replace(num_frames=config["num_frames"])
+    return model, spec
+
+
+def _assemble(module: ModuleType, config: dict, params: dict, dtype, attention_impl, *, source: str):
+    """The model with every variable set from `params` (trained) or `module.buffers` (derived)."""
+    abstract = nnx.eval_shape(
+        lambda: module.build(config, dtype=dtype, attention_impl=attention_impl, rngs=nnx.Rngs(0))
+    )
+    graphdef, state = nnx.split(abstract)
+    derived = module.buffers(config)
+    filled, missing = [], []
+    for path, var in nnx.to_flat_state(state):
+        name = _dotted(path)
+        value = params.get(name) if isinstance(var, nnx.Param) else derived.get(name)
+        if value is None or tuple(value.shape) != tuple(var.get_value().shape):
+            missing.append(name)
+            continue
+        filled.append((path, var.replace(jnp.asarray(value))))
+    if missing:
+        raise ValueError(f"{source}: parameters missing or of the wrong shape: {missing}")
+    return nnx.merge(graphdef, nnx.from_flat_state(filled))
+
+
+def _dotted(path: tuple) -> str:
+    return ".".join(map(str, path))
 
 
 def from_config(encoder_config) -> tuple[nnx.Module, VideoSpec]:
     """The encoder a config's ``encoder`` block describes (see `config_lib.encoder`), with its spec."""
     if encoder_config.checkpoint:
-        raise ValueError(
-            f"encoder.checkpoint={encoder_config.checkpoint!r}: loading converted checkpoints "
-            "is not supported in this version; leave it empty to use a random init"
-        )
-    model, spec = create(encoder_config.name, seed=encoder_config.init_seed, dtype=encoder_config.dtype)
+        # A frame-count override changes the model too (its position tables), not only the sampler.
+        frames = encoder_config.spec.num_frames
+        model, spec = load(encoder_config.checkpoint, dtype=encoder_config.dtype, num_frames=frames)
+        family = registry.get(encoder_config.name).family
+        meta_family = _checkpoint_family(encoder_config.checkpoint)
+        if meta_family != family:
+            raise ValueError(
+                f"encoder.name={encoder_config.name!r} is a {family} encoder but "
+                f"{encoder_config.checkpoint} holds a {meta_family} model"
+            )
+    else:
+        model, spec = create(encoder_config.name, seed=encoder_config.init_seed, dtype=encoder_config.dtype)
     return model, config_lib.apply_spec_overrides(spec, encoder_config)
 
 
-__all__ = ["EncoderInfo", "VideoSpec", "create", "from_config", "get", "names", "DTYPES"]
+def _checkpoint_family(path: str) -> str:
+    from gesture_jax.ports import convert
+
+    return convert.read_model_json(path)["family"]
+
+
+__all__ = ["EncoderInfo", "VideoSpec", "create", "load", "from_config", "get", "names", "DTYPES"]

@@ -10,7 +10,6 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from flax import nnx
 
 
@@ -30,15 +29,6 @@ ACTIVATIONS: dict[str, Callable[[jax.Array], jax.Array]] = {
     "gelu": _gelu_exact,
     "quick_gelu": _quick_gelu,
 }
-
-
-def sinusoid_table(num_positions: int, dim: int) -> np.ndarray:
-    """VideoMAE's fixed table [1, n, D]: sin/cos of p / 10000^(2⌊j/2⌋/D) in float64, cast to float32."""
-    pos = np.arange(num_positions, dtype=np.float64)[:, None]
-    j = np.arange(dim)
-    angle = pos / np.power(10000.0, 2 * (j // 2) / dim)
-    table = np.where(j % 2 == 0, np.sin(angle), np.cos(angle))
-    return table[None].astype(np.float32)
 
 
 class TubeletEmbed(nnx.Module):
@@ -102,7 +92,7 @@ class Attention(nnx.Module):
             self.v_bias = nnx.Param(jnp.zeros((dim,), jnp.float32))
         self.proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
+    def __call__(self, x: jax.Array, *, is_causal: bool = False) -> jax.Array:
         b, n, d = x.shape
         qkv = self.qkv(x)
         if self.qkv_bias == "qv":
@@ -110,7 +100,7 @@ class Attention(nnx.Module):
             qkv = qkv + jnp.concatenate([self.q_bias[...], zeros, self.v_bias[...]]).astype(qkv.dtype)
         q, k, v = jnp.split(qkv.reshape(b, n, 3, self.num_heads, d // self.num_heads), 3, axis=2)
         out = jax.nn.dot_product_attention(
-            q[:, :, 0], k[:, :, 0], v[:, :, 0], mask=mask, implementation=self.attention_impl
+            q[:, :, 0], k[:, :, 0], v[:, :, 0], is_causal=is_causal, implementation=self.attention_impl
         )
         return self.proj(out.reshape(b, n, d))
 
@@ -142,6 +132,7 @@ class Block(nnx.Module):
         eps: float,
         activation: str,
         qkv_bias: str,
+        layer_scale: bool = False,
         dtype=jnp.float32,
         attention_impl: str | None = None,
         rngs: nnx.Rngs,
@@ -152,7 +143,13 @@ class Block(nnx.Module):
         )
         self.norm2 = layer_norm(dim, eps, dtype, rngs)
         self.mlp = Mlp(dim, mlp_hidden, activation=activation, dtype=dtype, rngs=rngs)
+        if layer_scale:  # VideoMAE's gamma_1/gamma_2 (init_values > 0); the released models have none
+            self.gamma_1 = nnx.Param(jnp.ones((dim,), jnp.float32))
+            self.gamma_2 = nnx.Param(jnp.ones((dim,), jnp.float32))
+        self.layer_scale = layer_scale
 
-    def __call__(self, x: jax.Array, mask: jax.Array | None = None) -> jax.Array:
-        x = x + self.attn(self.norm1(x), mask)
-        return x + self.mlp(self.norm2(x))
+    def __call__(self, x: jax.Array, *, is_causal: bool = False) -> jax.Array:
+        h = self.attn(self.norm1(x), is_causal=is_causal)
+        x = x + (h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h)
+        h = self.mlp(self.norm2(x))
+        return x + (h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h)

@@ -1,7 +1,8 @@
-"""Encoders by name: architecture family, its size, and the input protocol it was evaluated with.
+"""Encoders by name: family, size, and the input protocol the family was evaluated with.
 
-The registry is plain data. Adding an encoder is one entry here; adding a family is one module in
-``gesture_jax.models`` exposing ``build(model_config: dict, *, dtype, rngs)``.
+The registry is plain data. A family names the module that builds it (``gesture_jax.models.<module>``,
+exposing ``build(model_config, *, dtype, attention_impl, rngs)``) and the checkpoint format it ports
+from; an encoder is a family plus a size plus a `VideoSpec`. Adding a size is one `register` line.
 """
 
 from __future__ import annotations
@@ -13,10 +14,42 @@ from gesture_jax.data.spec import VideoSpec
 
 
 @dataclasses.dataclass(frozen=True)
+class Family:
+    name: str  # also the `gesture_jax.convert --family` name
+    module: str  # gesture_jax.models.<module>
+    config_defaults: dict[str, Any]  # fields every size of the family shares
+    spec: VideoSpec  # the family's official evaluation protocol
+
+
+# Official test protocols (docs/encoders.md §8), at 224 px with ImageNet mean/std.
+_UMT_SPEC = VideoSpec(num_frames=8, sampler="umt_sparse_test", num_clips=4, crop="three")
+_VIDEOMAE_SPEC = VideoSpec(
+    num_frames=16,
+    sampler="videomae_v1_dense_test",
+    sampler_params=(("frame_sample_rate", 4),),
+    num_clips=5,
+    crop="three",
+)
+_VIDEOMAE2_SPEC = dataclasses.replace(_VIDEOMAE_SPEC, sampler="videomae_v2_dense_test")
+_VICLIP_SPEC = VideoSpec(num_frames=8, sampler="viclip_middle", resize="squash", crop="none")
+
+FAMILIES = {
+    f.name: f
+    for f in (
+        Family("toy", "vit", {}, VideoSpec()),
+        Family("umt", "vit", dict(num_frames=8, tubelet_size=1, pos_embed="umt"), _UMT_SPEC),
+        Family("videomae_v1", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE_SPEC),
+        Family("videomae_v2", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE2_SPEC),
+        Family("viclip", "viclip", {}, _VICLIP_SPEC),
+    )
+}
+
+
+@dataclasses.dataclass(frozen=True)
 class EncoderInfo:
     name: str
-    family: str  # module of gesture_jax.models that builds it
-    model_config: dict[str, Any]
+    family: str  # a key of FAMILIES
+    model_config: dict[str, Any]  # the family's config_defaults are already merged in
     spec: VideoSpec
     description: str = ""
 
@@ -24,10 +57,14 @@ class EncoderInfo:
 _ENCODERS: dict[str, EncoderInfo] = {}
 
 
-def register(info: EncoderInfo) -> EncoderInfo:
-    if info.name in _ENCODERS:
-        raise ValueError(f"encoder {info.name!r} is registered twice")
-    _ENCODERS[info.name] = info
+def register(
+    name: str, family: str, size: dict[str, Any], *, spec: VideoSpec | None = None, description: str = ""
+) -> EncoderInfo:
+    if name in _ENCODERS:
+        raise ValueError(f"encoder {name!r} is registered twice")
+    fam = get_family(family)
+    info = EncoderInfo(name, family, {**fam.config_defaults, **size}, spec or fam.spec, description)
+    _ENCODERS[name] = info
     return info
 
 
@@ -38,29 +75,97 @@ def get(name: str) -> EncoderInfo:
         raise ValueError(f"unknown encoder {name!r}; registered: {', '.join(names())}") from None
 
 
+def get_family(name: str) -> Family:
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown encoder family {name!r}; known: {', '.join(FAMILIES)}") from None
+
+
 def names() -> list[str]:
     return sorted(_ENCODERS)
 
 
-# The toy encoder: a VideoMAE-style ViT small enough for CPU demos and tests, random-initialised.
+def dataclass_from_dict(cls, fields: dict[str, Any], what: str):
+    """`cls(**fields)`, failing with the unknown field names instead of a bare TypeError."""
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise ValueError(f"unknown {what} config field(s) {unknown}; expected some of {sorted(known)}")
+    return cls(**fields)
+
+
+_B16 = dict(patch_size=16, embed_dim=768, depth=12, num_heads=12)
+_L16 = dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16)
+
+# The toy encoder: small enough for CPU demos and tests, random-initialised.
 register(
-    EncoderInfo(
-        name="toy-vit",
-        family="vit",
-        model_config=dict(
-            img_size=48,
-            patch_size=8,
-            num_frames=8,
-            tubelet_size=2,
-            embed_dim=96,
-            depth=3,
-            num_heads=4,
-            mlp_ratio=4.0,
-            num_classes=7,
-        ),
-        spec=VideoSpec(
-            num_frames=8, sampler="tsn", resize="short_side", resize_size=48, crop="center", crop_size=48
-        ),
-        description="tiny VideoMAE-style ViT (8×48², tubelet 2, patch 8, D 96, depth 3) for CPU demos",
-    )
+    "toy-vit",
+    "toy",
+    dict(
+        img_size=48,
+        patch_size=8,
+        num_frames=8,
+        tubelet_size=2,
+        embed_dim=96,
+        depth=3,
+        num_heads=4,
+        num_classes=7,
+    ),
+    spec=VideoSpec(num_frames=8, sampler="tsn", resize_size=48, crop_size=48),
+    description="tiny VideoMAE-style ViT (8×48², tubelet 2, patch 8, D 96, depth 3) for CPU demos",
+)
+register("umt-b16", "umt", _B16, description="UMT ViT-B/16, 8 frames (unmasked_teacher single_modality)")
+register("umt-l16", "umt", _L16, description="UMT ViT-L/16, 8 frames")
+register("videomae-b16", "videomae_v1", _B16, description="VideoMAE v1 ViT-B/16, 16 frames")
+register("videomae-l16", "videomae_v1", _L16, description="VideoMAE v1 ViT-L/16, 16 frames")
+register(
+    "videomae2-s16",
+    "videomae_v2",
+    dict(patch_size=16, embed_dim=384, depth=12, num_heads=6),
+    description="VideoMAE V2 ViT-S/16 (distilled)",
+)
+register("videomae2-b16", "videomae_v2", _B16, description="VideoMAE V2 ViT-B/16")
+register("videomae2-l16", "videomae_v2", _L16, description="VideoMAE V2 ViT-L/16")
+register(
+    "videomae2-h16",
+    "videomae_v2",
+    dict(patch_size=16, embed_dim=1280, depth=32, num_heads=16),
+    description="VideoMAE V2 ViT-H/16",
+)
+register(
+    "videomae2-g14",
+    "videomae_v2",
+    dict(img_size=224, patch_size=14, embed_dim=1408, depth=40, num_heads=16, mlp_ratio=48 / 11),
+    description="VideoMAE V2 ViT-g/14",
+)
+register(
+    "viclip-b16",
+    "viclip",
+    dict(
+        patch_size=16,
+        width=768,
+        layers=12,
+        heads=12,
+        output_dim=512,
+        text_width=512,
+        text_layers=12,
+        text_heads=8,
+    ),
+    description="ViCLIP ViT-B/16 (InternVid-10M-FLT), vision + text",
+)
+register(
+    "viclip-l14",
+    "viclip",
+    dict(
+        patch_size=14,
+        width=1024,
+        layers=24,
+        heads=16,
+        output_dim=768,
+        text_width=768,
+        text_layers=12,
+        text_heads=12,
+    ),
+    description="ViCLIP ViT-L/14 (InternVid-10M-FLT), vision + text",
 )

@@ -10,9 +10,15 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
-from gesture_jax.models import layers
+from gesture_jax.models import layers, pos_embed, registry
+
+POSITION_TABLES = {
+    "sinusoid": lambda c: pos_embed.sinusoid_table(c.num_tokens, c.embed_dim),
+    "umt": lambda c: pos_embed.umt_table(c.grid, c.embed_dim),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +34,9 @@ class ViTConfig:
     num_classes: int = 0  # 0: no classification head
     use_mean_pooling: bool = True
     layer_norm_eps: float = 1e-6
-    learned_pos_embed: bool = False  # UMT at a non-default geometry stores its (interpolated) table
+    init_values: float = 0.0  # > 0: layer scale (gamma_1, gamma_2), as modeling_finetune
+    pos_embed: str = "sinusoid"  # how the table is built: "sinusoid" (VideoMAE) or "umt" (resized 8×14×14)
+    learned_pos_embed: bool = False  # UMT at a non-default geometry trains and stores its table
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -48,6 +56,14 @@ class ViTConfig:
         return int(self.embed_dim * self.mlp_ratio)
 
 
+def position_table(config: ViTConfig):
+    if config.pos_embed not in POSITION_TABLES:
+        raise ValueError(
+            f"unknown pos_embed rule {config.pos_embed!r}; expected one of {sorted(POSITION_TABLES)}"
+        )
+    return POSITION_TABLES[config.pos_embed](config)
+
+
 class VideoViT(nnx.Module):
     def __init__(
         self, config: ViTConfig, *, dtype=jnp.float32, attention_impl: str | None = None, rngs: nnx.Rngs
@@ -57,8 +73,7 @@ class VideoViT(nnx.Module):
         self.patch_embed = layers.TubeletEmbed(
             3, c.embed_dim, c.patch_size, c.tubelet_size, dtype=dtype, rngs=rngs
         )
-        table = jnp.asarray(layers.sinusoid_table(c.num_tokens, c.embed_dim))
-        self.pos_embed = nnx.Param(table) if c.learned_pos_embed else layers.Buffer(table)
+        self.pos_embed = (nnx.Param if c.learned_pos_embed else layers.Buffer)(jnp.asarray(position_table(c)))
         self.blocks = nnx.List(
             [
                 layers.Block(
@@ -68,6 +83,7 @@ class VideoViT(nnx.Module):
                     eps=c.layer_norm_eps,
                     activation="gelu",
                     qkv_bias="qv",
+                    layer_scale=c.init_values > 0,
                     dtype=dtype,
                     attention_impl=attention_impl,
                     rngs=rngs,
@@ -109,12 +125,28 @@ class VideoViT(nnx.Module):
         return self.head(self.features(video).astype(self.dtype)).astype(jnp.float32)
 
 
+CONFIG_CLASS = ViTConfig
+
+
 def build(
     model_config: dict, *, dtype=jnp.float32, attention_impl: str | None = None, rngs: nnx.Rngs
 ) -> VideoViT:
     """Family entry point used by the registry."""
-    known = {f.name for f in dataclasses.fields(ViTConfig)}
-    unknown = sorted(set(model_config) - known)
-    if unknown:
-        raise ValueError(f"unknown ViT config field(s) {unknown}; expected some of {sorted(known)}")
-    return VideoViT(ViTConfig(**model_config), dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+    config = registry.dataclass_from_dict(ViTConfig, model_config, "ViT")
+    return VideoViT(config, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+
+
+def buffers(model_config: dict) -> dict[str, np.ndarray]:
+    """The non-trained arrays a checkpoint does not store: the fixed position table."""
+    config = registry.dataclass_from_dict(ViTConfig, model_config, "ViT")
+    return {} if config.learned_pos_embed else {"pos_embed": position_table(config)}
+
+
+def adapt_params(params: dict, old: dict, new: dict) -> dict:
+    """Other frame counts: fixed tables are rebuilt by `buffers`; a stored (learned) one cannot be."""
+    if old.get("learned_pos_embed") and old["num_frames"] != new["num_frames"]:
+        raise ValueError(
+            f"this checkpoint stores a learned position table for {old['num_frames']} frames; "
+            "the reference defines no rule to run it at another frame count"
+        )
+    return params

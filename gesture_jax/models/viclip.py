@@ -1,0 +1,172 @@
+"""ViCLIP (InternVid): a CLIP ViT with joint space-time attention, and CLIP's text tower.
+
+Vision: per-frame patches get a learned spatial table, then a learned temporal table; tokens are ordered
+spatial-major, temporal-minor (patch n of frame t at 1 + n·T + t) behind one class token. The video
+feature is the L2-normalised ``ln_post(CLS) @ proj``. Text: causal transformer, the row at the first EOT
+(the largest id) after ``ln_final``, ``@ text_projection``, L2-normalised. LayerNorm eps 1e-5, QuickGELU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import nnx
+
+from gesture_jax.models import layers, pos_embed, registry
+
+
+@dataclasses.dataclass(frozen=True)
+class ViCLIPConfig:
+    img_size: int = 224
+    patch_size: int = 16
+    num_frames: int = 8
+    tubelet_size: int = 1
+    width: int = 768
+    layers: int = 12
+    heads: int = 12
+    output_dim: int = 512  # joint embedding size
+    text_width: int = 512
+    text_layers: int = 12
+    text_heads: int = 8
+    vocab_size: int = 49408
+    context_length: int = 32
+    mlp_ratio: float = 4.0
+    layer_norm_eps: float = 1e-5
+
+    @property
+    def grid(self) -> int:
+        return self.img_size // self.patch_size
+
+
+def _blocks(width, heads, depth, config, dtype, attention_impl, rngs):
+    return nnx.List(
+        [
+            layers.Block(
+                width,
+                heads,
+                int(width * config.mlp_ratio),
+                eps=config.layer_norm_eps,
+                activation="quick_gelu",
+                qkv_bias="full",
+                dtype=dtype,
+                attention_impl=attention_impl,
+                rngs=rngs,
+            )
+            for _ in range(depth)
+        ]
+    )
+
+
+def _param(rngs: nnx.Rngs, *shape: int, scale: float = 0.02) -> nnx.Param:
+    return nnx.Param(scale * jax.random.normal(rngs.params(), shape, jnp.float32))
+
+
+class VisionTower(nnx.Module):
+    def __init__(self, c: ViCLIPConfig, *, dtype, attention_impl, rngs: nnx.Rngs):
+        self.dtype = dtype
+        self.config = c
+        self.conv1 = layers.TubeletEmbed(
+            3, c.width, c.patch_size, c.tubelet_size, use_bias=False, dtype=dtype, rngs=rngs
+        )
+        self.class_embedding = _param(rngs, c.width)
+        self.positional_embedding = _param(rngs, c.grid * c.grid + 1, c.width)
+        self.temporal_positional_embedding = nnx.Param(jnp.zeros((1, c.num_frames, c.width), jnp.float32))
+        self.ln_pre = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
+        self.blocks = _blocks(c.width, c.heads, c.layers, c, dtype, attention_impl, rngs)
+        self.ln_post = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
+        self.proj = _param(rngs, c.width, c.output_dim, scale=c.width**-0.5)
+
+    def __call__(self, video: jax.Array) -> jax.Array:
+        """[B, T, H, W, 3] → the video embedding [B, output_dim] (before L2 normalisation)."""
+        c = self.config
+        b, t = video.shape[:2]
+        if tuple(video.shape[2:]) != (c.img_size, c.img_size, 3) or t not in (1, c.num_frames):
+            raise ValueError(
+                f"expected video [B, {c.num_frames} (or 1), {c.img_size}, {c.img_size}, 3], got {video.shape}"
+            )
+        x = self.conv1(video.astype(self.dtype)).reshape(b, t, c.grid * c.grid, c.width)
+        pos = self.positional_embedding[...]
+        temporal = self.temporal_positional_embedding[...][0]  # [T, W]
+        if t == 1:  # an image: the reference adds the mean temporal embedding
+            temporal = temporal.mean(axis=0, keepdims=True)
+        x = x + (pos[1:][None, None] + temporal[None, :, None]).astype(x.dtype)
+        x = x.transpose(0, 2, 1, 3).reshape(b, -1, c.width)  # patch-major, frame-minor: 1 + n·T + t
+        cls = (self.class_embedding[...] + pos[0]).astype(x.dtype)
+        x = jnp.concatenate([jnp.broadcast_to(cls, (b, 1, c.width)), x], axis=1)
+        x = self.ln_pre(x)
+        for block in self.blocks:
+            x = block(x)
+        x = self.ln_post(x[:, 0])
+        return (x @ self.proj[...].astype(x.dtype)).astype(jnp.float32)
+
+
+class TextTower(nnx.Module):
+    def __init__(self, c: ViCLIPConfig, *, dtype, attention_impl, rngs: nnx.Rngs):
+        self.dtype = dtype
+        self.config = c
+        self.token_embedding = nnx.Embed(c.vocab_size, c.text_width, dtype=dtype, rngs=rngs)
+        self.positional_embedding = _param(rngs, c.context_length, c.text_width, scale=0.01)
+        self.blocks = _blocks(c.text_width, c.text_heads, c.text_layers, c, dtype, attention_impl, rngs)
+        self.ln_final = layers.layer_norm(c.text_width, c.layer_norm_eps, jnp.float32, rngs)
+        self.text_projection = _param(rngs, c.text_width, c.output_dim, scale=c.text_width**-0.5)
+
+    def __call__(self, token_ids: jax.Array) -> jax.Array:
+        """int [N, context_length] → the text embedding [N, output_dim] (before L2 normalisation)."""
+        c = self.config
+        if token_ids.ndim != 2 or token_ids.shape[1] != c.context_length:
+            raise ValueError(f"expected token ids [N, {c.context_length}], got {token_ids.shape}")
+        x = self.token_embedding(token_ids) + self.positional_embedding[...].astype(self.dtype)
+        for block in self.blocks:
+            x = block(x, is_causal=True)
+        x = self.ln_final(x.astype(jnp.float32))  # the reference's LayerNorm runs in float32
+        eot = jnp.argmax(token_ids, axis=-1)  # EOT has the largest id; argmax takes the first
+        x = jnp.take_along_axis(x, eot[:, None, None], axis=1)[:, 0]
+        return x @ self.text_projection[...]
+
+
+class ViCLIP(nnx.Module):
+    def __init__(self, config: ViCLIPConfig, *, dtype=jnp.float32, attention_impl=None, rngs: nnx.Rngs):
+        self.config = config
+        self.vision = VisionTower(config, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+        self.text = TextTower(config, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+        self.temp = nnx.Param(jnp.asarray(0.01, jnp.float32))  # CLIP temperature; zero-shot uses 100
+
+    def video_embed(self, video: jax.Array) -> jax.Array:
+        return self.vision(video)
+
+    def features(self, video: jax.Array) -> jax.Array:
+        """The KNN / zero-shot video feature: the L2-normalised video embedding."""
+        return _l2_normalize(self.vision(video))
+
+    def text_embed(self, token_ids: jax.Array) -> jax.Array:
+        return self.text(token_ids)
+
+    def encode_text(self, token_ids: jax.Array) -> jax.Array:
+        """L2-normalised text features for CLIP token ids [N, context_length]."""
+        return _l2_normalize(self.text(token_ids))
+
+
+def _l2_normalize(x: jax.Array) -> jax.Array:
+    return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
+
+
+CONFIG_CLASS = ViCLIPConfig
+
+
+def build(model_config: dict, *, dtype=jnp.float32, attention_impl=None, rngs: nnx.Rngs) -> ViCLIP:
+    config = registry.dataclass_from_dict(ViCLIPConfig, model_config, "ViCLIP")
+    return ViCLIP(config, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+
+
+def buffers(model_config: dict) -> dict[str, np.ndarray]:
+    return {}  # every ViCLIP array is a stored parameter
+
+
+def adapt_params(params: dict, old: dict, new: dict) -> dict:
+    """Another frame count: the temporal table is linearly interpolated (more) or truncated (fewer),
+    as the official training repo's loader does; every other weight is unchanged."""
+    key = "vision.temporal_positional_embedding"
+    return {**params, key: pos_embed.resize_temporal(params[key], new["num_frames"])}

@@ -1,0 +1,249 @@
+"""Official PyTorch checkpoint → Orbax parameters + ``model.json``, checking every key and shape.
+
+One mechanism for every family: read the file safely (no code from it runs), take the state dict out of
+its container (``model``, ``module`` or the dict itself), strip prefixes, drop keys by rule, map each key
+through the family's key map, and compare against the parameters the model expects. Every missing,
+unexpected or wrong-shape key is reported at once, by its PyTorch name. Weights are stored in float32.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any
+
+import numpy as np
+
+from gesture_jax import checkpointing, workdir
+from gesture_jax.models import registry
+from gesture_jax.ports import keymaps, readers
+
+MODEL_JSON = "model.json"
+PARAMS_DIR = "params"
+FORMAT_VERSION = 1
+
+
+class PortError(ValueError):
+    """A checkpoint that does not fit the model: names every offending key."""
+
+
+def state_dict(obj: Any, path: str) -> dict[str, np.ndarray]:
+    """The official loaders' rule: ``ckpt["model"]``, else ``ckpt["module"]``, else the dict itself."""
+    for container in ("model", "module"):
+        if isinstance(obj, dict) and isinstance(obj.get(container), dict):
+            obj = obj[container]
+            break
+    if not isinstance(obj, dict):
+        raise PortError(f"{path}: expected a state dict (or one under 'model'/'module'), got {type(obj)}")
+    bad = sorted(k for k, v in obj.items() if not isinstance(v, np.ndarray))
+    if bad:
+        raise PortError(f"{path}: the state dict holds non-tensor entries: {bad}")
+    return obj
+
+
+# --- model configs: sizes from --variant or --model_config, geometry facts from the checkpoint ---------
+
+_VICLIP_FIXTURE_FIELDS = {
+    "vision": dict(
+        input_resolution="img_size",
+        patch_size="patch_size",
+        width="width",
+        layers="layers",
+        heads="heads",
+        output_dim="output_dim",
+        kernel_size="tubelet_size",
+        num_frames="num_frames",
+        mlp_ratio="mlp_ratio",
+        layer_norm_eps="layer_norm_eps",
+    ),
+    "text": dict(
+        width="text_width",
+        layers="text_layers",
+        heads="text_heads",
+        vocab_size="vocab_size",
+        context_length="context_length",
+    ),
+}
+
+
+def model_config_from_json(family: str, data: dict[str, Any]) -> dict[str, Any]:
+    """A model config from a fixture's ``config`` JSON (descriptive fields ignored) or our own fields."""
+    fam = registry.get_family(family)
+    if data.get("family", family) != family:
+        raise PortError(f"--model_config describes family {data['family']!r}, not {family!r}")
+    fields = _config_class(fam).__dataclass_fields__
+    config = {k: v for k, v in data.items() if k in fields}
+    for part, names in _VICLIP_FIXTURE_FIELDS.items():
+        if family == "viclip" and isinstance(data.get(part), dict):
+            config.update(
+                {ours: data[part][theirs] for theirs, ours in names.items() if theirs in data[part]}
+            )
+    return {**fam.config_defaults, **config}
+
+
+def _vit_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
+    """What the file itself says: head size, pooling, a stored (learned) table, layer scale."""
+    config = dict(config)
+    config["num_classes"] = 0 if drop_head or "head.weight" not in sd else int(sd["head.weight"].shape[0])
+    if "fc_norm.weight" in sd or "norm.weight" in sd:
+        config["use_mean_pooling"] = "fc_norm.weight" in sd
+    config["learned_pos_embed"] = "pos_embed" in sd
+    config["init_values"] = 1.0 if "blocks.0.gamma_1" in sd else 0.0
+    return config
+
+
+def _viclip_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
+    del drop_head  # ViCLIP has no classifier head
+    table = sd.get("vision_encoder.temporal_positional_embedding")
+    return {**config, "num_frames": int(table.shape[1])} if table is not None else config
+
+
+_FACTS = {"umt": _vit_facts, "videomae_v1": _vit_facts, "videomae_v2": _vit_facts, "viclip": _viclip_facts}
+
+
+def _config_class(fam: registry.Family):
+    from gesture_jax import models
+
+    return models.family_module(fam.name).CONFIG_CLASS
+
+
+# --- the shared mechanism ---------------------------------------------------------------------------
+
+
+def map_state_dict(
+    family: str,
+    sd: dict[str, np.ndarray],
+    expected: dict[str, tuple[int, ...]],
+    *,
+    drop: tuple[str, ...] = (),
+    source: str = "",
+) -> tuple[dict[str, np.ndarray], list[str]]:
+    """(our params {path: float32 array}, dropped keys). Raises `PortError` naming every bad key."""
+    keymap = keymaps.KEYMAPS[family]
+    params, dropped, unexpected, wrong_shape, sources = {}, [], [], [], {}
+    for key, value in sd.items():
+        name = keymap.strip(key)
+        if keymap.is_dropped(name) or name in drop:
+            dropped.append(key)
+            continue
+        target = keymap.to_ours(name)
+        if target is None or target[0] not in expected:
+            unexpected.append(key)
+            continue
+        path, transform = target
+        array = transform(value)
+        if tuple(array.shape) != tuple(expected[path]):
+            wrong_shape.append(
+                f"{key}: {list(value.shape)} in the checkpoint, the model needs "
+                f"{_torch_shape(path, expected[path], transform)}"
+            )
+            continue
+        if path in params:
+            raise PortError(f"{source}: {key} and {sources[path]} both map to {path}")
+        params[path] = np.asarray(array, np.float32) if array.dtype.kind == "f" else array
+        sources[path] = key
+    missing = [keymap.to_torch(p) for p in expected if p not in params]
+    problems = [
+        f"missing keys: {sorted(missing)}" if missing else "",
+        f"unexpected keys: {sorted(unexpected)}" if unexpected else "",
+        "wrong shapes: " + "; ".join(sorted(wrong_shape)) if wrong_shape else "",
+    ]
+    problems = [p for p in problems if p]
+    if problems:
+        raise PortError(f"{source}: the checkpoint does not fit the {family} model: " + " | ".join(problems))
+    return params, sorted(dropped)
+
+
+def _torch_shape(path: str, shape: tuple[int, ...], transform) -> list[int]:
+    """The model's shape expressed in the PyTorch layout, so both sides of the message compare."""
+    probe = np.empty(shape, np.uint8)
+    if transform is keymaps._linear:
+        return list(probe.T.shape)
+    if transform is keymaps._conv3d:
+        return list(probe.transpose(4, 3, 0, 1, 2).shape)
+    return list(shape)
+
+
+def expected_params(family: str, model_config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """{path: shape} of every trainable parameter of the model (no weights are allocated)."""
+    from gesture_jax import models
+
+    return models.param_shapes(family, model_config)
+
+
+def convert(
+    family: str,
+    src: str,
+    dst: str,
+    *,
+    model_config: dict[str, Any],
+    encoder: str | None = None,
+    drop_head: bool = False,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Ports `src` into `dst` (``model.json`` + Orbax ``params/``); returns the written ``model.json``."""
+    fam = registry.get_family(family)
+    if family not in keymaps.KEYMAPS:
+        raise PortError(f"family {family!r} has no checkpoint port; ported: {sorted(keymaps.KEYMAPS)}")
+    if os.path.exists(dst) and not overwrite:
+        raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
+    raw = state_dict(readers.read_checkpoint(src), src)
+    stored_dtypes = sorted({str(v.dtype) for v in raw.values()})
+    keymap = keymaps.KEYMAPS[family]
+    stripped = {keymap.strip(k): v for k, v in raw.items()}
+    config = _FACTS[family](stripped, model_config, drop_head)
+    drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
+    params, dropped = map_state_dict(family, raw, expected_params(family, config), drop=drop, source=src)
+    for key in dropped:
+        logging.info("dropped by rule: %s", key)
+    spec = (registry.get(encoder).spec if encoder else fam.spec).replace(
+        num_frames=config.get("num_frames", fam.spec.num_frames)
+    )
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "family": family,
+        "encoder": encoder,
+        "model_config": config,
+        "spec": spec.to_dict(),
+        "source": {
+            "file": os.path.abspath(src),
+            "bytes": os.path.getsize(src),
+            "dtypes": stored_dtypes,
+            "dropped_keys": dropped,
+            "num_params": int(sum(v.size for v in params.values())),
+        },
+    }
+    _write_atomically(dst, params, meta, overwrite)
+    return meta
+
+
+def _write_atomically(dst: str, params: dict[str, np.ndarray], meta: dict[str, Any], overwrite: bool) -> None:
+    """Builds the directory beside `dst` and renames it into place, so `dst` is never half written."""
+    parent = os.path.dirname(os.path.abspath(dst))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(dst)}.")
+    try:
+        checkpointing.save_params(os.path.join(tmp, PARAMS_DIR), params)
+        workdir.write_json(os.path.join(tmp, MODEL_JSON), meta)
+        if overwrite and os.path.exists(dst):
+            shutil.rmtree(dst)
+        os.replace(tmp, dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_model_json(path: str) -> dict[str, Any]:
+    file = os.path.join(path, MODEL_JSON)
+    if not os.path.exists(file):
+        raise FileNotFoundError(
+            f"{path} is not a converted model directory: no {MODEL_JSON} "
+            "(make one with python -m gesture_jax.convert)"
+        )
+    with open(file) as f:
+        meta = json.load(f)
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{file}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    return meta
