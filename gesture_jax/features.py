@@ -85,6 +85,51 @@ class Extractor:
         return self._step(self._state, batch)
 
 
+def extract_splits(
+    config, workdir_path: str, extractor: Extractor, names: list[str]
+) -> tuple[dict[str, FeatureSet], tuple[str, ...]]:
+    """Features of each named split ("<builder>/<config>:<split>") under a run config's encoder, data and
+    extract blocks, and the class names the splits share."""
+    from gesture_jax.data import datasets
+
+    encoder = config.encoder
+    feats, class_names = {}, None
+    for name in names:
+        split = datasets.open_split(name, config.data.data_dir, build_if_missing=config.data.build_if_missing)
+        if class_names is not None and split.class_names != class_names:
+            raise ValueError(f"{name} has classes {split.class_names}, other splits have {class_names}")
+        class_names = split.class_names
+        meta = {
+            "encoder": encoder.name,
+            "checkpoint": _checkpoint_identity(encoder.checkpoint),
+            "init_seed": encoder.init_seed,
+            "dtype": encoder.dtype,
+            "dataset": split.ref.dataset,
+            "version": split.version,
+            "split": split.ref.split,
+            "num_records": len(split),
+            "spec": extractor.spec.to_dict(),
+        }
+        feats[name] = extract(
+            extractor,
+            split,
+            cache_dir=config.extract.cache_dir or os.path.join(workdir_path, "features"),
+            meta=meta,
+            per_device_batch=config.extract.per_device_batch,
+            chunk_batches=config.extract.chunk_batches,
+            num_threads=config.data.num_threads,
+        )
+    return feats, class_names
+
+
+def _checkpoint_identity(path: str) -> str:
+    """A converted checkpoint is identified by its model.json (source file, size, config), not its path."""
+    if not path:
+        return ""
+    with open(os.path.join(path, "model.json"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
 def cache_name(meta: dict[str, Any]) -> str:
     """Readable and unique: '<encoder>__<dataset>_<split>__<hash of everything>'."""
     digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()[:12]

@@ -7,13 +7,11 @@ real test videos by nearest neighbours in an encoder's feature space.
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import ml_collections
 
 from gesture_jax import features, knn, models, parallel, report
-from gesture_jax.data import datasets
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
@@ -24,32 +22,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
     extractor = features.Extractor(model, spec, mesh)
 
     names = list(dict.fromkeys([*config.knn.galleries, *config.knn.queries]))
-    feats, class_names = {}, None
-    for name in names:
-        split = datasets.open_split(name, config.data.data_dir, build_if_missing=config.data.build_if_missing)
-        if class_names is not None and split.class_names != class_names:
-            raise ValueError(f"{name} has classes {split.class_names}, other splits have {class_names}")
-        class_names = split.class_names
-        meta = {
-            "encoder": encoder.name,
-            "checkpoint": encoder.checkpoint,
-            "init_seed": encoder.init_seed,
-            "dtype": encoder.dtype,
-            "dataset": split.ref.dataset,
-            "version": split.version,
-            "split": split.ref.split,
-            "num_records": len(split),
-            "spec": spec.to_dict(),
-        }
-        feats[name] = features.extract(
-            extractor,
-            split,
-            cache_dir=config.extract.cache_dir or os.path.join(workdir, "features"),
-            meta=meta,
-            per_device_batch=config.extract.per_device_batch,
-            chunk_batches=config.extract.chunk_batches,
-            num_threads=config.data.num_threads,
-        )
+    feats, class_names = features.extract_splits(config, workdir, extractor, names)
 
     rows = []
     for queries in config.knn.queries:
