@@ -2,16 +2,15 @@
 
 import argparse
 import collections
-import io
 import json
 import os
 import pickle
 import re
 import zipfile
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from checkpoint_files import Global, Pwn, Storage, Tensor, tensor, write_safetensors, write_zip
 
 from gesture_jax.ports import readers
 from gesture_jax.ports.readers import (
@@ -29,90 +28,8 @@ with open(os.path.join(FIXTURES, "expected_keys.json")) as _f:
 CASES = sorted(EXPECTED)
 
 
-# ----------------------------------------------------------------- hand-built torch.save zips, without torch
-
-
-class _Global:
-    """Pickles as GLOBAL module.name without importing it (torch is not installed; os.system must not run)."""
-
-    def __init__(self, module: str, name: str):
-        self.module, self.name = module, name
-
-    def __call__(self, *args):
-        raise AssertionError("never called")
-
-
-@dataclass
-class _Storage:
-    type_name: str
-    key: str
-    data: bytes
-    numel: int
-
-
-@dataclass
-class _Tensor:
-    storage: _Storage
-    offset: int
-    size: tuple
-    stride: tuple
-
-
-class _TorchStylePickler(pickle._Pickler):
-    """Writes the opcodes torch.save writes: _rebuild_tensor_v2 calls over persistent storage records."""
-
-    def __init__(self, file, protocol=2):
-        super().__init__(file, protocol=protocol)
-        self.storages: dict[str, _Storage] = {}
-
-    def save(self, obj, save_persistent_id=True):
-        if isinstance(obj, _Global):
-            self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
-            return
-        super().save(obj, save_persistent_id)
-
-    def persistent_id(self, obj):
-        if isinstance(obj, _Storage):
-            self.storages[obj.key] = obj
-            return ("storage", _Global("torch", obj.type_name), obj.key, "cpu", obj.numel)
-        return None
-
-    def reducer_override(self, obj):
-        if isinstance(obj, _Tensor):
-            rebuild = _Global("torch._utils", "_rebuild_tensor_v2")
-            return rebuild, (obj.storage, obj.offset, obj.size, obj.stride, False, collections.OrderedDict())
-        return NotImplemented
-
-
-def _write_zip(path, obj, byteorder=b"little", protocol=2, drop_storage=False):
-    buf = io.BytesIO()
-    pickler = _TorchStylePickler(buf, protocol)
-    pickler.dump(obj)
-    with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", buf.getvalue())
-        archive.writestr("archive/byteorder", byteorder)
-        archive.writestr("archive/version", "3\n")
-        for storage in list(pickler.storages.values())[int(drop_storage) :]:
-            archive.writestr(f"archive/data/{storage.key}", storage.data)
-    return str(path)
-
-
-def _tensor(values: np.ndarray, key: str, type_name: str = "FloatStorage") -> _Tensor:
-    storage = _Storage(type_name, key, values.tobytes(), values.size)
-    strides = tuple(s // values.itemsize for s in values.strides)
-    return _Tensor(storage, 0, values.shape, strides)
-
-
 def _bf16_bits(values: np.ndarray) -> np.ndarray:
     return (values.astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
-
-
-class _Pwn:
-    def __init__(self, fn, arg):
-        self.fn, self.arg = fn, arg
-
-    def __reduce__(self):
-        return self.fn, (self.arg,)
 
 
 def _path_in(path) -> str:
@@ -143,7 +60,7 @@ def test_pth_equals_safetensors_and_keys(case):
         assert pth["ds_version"] == "0.7.4" and pth["optimizer"] is None and pth["buffer_names"] == []
 
 
-def test_viclip_scalar_tensor():
+def test_viclip_scalartensor():
     temp = read_checkpoint(os.path.join(FIXTURES, "viclip_dev.pth"))["model"]["temp"]
     assert temp.shape == () and temp.dtype == np.float32
 
@@ -167,8 +84,8 @@ def test_allow_list_is_exactly_the_documented_one():
 def test_os_system_is_refused_and_never_runs(tmp_path, protocol):
     marker = tmp_path / "pwned"
     # The payload comes first, so a plain pickle.load would run it before failing to import torch.
-    payload = {"x": _Pwn(os.system, f"touch {marker}"), "model": {"w": _tensor(np.ones(2, np.float32), "0")}}
-    path = _write_zip(tmp_path / "evil.pth", payload, protocol=protocol)
+    payload = {"x": Pwn(os.system, f"touch {marker}"), "model": {"w": tensor(np.ones(2, np.float32), "0")}}
+    path = write_zip(tmp_path / "evil.pth", payload, protocol=protocol)
     with pytest.raises(UnsafeCheckpointError, match=_path_in(path)) as info:
         read_checkpoint(path)
     assert re.search(r"\b(os|posix)\.system\b", str(info.value))
@@ -178,14 +95,14 @@ def test_os_system_is_refused_and_never_runs(tmp_path, protocol):
 def test_builtins_eval_is_refused(tmp_path):
     marker = tmp_path / "pwned"
     code = f"__import__('os').system('touch {marker}')"
-    path = _write_zip(tmp_path / "evil.pth", {"model": _Pwn(_Global("builtins", "eval"), code)})
+    path = write_zip(tmp_path / "evil.pth", {"model": Pwn(Global("builtins", "eval"), code)})
     with pytest.raises(UnsafeCheckpointError, match=r"builtins\.eval"):
         read_torch_zip(path)
     assert not marker.exists()
 
 
 def test_numpy_pickles_are_refused(tmp_path):
-    path = _write_zip(tmp_path / "np.pth", {"model": {"w": np.ones(3)}})
+    path = write_zip(tmp_path / "np.pth", {"model": {"w": np.ones(3)}})
     with pytest.raises(UnsafeCheckpointError, match=r"multiarray\._reconstruct"):
         read_checkpoint(path)
 
@@ -193,7 +110,7 @@ def test_numpy_pickles_are_refused(tmp_path):
 def test_legacy_bare_pickle_is_not_unpickled(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "legacy.pth"
-    path.write_bytes(pickle.dumps({"model": _Pwn(os.system, f"touch {marker}")}, protocol=2))
+    path.write_bytes(pickle.dumps({"model": Pwn(os.system, f"touch {marker}")}, protocol=2))
     with pytest.raises(CheckpointError, match=_path_in(path) + ".*bare pickle.*expected a torch.save zip"):
         read_checkpoint(path)
     with pytest.raises(CheckpointError, match=_path_in(path)):
@@ -206,9 +123,9 @@ def test_legacy_bare_pickle_is_not_unpickled(tmp_path):
 
 def test_namespace_args_become_an_inert_stub(tmp_path):
     args = argparse.Namespace(lr=1e-3, model="vit_base_patch16_224", tubelet_size=2, input=(16, 224), ft=None)
-    state = collections.OrderedDict(w=_tensor(np.arange(6, dtype=np.float32).reshape(2, 3), "0"))
+    state = collections.OrderedDict(w=tensor(np.arange(6, dtype=np.float32).reshape(2, 3), "0"))
     state._metadata = {"": {"version": 1}}  # what nn.Module.state_dict() attaches
-    path = _write_zip(tmp_path / "ckpt.pth", {"model": state, "args": args, "epoch": 3, "optimizer": {}})
+    path = write_zip(tmp_path / "ckpt.pth", {"model": state, "args": args, "epoch": 3, "optimizer": {}})
     ckpt = read_checkpoint(path)
     assert isinstance(ckpt["args"], PickledNamespace) and vars(ckpt["args"]) == vars(args)
     assert ckpt["args"].lr == 1e-3 and ckpt["epoch"] == 3
@@ -218,19 +135,19 @@ def test_namespace_args_become_an_inert_stub(tmp_path):
 
 def test_strides_offsets_shared_storage_and_dtypes(tmp_path):
     base = np.arange(24, dtype=np.float32)
-    shared = _Storage("FloatStorage", "0", base.tobytes(), 24)
+    shared = Storage("FloatStorage", "0", base.tobytes(), 24)
     bf16 = np.array([[1.0, -2.5], [3.140625, np.inf]], np.float32)
     payload = {
-        "t": _Tensor(shared, 2, (3, 4), (1, 3)),  # a transposed view with an offset
-        "row": _Tensor(shared, 20, (4,), (1,)),  # the same storage again
-        "scalar": _Tensor(shared, 5, (), ()),
-        "empty": _Tensor(shared, 0, (0, 7), (7, 1)),
-        "half": _tensor(np.array([0.5, -1.0], np.float16), "1", "HalfStorage"),
-        "bf16": _tensor(_bf16_bits(bf16), "2", "BFloat16Storage"),
-        "long": _tensor(np.array([2**40, -1], np.int64), "3", "LongStorage"),
-        "bool": _tensor(np.array([True, False]), "4", "BoolStorage"),
+        "t": Tensor(shared, 2, (3, 4), (1, 3)),  # a transposed view with an offset
+        "row": Tensor(shared, 20, (4,), (1,)),  # the same storage again
+        "scalar": Tensor(shared, 5, (), ()),
+        "empty": Tensor(shared, 0, (0, 7), (7, 1)),
+        "half": tensor(np.array([0.5, -1.0], np.float16), "1", "HalfStorage"),
+        "bf16": tensor(_bf16_bits(bf16), "2", "BFloat16Storage"),
+        "long": tensor(np.array([2**40, -1], np.int64), "3", "LongStorage"),
+        "bool": tensor(np.array([True, False]), "4", "BoolStorage"),
     }
-    out = read_torch_zip(_write_zip(tmp_path / "s.pth", payload))
+    out = read_torch_zip(write_zip(tmp_path / "s.pth", payload))
     np.testing.assert_array_equal(out["t"], base[2:14].reshape(4, 3).T)
     assert out["t"].flags.c_contiguous
     np.testing.assert_array_equal(out["row"], base[20:24])
@@ -244,24 +161,24 @@ def test_strides_offsets_shared_storage_and_dtypes(tmp_path):
 
 
 def test_big_endian_missing_and_short_storages(tmp_path):
-    tensor = {"w": _tensor(np.ones(4, np.float32), "0")}
-    big = _write_zip(tmp_path / "big.pth", tensor, byteorder=b"big")
+    state = {"w": tensor(np.ones(4, np.float32), "0")}
+    big = write_zip(tmp_path / "big.pth", state, byteorder=b"big")
     with pytest.raises(CheckpointError, match=_path_in(big) + ".*little-endian"):
         read_checkpoint(big)
-    missing = _write_zip(tmp_path / "missing.pth", tensor, drop_storage=True)
+    missing = write_zip(tmp_path / "missing.pth", state, drop_storage=True)
     with pytest.raises(CheckpointError, match=_path_in(missing) + ".*archive/data/0 is missing"):
         read_checkpoint(missing)
-    short = _Storage("FloatStorage", "0", b"\0" * 8, 4)
-    short_path = _write_zip(tmp_path / "short.pth", {"w": _Tensor(short, 0, (4,), (1,))})
+    short = Storage("FloatStorage", "0", b"\0" * 8, 4)
+    short_path = write_zip(tmp_path / "short.pth", {"w": Tensor(short, 0, (4,), (1,))})
     with pytest.raises(CheckpointError, match=_path_in(short_path) + ".*holds 8 bytes; expected 16"):
         read_checkpoint(short_path)
-    overrun = _write_zip(tmp_path / "overrun.pth", {"w": _Tensor(tensor["w"].storage, 1, (4,), (1,))})
+    overrun = write_zip(tmp_path / "overrun.pth", {"w": Tensor(state["w"].storage, 1, (4,), (1,))})
     with pytest.raises(CheckpointError, match=_path_in(overrun) + ".*overruns its storage"):
         read_checkpoint(overrun)
 
 
 def test_non_dict_top_level_and_zip_without_pickle(tmp_path):
-    path = _write_zip(tmp_path / "list.pth", [1, 2])
+    path = write_zip(tmp_path / "list.pth", [1, 2])
     assert read_torch_zip(path) == [1, 2]
     with pytest.raises(CheckpointError, match=_path_in(path) + ".*expected a dict"):
         read_checkpoint(path)
@@ -292,26 +209,6 @@ def test_garbage(tmp_path, content):
 # ------------------------------------------------------------------------------------------ safetensors
 
 
-def _write_safetensors(path, tensors, metadata=None, edit=None, tail=b""):
-    """tensors: {name: (dtype, array)}, packed in order; edit(header) may corrupt the header."""
-    header, data, offset = {}, b"", 0
-    for name, (dtype, array) in tensors.items():
-        raw = np.ascontiguousarray(array).tobytes()
-        header[name] = {
-            "dtype": dtype,
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        data, offset = data + raw, offset + len(raw)
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    if edit:
-        edit(header)
-    text = json.dumps(header).encode()
-    path.write_bytes(len(text).to_bytes(8, "little") + text + data + tail)
-    return path
-
-
 def test_safetensors_dtypes_and_bf16(tmp_path):
     values = np.array([[1.0, -2.5, 0.0], [3.140625, -np.inf, 2.0**-126]], np.float32)
     tensors = {
@@ -325,7 +222,7 @@ def test_safetensors_dtypes_and_bf16(tmp_path):
         "scalar": ("F32", np.array(7.0, np.float32)),
         "empty": ("I32", np.zeros((0, 3), np.int32)),
     }
-    out = read_safetensors(_write_safetensors(tmp_path / "t.safetensors", tensors, metadata={"format": "pt"}))
+    out = read_safetensors(write_safetensors(tmp_path / "t.safetensors", tensors, metadata={"format": "pt"}))
     assert list(out) == list(tensors)
     assert out["bf16"].dtype == np.float32
     np.testing.assert_array_equal(out["bf16"], values)
@@ -356,7 +253,7 @@ def _wrong_span(header):
 )
 def test_safetensors_bad_header(tmp_path, edit, tail, message):
     tensors = {"a": ("F32", np.ones(1, np.float32)), "b": ("F32", np.ones(1, np.float32))}
-    path = _write_safetensors(tmp_path / "bad.safetensors", tensors, edit=edit, tail=tail)
+    path = write_safetensors(tmp_path / "bad.safetensors", tensors, edit=edit, tail=tail)
     with pytest.raises(CheckpointError, match=_path_in(path) + ".*" + re.escape(message)):
         read_checkpoint(path)
 
