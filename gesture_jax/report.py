@@ -78,7 +78,7 @@ def markdown(rows: list[dict[str, Any]], *, title: str = "Results") -> str:
         n = _unique(r["num_queries"] for r in group)
         lines += [
             f"## Accuracy (%) on `{queries}` ({', '.join(map(str, n))} videos)"
-            + (f", KNN k={k}, {metric}" if k is not None else ""),
+            + (f", KNN k={k}, {metric}" if k is not None else f", {metric}" if metric else ""),
             "",
             "| encoder | " + " | ".join(f"gallery `{g}`" for g in galleries) + " |",
             "|---|" + "---:|" * len(galleries),

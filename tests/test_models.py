@@ -36,7 +36,9 @@ def test_bfloat16_compute_keeps_float32_params_and_is_close():
 def test_wrong_input_shape_is_a_clear_error():
     model, _ = models.create("toy-vit")
     with pytest.raises(ValueError, match="expected video"):
-        model.features(jnp.zeros((1, 4, 48, 48, 3)))
+        model.features(jnp.zeros((1, 3, 48, 48, 3)))  # 3 frames: not a whole number of tubelets
+    with pytest.raises(ValueError, match="expected video"):
+        model.features(jnp.zeros((1, 8, 48, 40, 3)))
 
 
 def test_registry_errors():
@@ -75,3 +77,10 @@ def test_attention_qv_bias_layout():
     assert not np.allclose(attn(x), base)
     with pytest.raises(ValueError, match="qkv_bias"):
         layers.Attention(8, 2, qkv_bias="kv", rngs=nnx.Rngs(0))
+
+
+def test_switching_the_sampler_keeps_only_its_own_params():
+    _, spec = models.create("videomae-b16")
+    assert spec.sampler_kwargs(1) == dict(clip_len=16, frame_sample_rate=4, test_num_segment=5, clip=1)
+    ssv2 = spec.replace(sampler="videomae_v1_ssv2_test", num_clips=2)
+    assert ssv2.sampler_kwargs(0) == dict(num_segment=16, test_num_segment=2, clip=0)

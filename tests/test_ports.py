@@ -128,13 +128,28 @@ def test_viclip_other_frame_counts(frames, tmp_path):
     assert spec.num_frames == frames
 
 
+@pytest.mark.parametrize("frames", [8, 2])
+def test_viclip_runs_other_frame_counts_directly(frames, tmp_path):
+    """`features` on a Te-frame video adapts the temporal table on the fly, by the same rule."""
+    z, dst, _ = _convert("viclip_dev", tmp_path)
+    model, _ = models.load(dst)  # built for the checkpoint's 4 frames
+    video = jnp.asarray(np.transpose(z[f"video_t{frames}"], (0, 1, 3, 4, 2)))
+    assert _max_diff(model.features(video), z[f"features_t{frames}"]) <= 1e-5
+
+
 def test_videomae_other_frame_counts_truncate_the_sinusoid(tmp_path):
     z, dst, _ = _convert("videomae_v2_dev", tmp_path)
     model, spec = models.load(dst, num_frames=4)
     assert spec.num_frames == 4
     np.testing.assert_array_equal(np.asarray(model.pos_embed[...]), z["pos_embed_generated"][:, :32])
+    full, _ = models.load(dst)  # the 8-frame model given 4 frames uses the same (truncated) table
+    video = jnp.asarray(z["video_bthwc"][:, :4])
+    np.testing.assert_array_equal(np.asarray(full.features(video)), np.asarray(model.features(video)))
+    umt = _convert("umt_dev_interp", tmp_path)[1]
     with pytest.raises(ValueError, match="learned position table"):
-        models.load(_convert("umt_dev_interp", tmp_path)[1], num_frames=8)
+        models.load(umt, num_frames=8)
+    with pytest.raises(ValueError, match="learned position table"):
+        models.load(umt)[0].features(jnp.zeros((1, 8, 32, 32, 3)))
 
 
 def test_fp16_source_and_provenance(tmp_path):

@@ -43,7 +43,9 @@ class VideoSpec:
         rule gives it), the number of temporal views from `num_clips`, and the view index from `clip`.
         """
         wanted = sampling.rule_params(self.sampler)
-        kwargs = dict(self.sampler_params)
+        # Registered params of another rule (e.g. a dense rate after --config.encoder.spec.sampler=...)
+        # do not apply to this one.
+        kwargs = {k: v for k, v in self.sampler_params if k in wanted}
         for name in _LENGTH_PARAMS & wanted:
             kwargs.setdefault(name, self.num_frames)
         if "test_num_segment" in wanted:

@@ -47,13 +47,17 @@ def resize_temporal(table: np.ndarray, num_frames: int) -> np.ndarray:
     return resize_linear(table.astype(np.float64), num_frames, axis=1).astype(table.dtype)
 
 
-def resize_linear(x: np.ndarray, size: int, axis: int) -> np.ndarray:
-    """``F.interpolate(mode="linear", align_corners=False)`` along one axis."""
-    n = x.shape[axis]
+def linear_taps(n: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices (i0, i1) and weight of i1 of ``F.interpolate(mode="linear", align_corners=False)``."""
     s = np.maximum((n / size) * (np.arange(size) + 0.5) - 0.5, 0.0)
     i0 = np.floor(s).astype(int)
-    i1 = np.minimum(i0 + 1, n - 1)
-    w = _expand(s - i0, x.ndim, axis)
+    return i0, np.minimum(i0 + 1, n - 1), s - i0
+
+
+def resize_linear(x: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """``F.interpolate(mode="linear", align_corners=False)`` along one axis."""
+    i0, i1, w = linear_taps(x.shape[axis], size)
+    w = _expand(w, x.ndim, axis)
     return np.take(x, i0, axis=axis) * (1 - w) + np.take(x, i1, axis=axis) * w
 
 

@@ -118,10 +118,21 @@ register(
 register(
     "toy-viclip",
     "viclip",
-    dict(img_size=48, patch_size=8, num_frames=8, width=64, layers=2, heads=4, output_dim=64, text_width=64,
-         text_layers=2, text_heads=4),
-    spec=VideoSpec(num_frames=8, sampler="viclip_middle", resize="squash", resize_size=48, crop="none",
-                   crop_size=48),
+    dict(
+        img_size=48,
+        patch_size=8,
+        num_frames=8,
+        width=64,
+        layers=2,
+        heads=4,
+        output_dim=64,
+        text_width=64,
+        text_layers=2,
+        text_heads=4,
+    ),
+    spec=VideoSpec(
+        num_frames=8, sampler="viclip_middle", resize="squash", resize_size=48, crop="none", crop_size=48
+    ),
     description="tiny ViCLIP (vision + text, full CLIP vocabulary) for CPU zero-shot demos and tests",
 )
 register("umt-b16", "umt", _B16, description="UMT ViT-B/16, 8 frames (unmasked_teacher single_modality)")

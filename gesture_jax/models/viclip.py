@@ -83,15 +83,11 @@ class VisionTower(nnx.Module):
         """[B, T, H, W, 3] → the video embedding [B, output_dim] (before L2 normalisation)."""
         c = self.config
         b, t = video.shape[:2]
-        if tuple(video.shape[2:]) != (c.img_size, c.img_size, 3) or t not in (1, c.num_frames):
-            raise ValueError(
-                f"expected video [B, {c.num_frames} (or 1), {c.img_size}, {c.img_size}, 3], got {video.shape}"
-            )
+        if tuple(video.shape[2:]) != (c.img_size, c.img_size, 3):
+            raise ValueError(f"expected video [B, T, {c.img_size}, {c.img_size}, 3], got {video.shape}")
         x = self.conv1(video.astype(self.dtype)).reshape(b, t, c.grid * c.grid, c.width)
         pos = self.positional_embedding[...]
-        temporal = self.temporal_positional_embedding[...][0]  # [T, W]
-        if t == 1:  # an image: the reference adds the mean temporal embedding
-            temporal = temporal.mean(axis=0, keepdims=True)
+        temporal = _temporal_table(self.temporal_positional_embedding[...][0], t)  # [t, W]
         x = x + (pos[1:][None, None] + temporal[None, :, None]).astype(x.dtype)
         x = x.transpose(0, 2, 1, 3).reshape(b, -1, c.width)  # patch-major, frame-minor: 1 + n·T + t
         cls = (self.class_embedding[...] + pos[0]).astype(x.dtype)
@@ -101,6 +97,18 @@ class VisionTower(nnx.Module):
             x = block(x)
         x = self.ln_post(x[:, 0])
         return (x @ self.proj[...].astype(x.dtype)).astype(jnp.float32)
+
+
+def _temporal_table(table: jax.Array, frames: int) -> jax.Array:
+    """The [T, W] table for `frames` frames: the mean for one frame (an image), as the reference's
+    forward; otherwise the official loader's rule, linear interpolation up and truncation down."""
+    if frames == 1:
+        return table.mean(axis=0, keepdims=True)
+    if frames <= table.shape[0]:
+        return table[:frames]
+    i0, i1, w = pos_embed.linear_taps(table.shape[0], frames)
+    w = jnp.asarray(w, table.dtype)[:, None]
+    return table[i0] * (1 - w) + table[i1] * w
 
 
 class TextTower(nnx.Module):

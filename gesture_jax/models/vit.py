@@ -101,15 +101,29 @@ class VideoViT(nnx.Module):
 
     def tokens(self, video: jax.Array) -> jax.Array:
         """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
-        c = self.config
-        expected = (c.num_frames, c.img_size, c.img_size, 3)
-        if tuple(video.shape[1:]) != expected:
-            raise ValueError(f"expected video [B, {', '.join(map(str, expected))}], got {video.shape}")
         x = self.patch_embed(video.astype(self.dtype))
-        x = x + self.pos_embed[...].astype(x.dtype)
+        x = x + self._position_table(video.shape).astype(x.dtype)
         for block in self.blocks:
             x = block(x)
         return x
+
+    def _position_table(self, shape: tuple[int, ...]) -> jax.Array:
+        """The table for the input's geometry: the model's own, or the family's rule for another one."""
+        c = self.config
+        t, h, w = shape[1:4]
+        if shape[4:] != (3,) or h != w or t % c.tubelet_size or h % c.patch_size:
+            raise ValueError(
+                f"expected video [B, T, S, S, 3] with T a multiple of {c.tubelet_size} and S of "
+                f"{c.patch_size}, got {tuple(shape)}"
+            )
+        if (t, h) == (c.num_frames, c.img_size):
+            return self.pos_embed[...]
+        if c.learned_pos_embed:
+            raise ValueError(
+                f"this model stores a learned position table for {c.num_frames}×{c.img_size}²; "
+                f"it cannot run at {t}×{h}²"
+            )
+        return jnp.asarray(position_table(dataclasses.replace(c, num_frames=t, img_size=h)))
 
     def features(self, video: jax.Array) -> jax.Array:
         """The KNN feature [B, D], in float32."""
