@@ -80,7 +80,7 @@ def test_attention_qv_bias_layout():
 
 
 def test_switching_the_sampler_keeps_only_its_own_params():
-    _, spec = models.create("videomae-b16")
+    spec = models.get("videomae-b16").spec
     assert spec.sampler_kwargs(1) == dict(clip_len=16, frame_sample_rate=4, test_num_segment=5, clip=1)
     ssv2 = spec.replace(sampler="videomae_v1_ssv2_test", num_clips=2)
     assert ssv2.sampler_kwargs(0) == dict(num_segment=16, test_num_segment=2, clip=0)
