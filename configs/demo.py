@@ -24,12 +24,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data = config_lib.data(build_if_missing=True)
     config.encoder = config_lib.encoder("toy-vit", init_seed=0)
     config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
-    config.knn = ml_collections.ConfigDict(
-        {
-            "k": 3,
-            "metric": "l2",
-            "galleries": (f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
-            "queries": (f"toy_gestures/real{suffix}:test",),
-        }
+    config.knn = config_lib.knn(
+        galleries=(f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
+        queries=(f"toy_gestures/real{suffix}:test",),
     )
     return config

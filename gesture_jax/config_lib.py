@@ -65,6 +65,33 @@ def extract(
     )
 
 
+# The paper's ground-view protocol on RoCoG-v2 (docs: paper.md §2): real test videos labelled by KNN
+# (k=3, L2) from the synthetic train split and, for comparison, from the real train split.
+ROCOG_GROUND_GALLERIES = ("rocog_v2/syn_ground:train", "rocog_v2/real_ground:train")
+ROCOG_GROUND_QUERIES = ("rocog_v2/real_ground:test",)
+
+
+def knn(
+    *,
+    k: int = 3,
+    metric: str = "l2",
+    galleries: tuple[str, ...] = ROCOG_GROUND_GALLERIES,
+    queries: tuple[str, ...] = ROCOG_GROUND_QUERIES,
+) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict({"k": k, "metric": metric, "galleries": galleries, "queries": queries})
+
+
+def paper_knn_row(encoder_name: str, checkpoint: str) -> ml_collections.ConfigDict:
+    """One row of the paper's table: a converted checkpoint, the synthetic vs real ground galleries."""
+    config = ml_collections.ConfigDict()
+    config.mode = "knn"
+    config.data = data()
+    config.encoder = encoder(encoder_name, checkpoint=checkpoint)
+    config.extract = extract(per_device_batch=4)
+    config.knn = knn()
+    return config
+
+
 def spec_overrides(encoder_config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The spec fields a config sets (non-None)."""
     return {k: v for k, v in encoder_config.spec.items() if v is not None}

@@ -1,0 +1,22 @@
+r"""Paper row: UMT ViT-B/16 pre-trained on K710 (no fine-tuning).
+
+KNN (k=3, L2) on RoCoG-v2 real ground test videos with the synthetic and the real ground train galleries.
+Checkpoint: `b16_ptk710_f8_res224.pth` (see the README's checkpoint catalogue), converted once with
+
+  python -m gesture_jax.convert --family umt --variant umt-b16 --src b16_ptk710_f8_res224.pth \
+      --dst checkpoints/umt_b16_pt_k710
+
+then
+
+  python -m gesture_jax.main --config configs/paper/umt_b16_pt_k710.py --workdir workdirs/paper/umt_b16_pt_k710
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    del arg  # no variants
+    config = config_lib.paper_knn_row("umt-b16", checkpoint="checkpoints/umt_b16_pt_k710")
+    return config
