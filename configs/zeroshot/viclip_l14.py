@@ -1,0 +1,38 @@
+r"""Zero-shot ViCLIP ViT-L/14 on RoCoG-v2's real ground test videos, one result row per prompt set.
+
+The paper's method B. The weights are an official ViCLIP L/14 release (docs encoders.md §7) converted
+once with gesture_jax.convert; the prompts need OpenAI's CLIP merges file (see gesture_jax.text's error
+message). The RoCoG-v2 dataset must be built in data_dir (it needs the manual download).
+
+  python -m gesture_jax.convert --family viclip --variant viclip-l14 --src <official checkpoint> \
+      --dst checkpoints/viclip-l14
+  python -m gesture_jax.main --config configs/zeroshot/viclip_l14.py --workdir workdirs/zeroshot_viclip_l14 \
+      --config.data.data_dir=/data/tfds
+  # another checkpoint directory, one prompt set, bfloat16 compute:
+  python -m gesture_jax.main --config configs/zeroshot/viclip_l14.py --workdir workdirs/zs_l14_names \
+      --config.encoder.checkpoint=/ckpts/viclip-l14 --config.zeroshot.prompt_sets="('names',)" \
+      --config.encoder.dtype=bfloat16
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib, prompts
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    if arg not in (None, ""):
+        raise ValueError(f"configs/zeroshot/viclip_l14.py takes no argument, got {arg!r}")
+    config = ml_collections.ConfigDict()
+    config.mode = "zeroshot"
+    config.data = config_lib.data()
+    config.encoder = config_lib.encoder("viclip-l14", checkpoint="checkpoints/viclip-l14")
+    config.extract = config_lib.extract(per_device_batch=8)
+    config.zeroshot = ml_collections.ConfigDict(
+        {
+            "queries": ("rocog_v2/real_ground:test",),
+            "prompt_sets": tuple(prompts.names()),
+            "scale": 100.0,  # the ViCLIP demo's fixed logit scale
+            "vocab_path": "",  # "" = gesture_jax.text's lookup: $GESTURE_JAX_CLIP_VOCAB, then the cache
+        }
+    )
+    return config
