@@ -154,8 +154,8 @@ def _search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int):
     @jax.jit
     def search(q, g, b):
         s, i = sharded(q, g, b)  # [Q, k · devices], device-major, so smaller indices come first
-        s = jax.sharding.reshard(s, parallel.replicated(mesh))
-        i = jax.sharding.reshard(i, parallel.replicated(mesh))
+        s = jax.lax.with_sharding_constraint(s, parallel.replicated(mesh))
+        i = jax.lax.with_sharding_constraint(i, parallel.replicated(mesh))
         _, pos = jax.lax.top_k(s, k)
         return jnp.take_along_axis(i, pos, axis=1)
 

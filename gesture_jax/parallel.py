@@ -36,9 +36,13 @@ def initialize(
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:
-    """A 1-D mesh named ``data`` over `devices` (default: every device of every process)."""
+    """A 1-D mesh named ``data`` over `devices` (default: every device of every process).
+
+    Auto axes (classic GSPMD): the partitioner propagates shardings through model code, so encoders
+    need no sharding annotations; the sharded KNN states its layout explicitly with shard_map.
+    """
     devices = list(jax.devices() if devices is None else devices)
-    return jax.sharding.Mesh(np.asarray(devices), (DATA,), axis_types=(AxisType.Explicit,))
+    return jax.sharding.Mesh(np.asarray(devices), (DATA,), axis_types=(AxisType.Auto,))
 
 
 def batch_sharding(mesh: jax.sharding.Mesh) -> NamedSharding:

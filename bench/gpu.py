@@ -1,0 +1,119 @@
+"""GPU check in one run: fp32 / bf16 parity on the port fixtures, then ViT-B/16 throughput and MFU.
+
+    python bench/gpu.py [--batch 32] [--steps 20] [--impls xla,cudnn]
+
+Parity converts every fixture checkpoint of tests/fixtures and compares features (and ViCLIP scores)
+with the reference outputs, in float32 at 'highest' matmul precision (TF32 would give ~1e-3) and in
+bfloat16 compute. Throughput runs a random-init ViT-B/16 at 1568 tokens (16 frames × 224², tubelet 2)
+in bfloat16 with each attention implementation; MFU counts the model's matmul FLOPs against the chip's
+dense bf16 peak. Runs on CPU too (slowly), which is how it is tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from gesture_jax import models  # noqa: E402
+from gesture_jax.ports import convert  # noqa: E402
+
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "fixtures")
+PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, SXM
+
+
+def parity() -> list[dict]:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in sorted(os.listdir(os.path.join(FIXTURES, "models"))):
+            case = name.removesuffix(".npz")
+            z = np.load(os.path.join(FIXTURES, "models", name))
+            config = json.loads(z["config"].item())
+            dst = os.path.join(tmp, case)
+            convert.convert(
+                config["family"],
+                os.path.join(FIXTURES, "checkpoints", f"{case}.pth"),
+                dst,
+                model_config=convert.model_config_from_json(config["family"], config),
+            )
+            row = {"case": case}
+            for dtype in ("float32", "bfloat16"):
+                model, _ = models.load(dst, dtype=dtype)
+                with jax.default_matmul_precision("highest" if dtype == "float32" else "default"):
+                    feats = np.asarray(model.features(jnp.asarray(z["video_bthwc"])))
+                    row[f"features_{dtype}"] = float(np.abs(feats - z["features"]).max())
+                    if "token_ids" in z.files:
+                        text = np.asarray(model.encode_text(jnp.asarray(z["token_ids"])))
+                        scores = np.asarray(jax.nn.softmax(100.0 * feats @ text.T, axis=-1))
+                        row[f"scores_{dtype}"] = float(np.abs(scores - z["scores"]).max())
+            rows.append(row)
+    return rows
+
+
+def vit_b16_flops_per_clip(
+    tokens: int = 1568, dim: int = 768, depth: int = 12, patch_in: int = 1536
+) -> float:
+    """Matmul FLOPs (2 per multiply-add): qkv/proj/MLP 12·N·D², attention 2·N²·D per layer, + patch embed."""
+    return 2.0 * (depth * (12 * tokens * dim**2 + 2 * tokens**2 * dim) + tokens * patch_in * dim)
+
+
+def throughput(batch: int, steps: int, impl: str | None) -> dict:
+    model, spec = models.create("videomae2-b16", dtype="bfloat16", attention_impl=impl)
+    video = jax.random.normal(jax.random.key(0), (batch, 16, 224, 224, 3), jnp.bfloat16)
+    forward = jax.jit(lambda m, x: m.features(x))
+    start = time.perf_counter()
+    forward(model, video).block_until_ready()
+    compile_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(steps):
+        out = forward(model, video)
+    out.block_until_ready()
+    seconds = (time.perf_counter() - start) / steps
+    clips_per_s = batch / seconds
+    flops = vit_b16_flops_per_clip() * clips_per_s
+    kind = jax.devices()[0].device_kind
+    peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in kind), None)
+    return {
+        "attention": impl or "default",
+        "batch": batch,
+        "compile_s": round(compile_s, 1),
+        "clips_per_s": round(clips_per_s, 1),
+        "tflops": round(flops / 1e12, 1),
+        "mfu": round(flops / 1e12 / peak, 3) if peak else None,
+        "device": kind,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument(
+        "--impls", default="xla,cudnn", help="comma-separated jax.nn.dot_product_attention impls"
+    )
+    parser.add_argument("--skip_parity", action="store_true")
+    args = parser.parse_args()
+    print(f"jax {jax.__version__} on {jax.devices()}", flush=True)
+    if not args.skip_parity:
+        for row in parity():
+            print("parity", json.dumps(row), flush=True)
+    for impl in args.impls.split(","):
+        try:
+            print("throughput", json.dumps(throughput(args.batch, args.steps, impl or None)), flush=True)
+        except (
+            Exception
+        ) as error:  # an implementation the backend lacks (cudnn on CPU) is reported, not fatal
+            print("throughput", json.dumps({"attention": impl, "error": str(error)[:300]}), flush=True)
+
+
+if __name__ == "__main__":
+    main()
