@@ -300,3 +300,38 @@ def test_knn_mode_config_with_a_converted_checkpoint(tmp_path):
     cfg.spec.num_frames = 4  # a frame override reaches the model's position table too
     model, spec = models.from_config(ml_collections.ConfigDict(cfg))
     assert model.config.num_frames == 4 and spec.num_frames == 4
+
+
+def test_knn_experiment_with_a_converted_checkpoint(toy_data_dir, tmp_path):
+    """A converted (tiny, official-format) UMT runs the KNN experiment with its own multi-view protocol."""
+    _, dst, meta = _convert("umt_dev_interp", tmp_path)
+    assert (
+        meta["spec"]["crop_size"] == 32 and meta["spec"]["num_clips"] == 4 and meta["spec"]["crop"] == "three"
+    )
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    workdir = tmp_path / "run"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gesture_jax.main",
+            "--config",
+            "configs/demo.py:smoke",
+            "--workdir",
+            str(workdir),
+            f"--config.data.data_dir={toy_data_dir}",
+            "--config.encoder.name=umt-b16",
+            f"--config.encoder.checkpoint={dst}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = json.load(open(workdir / "results.json"))["rows"]
+    assert [r["encoder"] for r in rows] == ["umt-b16", "umt-b16"] and rows[0]["num_queries"] == 21
+    (entry,) = [e for e in os.listdir(workdir / "features") if "real_small_test" in e]
+    feats = np.load(workdir / "features" / entry / "features.npz")["features"]
+    assert feats.shape == (21, 32)  # the fixture model's width

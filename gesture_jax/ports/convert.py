@@ -199,8 +199,10 @@ def convert(
     params, dropped = map_state_dict(family, raw, expected_params(family, config), drop=drop, source=src)
     for key in dropped:
         logging.info("dropped by rule: %s", key)
+    # The family's protocol at the model's own geometry (custom sizes keep their frame count and size).
+    size = config.get("img_size", fam.spec.crop_size)
     spec = (registry.get(encoder).spec if encoder else fam.spec).replace(
-        num_frames=config.get("num_frames", fam.spec.num_frames)
+        num_frames=config.get("num_frames", fam.spec.num_frames), resize_size=size, crop_size=size
     )
     meta = {
         "format_version": FORMAT_VERSION,
