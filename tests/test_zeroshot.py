@@ -180,12 +180,13 @@ def test_demo_end_to_end(toy_data_dir, tmp_path):
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads((workdir / "results.json").read_text())["rows"]
-    assert [r["gallery"] for r in rows] == [f"prompts:{name}" for name in prompts.names()]
+    assert [r["gallery"] for r in rows] == list(prompts.names())
+    assert [r["prompt_set"] for r in rows] == list(prompts.names())
     for row in rows:
         assert row["queries"] == "toy_gestures/real_small:test" and row["num_queries"] == 21
         assert row["metric"] == "zeroshot" and row["scale"] == 100.0 and "k" not in row
         assert 0.0 <= row["accuracy"] <= 1.0 and sum(map(sum, row["confusion"])) == 21
     table = (workdir / "results.md").read_text()
-    assert "| toy-viclip (frozen) |" in table and "gallery `prompts:descriptions`" in table
+    assert "| toy-viclip (frozen) |" in table and "gallery `descriptions`" in table
     log = (workdir / "log.txt").read_text()
     assert "Halt: a person raises one arm straight up" in log  # the embedded texts are logged

@@ -2,7 +2,7 @@
 
 The paper's method B: a video-language encoder (ViCLIP) labels each query video with the class whose
 prompt embedding is closest, no gallery. One result row per prompt set and query split, with the prompt
-set in the ``gallery`` column (``prompts:<name>``), so the table reads like the KNN ones.
+set in the ``gallery`` column (its name), so the table reads like the KNN ones.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 class_names,
                 encoder=encoder.name,
                 encoder_state="frozen",
-                gallery=f"prompts:{prompt_set.name}",
+                gallery=prompt_set.name,
+                prompt_set=prompt_set.name,
                 queries=queries,
                 metric="zeroshot",
                 scale=cfg.scale,
