@@ -92,6 +92,30 @@ def paper_knn_row(encoder_name: str, checkpoint: str) -> ml_collections.ConfigDi
     return config
 
 
+def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collections.ConfigDict:
+    from gesture_jax import prompts
+
+    return ml_collections.ConfigDict(
+        {
+            "queries": queries,
+            "prompt_sets": tuple(prompts.names()),  # every registered set, one result row each
+            "scale": 100.0,  # the ViCLIP demo's fixed logit scale
+            "vocab_path": "",  # "" = gesture_jax.text's lookup: $GESTURE_JAX_CLIP_VOCAB, then the cache
+        }
+    )
+
+
+def paper_zeroshot(encoder_name: str, checkpoint: str) -> ml_collections.ConfigDict:
+    """The paper's method B: a converted ViCLIP checkpoint, every prompt set, real ground test videos."""
+    config = ml_collections.ConfigDict()
+    config.mode = "zeroshot"
+    config.data = data()
+    config.encoder = encoder(encoder_name, checkpoint=checkpoint)
+    config.extract = extract(per_device_batch=8)
+    config.zeroshot = zeroshot()
+    return config
+
+
 def spec_overrides(encoder_config: ml_collections.ConfigDict) -> dict[str, Any]:
     """The spec fields a config sets (non-None)."""
     return {k: v for k, v in encoder_config.spec.items() if v is not None}

@@ -6,6 +6,7 @@ per query set and classifier setting.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from typing import Any, Sequence
@@ -65,6 +66,28 @@ def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results") -
         )
     workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
     workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title))
+
+
+def log_row(row: dict[str, Any]) -> None:
+    logging.info(
+        "%s: %s (%s) → %s (%d videos): accuracy %.1f%%, mean class %.1f%%",
+        _encoder_label(row),
+        row["gallery"],
+        f"k={row['k']}, {row['metric']}" if "k" in row else row.get("metric", ""),
+        row["queries"],
+        row["num_queries"],
+        100 * row["accuracy"],
+        100 * row["mean_class_accuracy"],
+    )
+
+
+def publish(out_dir: str, rows: list[dict[str, Any]], *, title: str) -> None:
+    """Process 0 writes the report and prints its paper-shaped tables; other processes do nothing."""
+    from gesture_jax import parallel
+
+    if parallel.is_main_process():
+        write(out_dir, rows, title=title)
+        print(markdown(rows, title=title).split("## All rows")[0].strip())
 
 
 def markdown(rows: list[dict[str, Any]], *, title: str = "Results") -> str:

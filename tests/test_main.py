@@ -64,7 +64,8 @@ def test_demo_writes_the_report(demo_run):
     assert "| toy-vit (frozen) |" in table and "gallery `toy_gestures/synthetic_small:train`" in table
     config = json.load(open(os.path.join(workdir, "config.json")))
     assert config["knn"]["k"] == 3 and config["mode"] == "knn"
-    assert "KNN toy-vit" in open(os.path.join(workdir, "log.txt")).read()
+    log = open(os.path.join(workdir, "log.txt")).read()
+    assert "toy-vit (frozen): toy_gestures/synthetic_small:train (k=3, l2)" in log
     assert os.listdir(os.path.join(data_dir, "toy_gestures"))  # the demo built what it needed
 
 

@@ -15,7 +15,7 @@ points at another copy.
 
 import ml_collections
 
-from gesture_jax import config_lib, prompts
+from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -28,12 +28,5 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.data = config_lib.data(build_if_missing=True)
     config.encoder = config_lib.encoder("toy-viclip", init_seed=0)
     config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
-    config.zeroshot = ml_collections.ConfigDict(
-        {
-            "queries": (f"toy_gestures/real{suffix}:test",),
-            "prompt_sets": tuple(prompts.names()),
-            "scale": 100.0,  # the ViCLIP demo's fixed logit scale
-            "vocab_path": "",  # "" = gesture_jax.text's lookup: $GESTURE_JAX_CLIP_VOCAB, then the cache
-        }
-    )
+    config.zeroshot = config_lib.zeroshot(queries=(f"toy_gestures/real{suffix}:test",))
     return config

@@ -16,23 +16,10 @@ message). The RoCoG-v2 dataset must be built in data_dir (it needs the manual do
 
 import ml_collections
 
-from gesture_jax import config_lib, prompts
+from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     if arg not in (None, ""):
         raise ValueError(f"configs/zeroshot/viclip_b16.py takes no argument, got {arg!r}")
-    config = ml_collections.ConfigDict()
-    config.mode = "zeroshot"
-    config.data = config_lib.data()
-    config.encoder = config_lib.encoder("viclip-b16", checkpoint="checkpoints/viclip-b16")
-    config.extract = config_lib.extract(per_device_batch=8)
-    config.zeroshot = ml_collections.ConfigDict(
-        {
-            "queries": ("rocog_v2/real_ground:test",),
-            "prompt_sets": tuple(prompts.names()),
-            "scale": 100.0,  # the ViCLIP demo's fixed logit scale
-            "vocab_path": "",  # "" = gesture_jax.text's lookup: $GESTURE_JAX_CLIP_VOCAB, then the cache
-        }
-    )
-    return config
+    return config_lib.paper_zeroshot("viclip-b16", checkpoint="checkpoints/viclip-b16")

@@ -50,19 +50,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 metric=config.knn.metric,
                 num_gallery=len(g),
             )
-            logging.info(
-                "KNN %s: gallery %s (%d) → %s (%d): accuracy %.1f%%, mean class %.1f%%",
-                encoder.name,
-                gallery,
-                len(g),
-                queries,
-                len(q),
-                100 * row["accuracy"],
-                100 * row["mean_class_accuracy"],
-            )
+            report.log_row(row)
             rows.append(row)
 
-    if parallel.is_main_process():
-        report.write(workdir, rows, title=f"KNN with frozen {encoder.name} features")
-        print(report.markdown(rows).split("## All rows")[0].strip())
+    report.publish(workdir, rows, title=f"KNN with frozen {encoder.name} features")
     return rows

@@ -54,20 +54,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 metric="zeroshot",
                 scale=cfg.scale,
             )
-            logging.info(
-                "zero-shot %s: prompts %s → %s (%d): accuracy %.1f%%, mean class %.1f%%",
-                encoder.name,
-                prompt_set.name,
-                queries,
-                len(q),
-                100 * row["accuracy"],
-                100 * row["mean_class_accuracy"],
-            )
+            report.log_row(row)
             rows.append(row)
 
-    if parallel.is_main_process():
-        report.write(workdir, rows, title=f"Zero-shot with frozen {encoder.name} and text prompts")
-        print(report.markdown(rows).split("## All rows")[0].strip())
+    report.publish(workdir, rows, title=f"Zero-shot with frozen {encoder.name} and text prompts")
     return rows
 
 
