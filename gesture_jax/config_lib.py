@@ -7,6 +7,8 @@ overrides are typed placeholders (None until set), e.g. ``--config.encoder.spec.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import os
 from typing import Any
 
 import ml_collections
@@ -65,10 +67,16 @@ def extract(
     )
 
 
-# The paper's ground-view protocol on RoCoG-v2 (docs: paper.md §2): real test videos labelled by KNN
-# (k=3, L2) from the synthetic train split and, for comparison, from the real train split.
-ROCOG_GROUND_GALLERIES = ("rocog_v2/syn_ground:train", "rocog_v2/real_ground:train")
-ROCOG_GROUND_QUERIES = ("rocog_v2/real_ground:test",)
+# RoCoG-v2 protocols (docs: paper.md §2, rocog_v2.md §4): real test videos labelled by KNN (k=3, L2) from a
+# synthetic train split and, for comparison, from a real train split. "ground" is the paper's table
+# (G_S→G_R beside G_R); "air" the same for the air view (A_S→A_R beside A_R); "cross" labels air test
+# videos from ground galleries (G_S→A_R beside G_R→A_R).
+KNN_PROTOCOLS = {
+    "ground": (("rocog_v2/syn_ground:train", "rocog_v2/real_ground:train"), ("rocog_v2/real_ground:test",)),
+    "air": (("rocog_v2/syn_air:train", "rocog_v2/real_air:train"), ("rocog_v2/real_air:test",)),
+    "cross": (("rocog_v2/syn_ground:train", "rocog_v2/real_ground:train"), ("rocog_v2/real_air:test",)),
+}
+ROCOG_GROUND_GALLERIES, ROCOG_GROUND_QUERIES = KNN_PROTOCOLS["ground"]
 
 
 def knn(
@@ -81,14 +89,20 @@ def knn(
     return ml_collections.ConfigDict({"k": k, "metric": metric, "galleries": galleries, "queries": queries})
 
 
-def paper_knn_row(encoder_name: str, checkpoint: str) -> ml_collections.ConfigDict:
-    """One row of the paper's table: a converted checkpoint, the synthetic vs real ground galleries."""
+def paper_knn_row(
+    encoder_name: str, checkpoint: str, protocol: str | None = None
+) -> ml_collections.ConfigDict:
+    """One row of the paper's table: a converted checkpoint, synthetic vs real galleries of a protocol."""
+    protocol = protocol or "ground"
+    if protocol not in KNN_PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(KNN_PROTOCOLS)}")
+    galleries, queries = KNN_PROTOCOLS[protocol]
     config = ml_collections.ConfigDict()
     config.mode = "knn"
     config.data = data()
     config.encoder = encoder(encoder_name, checkpoint=checkpoint)
     config.extract = extract(per_device_batch=4)
-    config.knn = knn()
+    config.knn = knn(galleries=galleries, queries=queries)
     return config
 
 
@@ -113,6 +127,19 @@ def paper_zeroshot(encoder_name: str, checkpoint: str) -> ml_collections.ConfigD
     config.encoder = encoder(encoder_name, checkpoint=checkpoint)
     config.extract = extract(per_device_batch=8)
     config.zeroshot = zeroshot()
+    return config
+
+
+def load_file(reference: str) -> ml_collections.ConfigDict:
+    """The config of ``path/to/experiment.py[:arg]``, as ``--config`` would load it (locked)."""
+    path, _, arg = reference.partition(":")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no experiment file {path}")
+    spec = importlib.util.spec_from_file_location(f"_config_{abs(hash(path))}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    config = module.get_config(arg) if arg else module.get_config()
+    config.lock()
     return config
 
 

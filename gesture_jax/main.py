@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -55,11 +54,9 @@ def _load_config_file(argv: list[str]):
             value = argv[i + 1]
         else:
             continue
-        path, _, config_arg = value.partition(":")
-        spec = importlib.util.spec_from_file_location("_config_file", path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module.get_config(config_arg) if config_arg else module.get_config()
+        from gesture_jax import config_lib
+
+        return config_lib.load_file(value)
     return None
 
 

@@ -54,8 +54,10 @@ def classification_row(
     }
 
 
-def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results") -> None:
-    """Writes results.json, results.md and one confusion-matrix PNG per row (rows gain `confusion_png`)."""
+def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results", **reported: Any) -> None:
+    """Writes results.json, results.md and one confusion-matrix PNG per row (rows gain `confusion_png`).
+
+    `reported` / `reported_source` go to `markdown`."""
     for row in rows:
         row["confusion_png"] = f"confusion_{_slug(row)}.png"
         plot_confusion(
@@ -65,7 +67,7 @@ def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results") -
             title=_row_title(row),
         )
     workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
-    workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title))
+    workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title, **reported))
 
 
 def log_row(row: dict[str, Any]) -> None:
@@ -81,37 +83,54 @@ def log_row(row: dict[str, Any]) -> None:
     )
 
 
-def publish(out_dir: str, rows: list[dict[str, Any]], *, title: str) -> None:
+def publish(out_dir: str, rows: list[dict[str, Any]], *, title: str, **reported: Any) -> None:
     """Process 0 writes the report and prints its paper-shaped tables; other processes do nothing."""
     from gesture_jax import parallel
 
     if parallel.is_main_process():
-        write(out_dir, rows, title=title)
-        print(markdown(rows, title=title).split("## All rows")[0].strip())
+        write(out_dir, rows, title=title, **reported)
+        print(markdown(rows, title=title, **reported).split("## All rows")[0].strip())
 
 
-def markdown(rows: list[dict[str, Any]], *, title: str = "Results") -> str:
-    """Paper-shaped tables (encoders × galleries, accuracy %), then every row in detail."""
+def markdown(
+    rows: list[dict[str, Any]],
+    *,
+    title: str = "Results",
+    reported: dict[str, dict[str, float]] | None = None,
+    reported_source: str = "",
+) -> str:
+    """Paper-shaped tables (encoders × galleries, accuracy %), then every row in detail.
+
+    `reported` (row label → gallery → accuracy %) adds a "reported" column beside each gallery it covers.
+    """
+    reported = reported or {}
     lines = [f"# {title}", ""]
     settings = _unique((r["queries"], r.get("k"), r.get("metric")) for r in rows)
     for queries, k, metric in settings:
         group = [r for r in rows if (r["queries"], r.get("k"), r.get("metric")) == (queries, k, metric)]
         galleries = _unique(r["gallery"] for r in group)
-        encoders = _unique(_encoder_label(r) for r in group)
+        encoders = _unique(_row_label(r) for r in group)
         n = _unique(r["num_queries"] for r in group)
+        with_reported = {g for g in galleries if any(g in reported.get(e, {}) for e in encoders)}
+        headers = [h for g in galleries for h in [f"gallery `{g}`"] + ["reported"] * (g in with_reported)]
         lines += [
             f"## Accuracy (%) on `{queries}` ({', '.join(map(str, n))} videos)"
             + (f", KNN k={k}, {metric}" if k is not None else f", {metric}" if metric else ""),
             "",
-            "| encoder | " + " | ".join(f"gallery `{g}`" for g in galleries) + " |",
-            "|---|" + "---:|" * len(galleries),
+            "| encoder | " + " | ".join(headers) + " |",
+            "|---|" + "---:|" * len(headers),
         ]
         for encoder in encoders:
             cells = []
             for gallery in galleries:
-                match = [r for r in group if _encoder_label(r) == encoder and r["gallery"] == gallery]
+                match = [r for r in group if _row_label(r) == encoder and r["gallery"] == gallery]
                 cells.append(f"{100 * match[0]['accuracy']:.1f}" if match else "–")
+                if gallery in with_reported:
+                    value = reported.get(encoder, {}).get(gallery)
+                    cells.append(f"*{value:.1f}*" if value is not None else "–")
             lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
+        if with_reported:
+            lines += ["", f"*Reported* values: {reported_source or 'as given'}."]
         lines.append("")
     lines += [
         "## All rows",
@@ -121,7 +140,7 @@ def markdown(rows: list[dict[str, Any]], *, title: str = "Results") -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {_encoder_label(r)} | `{r['gallery']}` | `{r['queries']}` | {r.get('k', '')} | "
+            f"| {_row_label(r)} | `{r['gallery']}` | `{r['queries']}` | {r.get('k', '')} | "
             f"{r.get('metric', '')} | {100 * r['accuracy']:.1f} | "
             f"{100 * r['mean_class_accuracy']:.1f} | {r['num_queries']} | "
             f"[png]({r.get('confusion_png', '')}) |"
@@ -160,15 +179,21 @@ def _encoder_label(row: dict[str, Any]) -> str:
     return f"{row['encoder']} ({state})" if state else row["encoder"]
 
 
+def _row_label(row: dict[str, Any]) -> str:
+    """A table row: the experiment's name when several are collected (mode table), else the encoder."""
+    return row.get("row") or _encoder_label(row)
+
+
 def _row_title(row: dict[str, Any]) -> str:
     return (
-        f"{_encoder_label(row)}\ngallery {row['gallery']} → {row['queries']}\n"
+        f"{_row_label(row)}\ngallery {row['gallery']} → {row['queries']}\n"
         f"accuracy {100 * row['accuracy']:.1f}%"
     )
 
 
 def _slug(row: dict[str, Any]) -> str:
     parts = [
+        row.get("row", ""),
         row["encoder"],
         row.get("encoder_state", ""),
         row["gallery"],

@@ -53,3 +53,26 @@ def test_write_files_and_table_shape(tmp_path):
     md = (tmp_path / "results.md").read_text()
     assert "| encoder | gallery `syn:train` | gallery `real:train` |" in md
     assert "| enc1 (frozen) | 100.0 | 100.0 |" in md and "| enc2 (frozen) | 66.7 | 66.7 |" in md
+
+
+def test_reported_numbers_sit_beside_ours():
+    rows = [
+        {
+            **report.classification_row(
+                np.array([0, 1]),
+                np.array([0, p]),
+                NAMES,
+                encoder="e",
+                gallery=g,
+                queries="real:test",
+                k=3,
+                metric="l2",
+            ),
+            "row": "paper_row",
+        }
+        for g, p in (("syn:train", 0), ("real:train", 1))
+    ]
+    md = report.markdown(rows, reported={"paper_row": {"syn:train": 18.2}}, reported_source="a summary")
+    assert "| encoder | gallery `syn:train` | reported | gallery `real:train` |" in md
+    assert "| paper_row | 50.0 | *18.2* | 100.0 |" in md
+    assert "*Reported* values: a summary." in md

@@ -1,6 +1,8 @@
 r"""Paper row: UMT ViT-B/16 fine-tuned on K710 then K700.
 
-KNN (k=3, L2) on RoCoG-v2 real ground test videos with the synthetic and the real ground train galleries.
+KNN (k=3, L2) on RoCoG-v2 real test videos with a synthetic and a real train gallery. The argument picks the
+protocol (config_lib.KNN_PROTOCOLS): "ground" (default, the paper's table), "air", "cross" (ground
+galleries, air test videos).
 Checkpoint: `b16_ptk710_ftk710_ftk700_f8_res224.pth` (see the README's checkpoint catalogue), converted once with
 
   python -m gesture_jax.convert --family umt --variant umt-b16 --src b16_ptk710_ftk710_ftk700_f8_res224.pth \
@@ -9,6 +11,7 @@ Checkpoint: `b16_ptk710_ftk710_ftk700_f8_res224.pth` (see the README's checkpoin
 then
 
   python -m gesture_jax.main --config configs/paper/umt_b16_ft_k710_k700.py --workdir workdirs/paper/umt_b16_ft_k710_k700
+  python -m gesture_jax.main --config configs/paper/umt_b16_ft_k710_k700.py:air --workdir workdirs/paper/umt_b16_ft_k710_k700_air
 """
 
 import ml_collections
@@ -17,6 +20,6 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    del arg  # no variants
-    config = config_lib.paper_knn_row("umt-b16", checkpoint="checkpoints/umt_b16_ft_k710_k700")
+    """`arg`: the protocol, "ground" (default), "air" or "cross"."""
+    config = config_lib.paper_knn_row("umt-b16", checkpoint="checkpoints/umt_b16_ft_k710_k700", protocol=arg)
     return config

@@ -1,0 +1,35 @@
+r"""The paper's whole KNN table: every row of configs/paper/, reported numbers in adjacent columns.
+
+Runs each row's experiment (its converted checkpoint must exist, see the README's catalogue) with one
+shared feature cache, and writes results.md with the numbers a machine-generated summary attributes to
+the paper beside ours (unverified; docs paper.md §4). A row whose checkpoint or dataset is missing is
+listed as failed; the others still run. The argument picks the protocol for every row: "ground" (default,
+with reported numbers), "air" or "cross".
+
+  python -m gesture_jax.main --config configs/paper/table.py --workdir workdirs/paper_table
+  python -m gesture_jax.main --config configs/paper/table.py:air --workdir workdirs/paper_table_air
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib, reported
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    protocol = arg or "ground"
+    if protocol not in config_lib.KNN_PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(config_lib.KNN_PROTOCOLS)}")
+    suffix = "" if protocol == "ground" else f":{protocol}"
+    config = ml_collections.ConfigDict()
+    config.mode = "table"
+    config.data = config_lib.data()
+    config.extract = config_lib.extract(per_device_batch=4)
+    config.table = ml_collections.ConfigDict(
+        {
+            "rows": tuple(f"configs/paper/{name}.py{suffix}" for name in reported.PAPER_KNN_GROUND),
+            "reported": "paper_knn_ground" if protocol == "ground" else "",
+            "keep_going": True,  # report the rows that ran when others fail
+            "title": f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders",
+        }
+    )
+    return config
