@@ -106,6 +106,27 @@ def paper_knn_row(
     return config
 
 
+def curves(
+    *,
+    synthetic_gallery: str = ROCOG_GROUND_GALLERIES[0],
+    real_gallery: str = ROCOG_GROUND_GALLERIES[1],
+    queries: tuple[str, ...] = ROCOG_GROUND_QUERIES,
+    shots: tuple[int, ...] = (1, 2, 4, 8, 0),
+    num_seeds: int = 5,
+) -> ml_collections.ConfigDict:
+    return ml_collections.ConfigDict(
+        {
+            "synthetic_gallery": synthetic_gallery,
+            "real_gallery": real_gallery,
+            "queries": queries,
+            "shots": shots,  # real gallery videos per class; 0 = all of them
+            "num_seeds": num_seeds,  # draws per point (seeds 0..n-1), averaged
+            "k": 3,
+            "metric": "l2",
+        }
+    )
+
+
 def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collections.ConfigDict:
     from gesture_jax import prompts
 
