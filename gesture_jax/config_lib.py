@@ -48,7 +48,8 @@ def data(
     return ml_collections.ConfigDict(
         {
             "data_dir": data_dir,  # "" = TFDS's default: $TFDS_DATA_DIR or ~/tensorflow_datasets
-            "build_if_missing": build_if_missing,  # build datasets that need no downloads when absent
+            "build_if_missing": build_if_missing,  # build absent datasets first (RoCoG-v2: needs manual_dir)
+            "manual_dir": "",  # source files for builds, e.g. a RoCoG-v2 checkout with its zips
             "num_threads": num_threads,  # decoding threads per process
         }
     )

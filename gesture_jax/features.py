@@ -95,7 +95,12 @@ def extract_splits(
     encoder = config.encoder
     feats, class_names = {}, None
     for name in names:
-        split = datasets.open_split(name, config.data.data_dir, build_if_missing=config.data.build_if_missing)
+        split = datasets.open_split(
+            name,
+            config.data.data_dir,
+            build_if_missing=config.data.build_if_missing,
+            manual_dir=config.data.manual_dir or None,
+        )
         if class_names is not None and split.class_names != class_names:
             raise ValueError(f"{name} has classes {split.class_names}, other splits have {class_names}")
         class_names = split.class_names

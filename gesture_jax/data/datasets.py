@@ -61,7 +61,9 @@ def build(
     return b
 
 
-def open_split(text: str, data_dir: str | None = None, *, build_if_missing: bool = False) -> Split:
+def open_split(
+    text: str, data_dir: str | None = None, *, build_if_missing: bool = False, manual_dir: str | None = None
+) -> Split:
     """Opens a built split for random access; builds the dataset first if asked and absent."""
     ref = SplitRef.parse(text)
     b = builder(ref.dataset, data_dir)
@@ -73,7 +75,7 @@ def open_split(text: str, data_dir: str | None = None, *, build_if_missing: bool
             )
         if jax.process_index() == 0:
             logging.info("building %s into %s", ref.dataset, b.data_dir)
-            build(ref.dataset, data_dir)
+            build(ref.dataset, data_dir, manual_dir=manual_dir)
         _barrier(f"build {ref.dataset}")
         b = builder(ref.dataset, data_dir)
     if ref.split not in b.info.splits:
