@@ -4,6 +4,7 @@ No builder may import TensorFlow: they are prepared with ``file_format="array_re
 read with ``tfds.data_source``.
 """
 
-from tfds_builders import toy_gestures  # noqa: F401  (registers "toy_gestures")
-
-# More builders (rocog_v2) will be imported here.
+from tfds_builders import (
+    rocog_v2,  # noqa: F401  (registers "rocog_v2")
+    toy_gestures,  # noqa: F401  (registers "toy_gestures")
+)

@@ -1,0 +1,183 @@
+"""RoCoG-v2 class map, annotation lists and file names (shared/docs/rocog_v2.md §1, §3, §5, §6).
+
+Everything here is pure parsing: no file system access, so each rule is testable on strings. Every
+violation raises ``ValueError`` naming the offending file (and line), because a silently mislabelled
+video is worse than a stopped build.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import re
+from typing import Any
+
+# class_dict.json order (never alphabetical); the builder's ClassLabel is fixed to it.
+CLASS_NAMES: tuple[str, ...] = (
+    "Advance",
+    "Attention",
+    "Rally",
+    "MoveForward",
+    "Halt",
+    "FollowMe",
+    "MoveInReverse",
+)
+
+_REAL_RE = re.compile(
+    r"^(?P<subject>S\d{2}b?)_(?P<distance>\d+)m_(?P<view>ground|hover)(?:_(?P<take>\d))?"
+    r"_label(?P<label>[1-7])_start(?P<start>\d+)\.mp4$"
+)
+_STAMP = r"_\d+_\d+_\d{4}_\d+_\d+_\d+\.mp4$"  # render time: day_month_year_hour_min_sec
+_ANIMATED_RE = re.compile(r"^Scene(?P<scene>\d+)_(?P<index>\d+)_(?P<cls>[A-Za-z]+)" + _STAMP)
+_MOCAP_RE = re.compile(
+    r"^Scene(?P<scene>\d+)_(?P<index>\d+)_(?P<performer>S0[12])_(?P<cls>[A-Za-z]+)"
+    r"_R0(?P<reps>[1-4])_0(?P<take>[12])" + _STAMP
+)
+
+CAMERA_YAWS = (30, 90, 150, 210, 270, 330)
+SUNS = 2  # index 0: 7000 K at Euler (60, 90, 0); 1: 8500 K at (120, 90, 0)
+AVATARS = ("MaleCivilian", "FemaleCivilian")
+TERRAINS = ("Grassy", "Desert")
+
+
+@dataclasses.dataclass(frozen=True)
+class SceneLayout:
+    """Scene index s -> generator parameters: each one is ``(s // divisor) % len(choices)``."""
+
+    num_scenes: int
+    yaw_div: int
+    sun_div: int
+    avatar_div: int
+    terrain_div: int
+
+    def params(self, scene: int) -> dict[str, Any]:
+        return {
+            "camera_yaw": CAMERA_YAWS[(scene // self.yaw_div) % len(CAMERA_YAWS)],
+            "sun": (scene // self.sun_div) % SUNS,
+            "avatar": AVATARS[(scene // self.avatar_div) % len(AVATARS)],
+            "terrain": TERRAINS[(scene // self.terrain_div) % len(TERRAINS)],
+        }
+
+
+# rocog_v2.md §6. Ground: terrain is Grassy below scene 48 (= (s // 48) % 2 for s < 96); the camera
+# placement (s // 6) % 2 is 0 in every released scene. Orbital has no published formula.
+SCENE_LAYOUTS: dict[str, SceneLayout | None] = {
+    "ground": SceneLayout(num_scenes=96, yaw_div=1, sun_div=12, avatar_div=24, terrain_div=48),
+    "air": SceneLayout(num_scenes=48, yaw_div=1, sun_div=6, avatar_div=12, terrain_div=24),
+    "orbital": None,
+}
+_UNKNOWN_SCENE = {"camera_yaw": -1, "sun": -1, "avatar": "", "terrain": ""}
+
+
+@dataclasses.dataclass(frozen=True)
+class ListEntry:
+    path: str  # root-relative, exactly as in the list
+    label: int
+    line: int  # 1-based line number in its list (0 for scanned folders)
+
+
+def parse_class_dict(text: str, source: str) -> tuple[str, ...]:
+    """class_dict.json as {"0": "Advance", ...} or {"Advance": 0, ...} -> names by index.
+
+    The builder's ClassLabel is declared before any file is read, so the file must agree with it.
+    """
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{source}: not valid JSON ({e})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ValueError(f"{source}: expected a JSON object mapping class indices to names")
+    by_index: dict[int, str] = {}
+    for key, value in raw.items():
+        index, name = (key, value) if isinstance(value, str) else (value, key)
+        try:
+            index = int(index)
+        except (TypeError, ValueError):
+            raise ValueError(f"{source}: entry {key!r}: {value!r} has no integer class index") from None
+        if index in by_index:
+            raise ValueError(f"{source}: class index {index} appears twice")
+        by_index[index] = name
+    names = tuple(by_index.get(i, "") for i in range(len(by_index)))
+    if sorted(by_index) != list(range(len(CLASS_NAMES))) or len(set(names)) != len(names):
+        raise ValueError(f"{source}: expected a bijection onto 0..{len(CLASS_NAMES) - 1}, got {raw}")
+    if names != CLASS_NAMES:
+        raise ValueError(f"{source}: class order {names} differs from the builder's {CLASS_NAMES}")
+    return names
+
+
+def parse_list(text: str, source: str, prefix: str) -> list[ListEntry]:
+    """An annotation list (``<prefix><Class>/<file>.mp4 <label>`` per line) -> entries, in order."""
+    entries, seen = [], {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fail = functools.partial(_line_error, source, number, line)
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].isdigit():
+            raise fail("expected '<path> <label>'")
+        path, label = fields[0], int(fields[1])
+        if label >= len(CLASS_NAMES):
+            raise fail(f"label {label} is outside 0..{len(CLASS_NAMES) - 1}")
+        if not path.startswith(prefix) or path.count("/") != prefix.count("/") + 1:
+            raise fail(f"expected a path '{prefix}<Class>/<file>.mp4'")
+        folder = path[len(prefix) :].split("/")[0]
+        if folder != CLASS_NAMES[label]:
+            raise fail(f"class folder {folder!r} is not class_dict[{label}] = {CLASS_NAMES[label]!r}")
+        if path in seen:
+            raise fail(f"duplicate of line {seen[path]}")
+        seen[path] = number
+        entries.append(ListEntry(path, label, number))
+    return entries
+
+
+def _line_error(source: str, number: int, line: str, why: str) -> ValueError:
+    return ValueError(f"{source}:{number}: {why}: {line!r}")
+
+
+def real_metadata(path: str, label: int) -> dict[str, Any]:
+    """``S04b_10m_ground_2_label5_start123.mp4`` -> subject, distance_m, view, take, start_frame."""
+    m = _REAL_RE.match(path.rsplit("/", 1)[-1])
+    if not m:
+        raise ValueError(f"{path}: file name does not match the real-video pattern {_REAL_RE.pattern}")
+    if int(m["label"]) != label + 1:
+        raise ValueError(f"{path}: name says label{m['label']} but the list gives class index {label}")
+    return {
+        "subject": m["subject"],
+        "distance_m": int(m["distance"]),
+        "view": m["view"],
+        "take": int(m["take"] or 1),
+        "start_frame": int(m["start"]),
+    }
+
+
+def synthetic_metadata(path: str, label: int, view: str) -> dict[str, Any]:
+    """``Scene<S>_<I>_[S0<p>_]<Class>_[R0<r>_0<t>_]<stamp>.mp4`` -> scene parameters and motion fields.
+
+    ``repetitions`` is -1 for animated clips here; the companion XML may fill it in later.
+    """
+    name = path.rsplit("/", 1)[-1]
+    mocap, animated = _MOCAP_RE.match(name), _ANIMATED_RE.match(name)
+    m = mocap or animated
+    if not m:
+        raise ValueError(
+            f"{path}: file name matches neither synthetic pattern "
+            f"({_ANIMATED_RE.pattern} or {_MOCAP_RE.pattern})"
+        )
+    if m["cls"] != CLASS_NAMES[label]:
+        raise ValueError(f"{path}: name says class {m['cls']!r} but the label is {CLASS_NAMES[label]!r}")
+    scene = int(m["scene"])
+    layout = SCENE_LAYOUTS[view]
+    if layout is not None and scene >= layout.num_scenes:
+        raise ValueError(
+            f"{path}: scene {scene} is outside the {layout.num_scenes} scenes of the {view} view"
+        )
+    return {
+        "scene": scene,
+        "video_index": int(m["index"]),
+        **(layout.params(scene) if layout else _UNKNOWN_SCENE),
+        "motion": "mocap" if mocap else "animated",
+        "performer": m["performer"] if mocap else "",
+        "repetitions": int(m["reps"]) if mocap else -1,
+        "take": int(m["take"]) if mocap else -1,
+    }

@@ -1,0 +1,266 @@
+"""TFDS builder ``rocog_v2``: RoCoG-v2 gesture videos as resized JPEG frames (no TensorFlow needed).
+
+Splits follow the official annotation lists, in list order; see shared/docs/rocog_v2.md for the
+release itself. Prepare without TensorFlow::
+
+    python -m gesture_jax.data.build rocog_v2/real_ground --data_dir D --manual_dir M
+    ds = tfds.data_source("rocog_v2/real_ground", split="test", data_dir=D)  # after `import tfds_builders`
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow_datasets as tfds
+
+from tfds_builders.rocog_v2 import names, sources, video
+from tfds_builders.rocog_v2.companion import MISSING
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SHORT_SIDE = 224  # UMT/VideoMAE's test resize: the pipeline's own 224 resize is then exact
+SCANNED_SPLIT = "full"  # TFDS reserves "all"
+_SPLITS = {"real": ("train", "test", "train_tsonly", "val_tsonly"), "syn": ("train", "val")}
+_DOMAIN_NAMES = {"real": "real", "syn": "synthetic"}
+# File name -> metadata fields, per domain: (list path, label, view) -> dict.
+_NAME_PARSERS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
+    "real": lambda path, label, view: names.real_metadata(path, label),
+    "syn": names.synthetic_metadata,
+}
+
+_DESCRIPTION = """\
+RoCoG-v2 (Robot Control Gestures v2, arXiv 2303.10280): 7 US Army arm-and-hand signals (Advance,
+Attention, Rally, MoveForward, Halt, FollowMe, MoveInReverse, in class_dict.json order), filmed from
+the ground and from a hovering drone (real) and rendered in Unity from ground, hover and orbiting
+cameras (synthetic). Splits are the official annotation lists in list order; `syn_orbital` has no
+lists, so its one split `full` holds every video of its class folders (assumed at
+syn/orbital/<ClassName>/*.mp4; that zip's layout is unconfirmed), by class index then file name.
+Frames are decoded at build time, resized so the short side is `frame_short_side` (see the metadata),
+and stored as JPEG. Metadata fields come from the file names and, for synthetic videos, the
+companion XML. Data: CC BY 4.0 with further terms (no re-identification of participants; the
+third-party Unity assets and mocap data are not covered).
+"""
+
+_CITATION = """\
+@inproceedings{reddy2023rocogv2,
+  title={Synthetic-to-Real Domain Adaptation for Action Recognition: A Dataset and Baseline Performances},
+  author={Reddy, Arun V. and Shah, Ketul and Paul, William and Mocharla, Rohita and Hoffman, Judy and
+          Katyal, Kapil D. and Manocha, Dinesh and de Melo, Celso M. and Chellappa, Rama},
+  booktitle={ICRA},
+  year={2023}
+}
+"""
+
+_INT, _FLOAT, _TEXT = tfds.features.Scalar(np.int32), tfds.features.Scalar(np.float32), tfds.features.Text()
+_COMMON_FEATURES = {
+    "frames": tfds.features.Sequence(
+        tfds.features.Tensor(shape=(), dtype=np.object_),
+        doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
+    ),
+    "path": tfds.features.Text(doc="root-relative path, exactly as in the annotation list"),
+    "fps": _FLOAT,
+    "num_frames": _INT,
+    "height": _INT,  # of the stored frames
+    "width": _INT,
+    "orig_height": _INT,  # of the source video
+    "orig_width": _INT,
+}
+# One table per domain, so each config's examples carry only the fields its file names define.
+_DOMAIN_FEATURES = {
+    "real": {"subject": _TEXT, "distance_m": _INT, "view": _TEXT, "take": _INT, "start_frame": _INT},
+    "syn": {
+        "scene": _INT,
+        "video_index": _INT,
+        "camera_yaw": _INT,  # degrees; -1 for the orbiting camera
+        "sun": _INT,
+        "avatar": _TEXT,
+        "terrain": _TEXT,
+        "motion": _TEXT,
+        "performer": _TEXT,
+        "repetitions": _INT,
+        "take": _INT,
+        "gesture_start_s": _FLOAT,
+        "gesture_end_s": _FLOAT,
+    },
+}
+
+
+class BadVideoError(RuntimeError):
+    """A listed video could not be decoded (and skip_bad_videos is off)."""
+
+
+@dataclasses.dataclass(eq=False, kw_only=True)
+class RocogV2Config(tfds.core.BuilderConfig):
+    """One zip of the release; `splits` are its annotation lists (none: scan the class folders)."""
+
+    domain: str = "real"  # "real" or "syn"
+    view: str = "ground"  # "ground", "air" or "orbital"
+    splits: tuple[str, ...] = ()
+
+    @property
+    def part(self) -> sources.Part:
+        return sources.Part(self.domain, self.view)
+
+
+def _config(domain: str, view: str, note: str = "") -> RocogV2Config:
+    splits = _SPLITS[domain] if view != "orbital" else ()
+    shown = ", ".join(splits) or SCANNED_SPLIT
+    return RocogV2Config(
+        name=f"{domain}_{view}",
+        domain=domain,
+        view=view,
+        splits=splits,
+        description=f"{_DOMAIN_NAMES[domain]} {view} videos; splits: {shown}{note}.",
+    )
+
+
+class Builder(tfds.core.GeneratorBasedBuilder):
+    """RoCoG-v2 real and synthetic gesture videos, one config per released zip."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    BUILDER_CONFIGS = [
+        _config("real", "ground"),
+        _config("real", "air"),
+        _config("syn", "ground"),
+        _config("syn", "air"),
+        _config("syn", "orbital", " (no official lists; zip layout unconfirmed)"),
+    ]
+    MANUAL_DOWNLOAD_INSTRUCTIONS = """\
+    Optional (otherwise everything is downloaded). Put a checkout of github.com/reddyav1/RoCoG-v2
+    (annotations/, class_dict.json) in manual_dir, with the config's zip from
+    https://www.cis.jhu.edu/~rocog/data/ (e.g. real_ground.zip) or its extracted real/ or syn/ folder.
+    """
+
+    def __init__(
+        self,
+        *,
+        frame_short_side: int | None = None,
+        skip_bad_videos: bool = False,
+        file_format=None,
+        **kwargs,
+    ):
+        """`frame_short_side` (default 224): stored frame size; `skip_bad_videos`: leave out and record
+        undecodable videos instead of stopping the build."""
+        if frame_short_side is not None and (
+            not isinstance(frame_short_side, int)
+            or isinstance(frame_short_side, bool)
+            or frame_short_side < 1
+        ):
+            raise ValueError(f"frame_short_side must be an int >= 1, got {frame_short_side!r}")
+        self._short_side = frame_short_side or DEFAULT_SHORT_SIDE
+        self._skip_bad_videos = bool(skip_bad_videos)
+        self._manual_dir: Path | None = None
+        self._decoder = video.Decoder(workers=1)  # replaced by a pooled one for each build
+        super().__init__(file_format=file_format, **kwargs)
+        if file_format is None:  # as toy_gestures: array_record unless already prepared on disk
+            try:
+                self.info.set_file_format("array_record", override=True)
+            except RuntimeError:
+                pass
+        if frame_short_side is not None and self.is_prepared():
+            built = self.info.metadata["frame_short_side"]
+            if built != frame_short_side:
+                raise ValueError(
+                    f"{self.data_dir} was built with frame_short_side={built}, not {frame_short_side}; "
+                    "build into another data_dir"
+                )
+
+    def _info(self) -> tfds.core.DatasetInfo:
+        domain = self.builder_config.domain
+        features = {**_COMMON_FEATURES, "label": tfds.features.ClassLabel(names=names.CLASS_NAMES)}
+        return self.dataset_info_from_configs(
+            description=_DESCRIPTION,
+            features=tfds.features.FeaturesDict({**features, **_DOMAIN_FEATURES[domain]}),
+            metadata=tfds.core.MetadataDict(
+                frame_short_side=self._short_side,
+                jpeg_quality=video.JPEG_QUALITY,
+                skip_bad_videos=self._skip_bad_videos,
+                skipped_videos={},  # split -> list paths left out as undecodable
+            ),
+            homepage="https://github.com/reddyav1/RoCoG-v2",
+            citation=_CITATION,
+            license="CC BY 4.0 with additional terms (repository DATA_LICENSE.md)",
+            disable_shuffling=True,  # record i of a split is line i of its list
+        )
+
+    def download_and_prepare(self, *, download_dir=None, download_config=None, **kwargs) -> None:
+        # TFDS always hands the download manager a manual_dir (a default one when none was given);
+        # remember whether the caller named one, so a wrong one is an error rather than a download.
+        given = download_config.manual_dir if download_config else None
+        self._manual_dir = Path(given).expanduser() if given else None
+        with video.Decoder() as self._decoder:
+            super().download_and_prepare(download_dir=download_dir, download_config=download_config, **kwargs)
+
+    def _sources(self, dl_manager: tfds.download.DownloadManager) -> sources.Sources:
+        cfg = self.builder_config
+        manual_dir = self._manual_dir
+        default = Path(dl_manager.download_dir) / "manual"
+        if manual_dir is None and default.is_dir() and any(default.iterdir()):
+            manual_dir = default
+        extract_dir = Path(dl_manager.download_dir) / "extracted"
+        if manual_dir is None:
+            return sources.from_download(dl_manager, cfg.part, cfg.splits, extract_dir)
+        return sources.from_manual_dir(manual_dir, cfg.part, cfg.splits, extract_dir)
+
+    def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+        cfg = self.builder_config
+        src = self._sources(dl_manager)
+        names.parse_class_dict(src.class_dict.read_text(), str(src.class_dict))
+        if cfg.splits:
+            entries = {
+                s: names.parse_list(path.read_text(), str(path), cfg.part.prefix)
+                for s, path in src.lists.items()
+            }
+        else:
+            entries = {SCANNED_SPLIT: sources.scan(cfg.part, src.view_dirs)}
+        # Every name and every file is checked before the first video is decoded.
+        parse = _NAME_PARSERS[cfg.domain]
+        metadata = {
+            s: [parse(e.path, e.label, cfg.view) for e in split_entries]
+            for s, split_entries in entries.items()
+        }
+        files = sources.resolve(entries, cfg.part, src.view_dirs)
+        return {s: self._generate_examples(s, list(zip(entries[s], files[s], metadata[s]))) for s in entries}
+
+    def _generate_examples(self, split: str, items: list[tuple[names.ListEntry, Path, dict[str, Any]]]):
+        cfg = self.builder_config
+        companion = cfg.domain == "syn"
+        tasks = [
+            video.Task(str(file), self._short_side, str(file.with_suffix(".xml")) if companion else None)
+            for _, file, _ in items
+        ]
+        skipped = self.info.metadata["skipped_videos"].setdefault(split, [])
+        results = self._decoder.load_all(tasks, desc=f"Decoding {cfg.name} {split}")
+        for index, ((entry, file, meta), result) in enumerate(zip(items, results)):
+            if result.fields is None:
+                why = f"bad video {file} (listed as {entry.path}): {result.error}"
+                if not self._skip_bad_videos:
+                    raise BadVideoError(
+                        f"{why}; build with skip_bad_videos=True (--skip_bad_videos) to leave it out"
+                    )
+                log.warning("skipping %s", why)
+                skipped.append(entry.path)
+                continue
+            yield index, _example(entry, meta, result.fields, companion)
+        if skipped:
+            log.warning("%s %s: skipped %d bad videos of %d", cfg.name, split, len(skipped), len(items))
+        if len(skipped) == len(items):  # TFDS cannot write an empty split
+            raise BadVideoError(f"every video of {cfg.name} {split} is bad: {', '.join(skipped)}")
+
+
+def _example(entry: names.ListEntry, meta: dict[str, Any], fields: dict[str, Any], companion: bool) -> dict:
+    fields = dict(fields)
+    xml = fields.pop("companion", None) or {}
+    example = {**fields, **meta, "label": entry.label, "path": entry.path}
+    if companion:
+        example["gesture_start_s"] = xml.get("gesture_start_s", MISSING)
+        example["gesture_end_s"] = xml.get("gesture_end_s", MISSING)
+        if example["repetitions"] == -1 and xml.get("repetitions") is not None:
+            example["repetitions"] = xml["repetitions"]  # animated clips: only the XML knows
+    return example
