@@ -1,0 +1,1 @@
+"""Fine-tuning: optimiser and schedules, train step, checkpoints, logs."""
