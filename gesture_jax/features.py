@@ -18,9 +18,10 @@ import os
 import re
 import shutil
 import time
-from typing import Any
+from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 from tqdm import tqdm
@@ -58,9 +59,18 @@ class FeatureSet:
 
 
 class Extractor:
-    """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out."""
+    """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out.
 
-    def __init__(self, model: nnx.Module, spec: VideoSpec, mesh: jax.sharding.Mesh):
+    `output` picks what is computed per view (default the encoder's `features`; a classifier's logits
+    for head evaluation)."""
+
+    def __init__(
+        self,
+        model: nnx.Module,
+        spec: VideoSpec,
+        mesh: jax.sharding.Mesh,
+        output: Callable[[nnx.Module, jax.Array], jax.Array] | None = None,
+    ):
         pipeline.check_spec(spec)
         self.spec = spec
         self.mesh = mesh
@@ -73,7 +83,8 @@ class Extractor:
             video = batch["video"]  # [B, V, T, S, S, 3] uint8
             b, v = video.shape[:2]
             x = pipeline.normalize_on_device(video.reshape(b * v, *video.shape[2:]), spec)
-            feats = model.features(x).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
+            out = model.features(x) if output is None else output(model, x)
+            feats = out.astype(jnp.float32).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
             return {"features": feats, **{k: batch[k] for k in ("label", "id", "mask")}}
 
         self._step = step

@@ -10,6 +10,7 @@ from typing import Callable
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 
@@ -148,8 +149,40 @@ class Block(nnx.Module):
             self.gamma_2 = nnx.Param(jnp.ones((dim,), jnp.float32))
         self.layer_scale = layer_scale
 
-    def __call__(self, x: jax.Array, *, is_causal: bool = False) -> jax.Array:
+    def __call__(
+        self, x: jax.Array, *, is_causal: bool = False, drop_rate: float = 0.0, key: jax.Array | None = None
+    ) -> jax.Array:
+        """`key` turns on drop path (training): each residual branch is dropped per example with
+        probability `drop_rate` and the kept ones rescaled, as timm's DropPath."""
+        keys = jax.random.split(key) if key is not None and drop_rate > 0 else (None, None)
         h = self.attn(self.norm1(x), is_causal=is_causal)
-        x = x + (h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h)
+        x = x + _drop_path(
+            h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[0]
+        )
         h = self.mlp(self.norm2(x))
-        return x + (h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h)
+        return x + _drop_path(
+            h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[1]
+        )
+
+
+def _drop_path(h: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
+    if key is None or rate == 0.0:
+        return h
+    keep = jax.random.bernoulli(key, 1.0 - rate, (h.shape[0],) + (1,) * (h.ndim - 1))
+    return jnp.where(keep, h / (1.0 - rate), 0).astype(h.dtype)
+
+
+def run_blocks(
+    blocks,
+    x: jax.Array,
+    *,
+    drop_path_rate: float = 0.0,
+    key: jax.Array | None = None,
+    is_causal: bool = False,
+) -> jax.Array:
+    """The blocks in order; drop-path rates rise linearly from 0 to `drop_path_rate` with depth."""
+    rates = np.linspace(0.0, drop_path_rate, len(blocks)) if len(blocks) else []
+    for i, (block, rate) in enumerate(zip(blocks, rates)):
+        block_key = jax.random.fold_in(key, i) if key is not None else None
+        x = block(x, is_causal=is_causal, drop_rate=float(rate), key=block_key)
+    return x

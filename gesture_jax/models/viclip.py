@@ -35,6 +35,7 @@ class ViCLIPConfig:
     context_length: int = 32
     mlp_ratio: float = 4.0
     layer_norm_eps: float = 1e-5
+    drop_path_rate: float = 0.0  # stochastic depth of the vision tower in training
 
     @property
     def grid(self) -> int:
@@ -79,7 +80,7 @@ class VisionTower(nnx.Module):
         self.ln_post = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
         self.proj = _param(rngs, c.width, c.output_dim, scale=c.width**-0.5)
 
-    def __call__(self, video: jax.Array) -> jax.Array:
+    def __call__(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """[B, T, H, W, 3] → the video embedding [B, output_dim] (before L2 normalisation)."""
         c = self.config
         b, t = video.shape[:2]
@@ -93,8 +94,7 @@ class VisionTower(nnx.Module):
         cls = (self.class_embedding[...] + pos[0]).astype(x.dtype)
         x = jnp.concatenate([jnp.broadcast_to(cls, (b, 1, c.width)), x], axis=1)
         x = self.ln_pre(x)
-        for block in self.blocks:
-            x = block(x)
+        x = layers.run_blocks(self.blocks, x, drop_path_rate=c.drop_path_rate, key=drop_path_key)
         x = self.ln_post(x[:, 0])
         return (x @ self.proj[...].astype(x.dtype)).astype(jnp.float32)
 
@@ -127,8 +127,7 @@ class TextTower(nnx.Module):
         if token_ids.ndim != 2 or token_ids.shape[1] != c.context_length:
             raise ValueError(f"expected token ids [N, {c.context_length}], got {token_ids.shape}")
         x = self.token_embedding(token_ids) + self.positional_embedding[...].astype(self.dtype)
-        for block in self.blocks:
-            x = block(x, is_causal=True)
+        x = layers.run_blocks(self.blocks, x, is_causal=True)
         x = self.ln_final(x.astype(jnp.float32))  # the reference's LayerNorm runs in float32
         eot = jnp.argmax(token_ids, axis=-1)  # EOT has the largest id; argmax takes the first
         x = jnp.take_along_axis(x, eot[:, None, None], axis=1)[:, 0]
@@ -145,9 +144,9 @@ class ViCLIP(nnx.Module):
     def video_embed(self, video: jax.Array) -> jax.Array:
         return self.vision(video)
 
-    def features(self, video: jax.Array) -> jax.Array:
+    def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN / zero-shot video feature: the L2-normalised video embedding."""
-        return _l2_normalize(self.vision(video))
+        return _l2_normalize(self.vision(video, drop_path_key=drop_path_key))
 
     def text_embed(self, token_ids: jax.Array) -> jax.Array:
         return self.text(token_ids)
@@ -162,6 +161,22 @@ def _l2_normalize(x: jax.Array) -> jax.Array:
 
 
 CONFIG_CLASS = ViCLIPConfig
+
+
+def layer_index(path: tuple, model_config: dict) -> int:
+    """Depth of a parameter for layer-wise learning-rate decay: the vision tower's embeddings 0, block
+    i → i + 1, ln_post and proj layers + 1. The text tower is never fine-tuned here (-1: frozen)."""
+    if path[0] != "vision":
+        return -1
+    if path[1] == "blocks":
+        return int(path[2]) + 1
+    if path[1] in ("ln_post", "proj"):
+        return model_config["layers"] + 1
+    return 0
+
+
+def num_layers(model_config: dict) -> int:
+    return model_config["layers"] + 2
 
 
 def build(model_config: dict, *, dtype=jnp.float32, attention_impl=None, rngs: nnx.Rngs) -> ViCLIP:

@@ -37,6 +37,7 @@ class ViTConfig:
     init_values: float = 0.0  # > 0: layer scale (gamma_1, gamma_2), as modeling_finetune
     pos_embed: str = "sinusoid"  # how the table is built: "sinusoid" (VideoMAE) or "umt" (resized 8×14×14)
     learned_pos_embed: bool = False  # UMT at a non-default geometry trains and stores its table
+    drop_path_rate: float = 0.0  # stochastic depth in training (0.1 in the references' fine-tuning)
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -99,12 +100,11 @@ class VideoViT(nnx.Module):
         if c.num_classes:
             self.head = nnx.Linear(c.embed_dim, c.num_classes, dtype=dtype, rngs=rngs)
 
-    def tokens(self, video: jax.Array) -> jax.Array:
+    def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
         x = self.patch_embed(video.astype(self.dtype))
         x = x + self._position_table(video.shape).astype(x.dtype)
-        for block in self.blocks:
-            x = block(x)
+        x = layers.run_blocks(self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key)
         return x
 
     def _position_table(self, shape: tuple[int, ...]) -> jax.Array:
@@ -125,9 +125,9 @@ class VideoViT(nnx.Module):
             )
         return jnp.asarray(position_table(dataclasses.replace(c, num_frames=t, img_size=h)))
 
-    def features(self, video: jax.Array) -> jax.Array:
-        """The KNN feature [B, D], in float32."""
-        x = self.tokens(video)
+    def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
+        """The KNN feature [B, D], in float32 (`drop_path_key`: training with stochastic depth)."""
+        x = self.tokens(video, drop_path_key=drop_path_key)
         if self.config.use_mean_pooling:
             return self.fc_norm(x.mean(axis=1)).astype(jnp.float32)
         return self.norm(x[:, 0]).astype(jnp.float32)
@@ -140,6 +140,20 @@ class VideoViT(nnx.Module):
 
 
 CONFIG_CLASS = ViTConfig
+
+
+def layer_index(path: tuple, model_config: dict) -> int:
+    """Depth of a parameter for layer-wise learning-rate decay (as VideoMAE's get_num_layer_for_vit):
+    embeddings 0, block i → i + 1, the final norm and head depth + 1."""
+    if path[0] in ("patch_embed", "pos_embed"):
+        return 0
+    if path[0] == "blocks":
+        return int(path[1]) + 1
+    return model_config["depth"] + 1
+
+
+def num_layers(model_config: dict) -> int:
+    return model_config["depth"] + 2
 
 
 def build(
