@@ -44,3 +44,52 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[path] = np.asarray(value)
     return flat
+
+
+class TrainCheckpoints:
+    """Training checkpoints in ``<workdir>/checkpoints``: train state and data-iterator state together,
+    written asynchronously; the latest `keep` and the best by a validation metric are kept."""
+
+    def __init__(self, directory: str, *, keep: int, best_metric: str | None = None):
+        policies = ocp.training.preservation_policies
+        keep_policy = [policies.LatestN(keep)]
+        if best_metric:
+            keep_policy.append(policies.BestN(get_metric_fn=lambda m: m[best_metric], n=1))
+        self._checkpointer = ocp.training.Checkpointer(
+            os.path.abspath(directory),
+            preservation_policy=policies.AnyPreservationPolicy(keep_policy),
+            save_decision_policy=ocp.training.save_decision_policies.FixedIntervalPolicy(1),
+            cleanup_tmp_directories=True,  # a write cut short by a kill leaves a temporary folder
+        )
+        self._pending = None
+
+    @property
+    def steps(self) -> list[int]:
+        return sorted(c.step for c in self._checkpointer.checkpoints)
+
+    def latest_step(self) -> int | None:
+        latest = self._checkpointer.latest
+        return None if latest is None else latest.step
+
+    def save(self, step: int, state: Any, iterator: Any, metrics: dict[str, float] | None = None) -> None:
+        """Starts writing; the previous write is finished first, so at most one is in flight."""
+        self.wait()
+        self._pending = self._checkpointer.save_checkpointables_async(
+            step, {"state": state, "dataset": iterator}, metrics=metrics or {}
+        )
+
+    def restore(self, step: int, abstract_state: Any, iterator: Any) -> Any:
+        """The train state saved at `step`; `iterator` is set to where it was."""
+        restored = self._checkpointer.load_checkpointables(
+            step, {"state": abstract_state, "dataset": iterator}
+        )
+        return restored["state"]
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+    def close(self) -> None:
+        self.wait()
+        self._checkpointer.close()

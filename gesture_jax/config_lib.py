@@ -128,6 +128,58 @@ def curves(
     )
 
 
+def finetune(
+    *,
+    train_split: str = "rocog_v2/syn_ground:train",
+    val_split: str = "rocog_v2/syn_ground:val",
+    test_split: str = "rocog_v2/real_ground:test",
+    real_gallery: str = "rocog_v2/real_ground:train",
+    **overrides: Any,
+) -> ml_collections.ConfigDict:
+    """Fine-tuning on a synthetic split; KNN and head evaluation on real videos before and after."""
+    block = ml_collections.ConfigDict(
+        {
+            "train_split": train_split,
+            "val_split": val_split,  # head accuracy here picks the best checkpoint
+            "test_split": test_split,  # real test videos: KNN queries and head accuracy
+            "synthetic_gallery": "",  # "" = the train split
+            "real_gallery": real_gallery,
+            "strategy": "full",  # "full", "linear_probe" or "last_blocks"
+            "last_blocks": 2,  # with strategy "last_blocks"
+            "num_steps": 1000,
+            "batch_per_device": 8,
+            "accum_steps": 1,  # gradient accumulation (micro-steps per update)
+            "learning_rate": 5e-4,
+            "min_learning_rate": 1e-6,
+            "warmup_steps": 100,
+            "weight_decay": 0.05,
+            "layer_decay": 0.75,  # layer-wise lr decay; 1.0 = off
+            "clip_norm": 1.0,
+            "label_smoothing": 0.1,
+            "drop_path": 0.1,
+            "augment": {
+                "crop_scale": (0.25, 1.0),
+                "crop_ratio": (0.75, 4 / 3),
+                "brightness": 0.4,
+                "contrast": 0.4,
+                "saturation": 0.4,
+                "hue": 0.1,
+                # A mirrored video can change what an arm signal means (which arm is raised): off.
+                "hflip": False,
+            },
+            "log_every": 10,
+            "checkpoint_every": 100,  # also evaluates the head on val_split
+            "keep_checkpoints": 3,  # the latest ones; the best on val is kept besides
+            "heldout_classes": (),  # class indices left out of fine-tuning (the unseen-class protocol)
+            "shots": (1, 2, 4, 0),  # real gallery videos per held-out class for KNN; 0 = all
+            "num_seeds": 3,
+            "k": 3,
+        }
+    )
+    block.update(overrides)
+    return block
+
+
 def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collections.ConfigDict:
     from gesture_jax import prompts
 

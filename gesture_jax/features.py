@@ -97,7 +97,11 @@ class Extractor:
 
 
 def extract_splits(
-    config, workdir_path: str, extractor: Extractor, names: list[str]
+    config,
+    workdir_path: str,
+    extractor: Extractor,
+    names: list[str],
+    meta_extra: dict[str, Any] | None = None,
 ) -> tuple[dict[str, FeatureSet], tuple[str, ...]]:
     """Features of each named split ("<builder>/<config>:<split>") under a run config's encoder, data and
     extract blocks, and the class names the splits share."""
@@ -125,6 +129,7 @@ def extract_splits(
             "split": split.ref.split,
             "num_records": len(split),
             "spec": extractor.spec.to_dict(),
+            **(meta_extra or {}),  # e.g. fine-tuned weights' checksum, or "logits" for a head
         }
         feats[name] = extract(
             extractor,
@@ -157,16 +162,19 @@ def extract(
     extractor: Extractor,
     split: Split,
     *,
-    cache_dir: str,
+    cache_dir: str | None,
     meta: dict[str, Any],
     per_device_batch: int,
     chunk_batches: int = 50,
     num_threads: int = 4,
 ) -> FeatureSet:
-    """Features of every record of `split`, from the cache when present, else extracted and cached."""
-    entry = os.path.join(cache_dir, cache_name(meta))
-    final = os.path.join(entry, FEATURES_FILE)
-    if os.path.exists(final):
+    """Features of every record of `split`, from the cache when present, else extracted and cached.
+
+    `cache_dir=None` computes them without touching the disk (e.g. a model that changes every call).
+    """
+    entry = os.path.join(cache_dir, cache_name(meta)) if cache_dir else None
+    final = os.path.join(entry, FEATURES_FILE) if entry else None
+    if final and os.path.exists(final):
         logging.info("features of %s: cached at %s", split.ref, entry)
         return FeatureSet.load(final)
 
@@ -174,10 +182,10 @@ def extract(
     global_batch = per_device_batch * mesh.devices.size
     row_start, rows = parallel.process_batch_slice(global_batch, mesh)
     total = pipeline.num_eval_batches(len(split), global_batch)
-    parts_dir = os.path.join(entry, "parts")
+    parts_dir = os.path.join(entry, "parts") if entry else None
     layout = {"num_records": len(split), "global_batch": global_batch, "chunk_batches": chunk_batches}
-    done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout))))
-    if parallel.is_main_process():
+    done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout)))) if entry else 0
+    if entry and parallel.is_main_process():
         workdir.write_json(os.path.join(entry, META_FILE), meta)
         workdir.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
     parts = [FeatureSet.load(_part_path(parts_dir, i)) for i in range(done)]
@@ -217,14 +225,14 @@ def extract(
         if (batch_index + 1) % chunk_batches == 0 or batch_index + 1 == total:
             parts.append(_collect(pending))
             pending = []
-            if parallel.is_main_process():
+            if entry and parallel.is_main_process():
                 parts[-1].save(_part_path(parts_dir, len(parts) - 1))
     bar.close()
 
     result = FeatureSet.concatenate(parts)
     if len(result) != len(split):
         raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
-    if parallel.is_main_process():
+    if entry and parallel.is_main_process():
         result.save(final)
         shutil.rmtree(parts_dir, ignore_errors=True)
     elapsed = time.perf_counter() - start_time

@@ -79,6 +79,8 @@ def main(argv: list[str]) -> None:
     # Imported here so that --help and flag errors stay fast and JAX starts after flags are parsed.
     from gesture_jax import parallel, workdir
 
+    # Libraries (Orbax, TFDS) log through absl at INFO in detail; keep their warnings, and our own INFO.
+    logging.getLogger("absl").setLevel(logging.WARNING)
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
     out_dir = os.path.abspath(os.path.expanduser(_WORKDIR.value))

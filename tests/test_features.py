@@ -43,7 +43,7 @@ def _extract(data_dir, cache_dir, num_devices, *, spec_overrides=None, chunk_bat
 def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path):
     one, _, split = _extract(toy_data_dir, str(tmp_path / "a"), 1)
     eight, _, _ = _extract(toy_data_dir, str(tmp_path / "b"), 8)
-    assert one.features.shape == (len(split), 96)
+    assert one.features.shape == (len(split), 64)
     np.testing.assert_array_equal(one.features, eight.features)  # bit-identical, not just close
     np.testing.assert_array_equal(one.labels, eight.labels)
     np.testing.assert_array_equal(one.ids, eight.ids)
@@ -69,14 +69,14 @@ def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
         sampler="umt_sparse_test",
         sampler_params=(("test_num_segment", 2),),
         crop="three",
-        resize_size=48,
-        crop_size=48,
+        resize_size=32,
+        crop_size=32,
     )
     feats, _, split = _extract(toy_data_dir, str(tmp_path), 8, spec_overrides=overrides)
     model, spec = models.create("toy-vit", seed=0)
     spec = spec.replace(**overrides)
     views = pipeline.clip_views(split.source[3], spec)
-    assert views.shape == (2 * 3, 8, 48, 48, 3)  # clips × crops
+    assert views.shape == (2 * 3, 8, 32, 32, 3)  # clips × crops
     x = (views.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
     np.testing.assert_allclose(feats.features[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
 

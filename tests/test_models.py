@@ -14,8 +14,9 @@ def test_toy_vit_shapes_and_determinism():
     model, spec = models.create("toy-vit", seed=0)
     video = np.random.default_rng(0).normal(size=(2, spec.num_frames, spec.crop_size, spec.crop_size, 3))
     feats = model.features(jnp.asarray(video, jnp.float32))
-    assert feats.shape == (2, 96) and feats.dtype == jnp.float32
-    assert model(jnp.asarray(video, jnp.float32)).shape == (2, 7)
+    assert feats.shape == (2, 64) and feats.dtype == jnp.float32
+    with pytest.raises(ValueError, match="no classification head"):
+        model(jnp.asarray(video, jnp.float32))  # toy-vit is features only; fine-tuning adds a head
     again, _ = models.create("toy-vit", seed=0)
     np.testing.assert_array_equal(again.features(jnp.asarray(video, jnp.float32)), feats)
     other, _ = models.create("toy-vit", seed=1)
@@ -23,7 +24,7 @@ def test_toy_vit_shapes_and_determinism():
 
 
 def test_bfloat16_compute_keeps_float32_params_and_is_close():
-    video = jnp.asarray(np.random.default_rng(1).normal(size=(2, 8, 48, 48, 3)), jnp.float32)
+    video = jnp.asarray(np.random.default_rng(1).normal(size=(2, 8, 32, 32, 3)), jnp.float32)
     f32, _ = models.create("toy-vit", seed=0)
     bf16, _ = models.create("toy-vit", seed=0, dtype="bfloat16")
     params = jax.tree.leaves(nnx.state(bf16, nnx.Param))
@@ -36,9 +37,9 @@ def test_bfloat16_compute_keeps_float32_params_and_is_close():
 def test_wrong_input_shape_is_a_clear_error():
     model, _ = models.create("toy-vit")
     with pytest.raises(ValueError, match="expected video"):
-        model.features(jnp.zeros((1, 3, 48, 48, 3)))  # 3 frames: not a whole number of tubelets
+        model.features(jnp.zeros((1, 3, 32, 32, 3)))  # 3 frames: not a whole number of tubelets
     with pytest.raises(ValueError, match="expected video"):
-        model.features(jnp.zeros((1, 8, 48, 40, 3)))
+        model.features(jnp.zeros((1, 8, 32, 28, 3)))
 
 
 def test_registry_errors():

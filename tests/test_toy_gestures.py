@@ -190,7 +190,7 @@ def test_builder_splits_and_records(data_dir, config, splits):
     sources = _source(data_dir, config)
     assert set(sources) == set(splits)
     domain = config.split("_")[0]
-    files = list((data_dir / "toy_gestures" / config / "1.0.0").glob("*.array_record-*"))
+    files = list((data_dir / "toy_gestures" / config / "1.1.0").glob("*.array_record-*"))
     assert len(files) == len(splits)
     for split, per_class in splits.items():
         ds = sources[split]

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 import jax
+import numpy as np
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers our builders with TFDS)
@@ -83,6 +84,16 @@ def open_split(
     source = b.as_data_source(split=ref.split)
     names = tuple(b.info.features["label"].names)
     return Split(ref, source, names, str(b.info.version))
+
+
+def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
+    """The label of every record, in order (reads each record once; used to select classes)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(num_threads) as pool:
+        return np.fromiter(
+            pool.map(lambda i: split.source[i]["label"], range(len(split))), np.int64, len(split)
+        )
 
 
 def _barrier(name: str) -> None:

@@ -72,7 +72,7 @@ PARAM_DTYPES = {
 
 # Body-space geometry in units of the body height H (y up, origin at the pelvis).
 _NECK_Y, _SHOULDER_Y, _HEAD_Y, _HEAD_R = 0.30, 0.285, 0.385, 0.06
-_UPPER, _FORE, _HAND_R = 0.15, 0.14, 0.022
+_UPPER, _FORE, _HAND_R = 0.15, 0.14, 0.03
 _TOP, _BOTTOM, _HALF_W = 0.62, 0.47, 0.44  # extent of the figure incl. a raised arm
 _SKIN = ((241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 56, 34))
 
@@ -126,12 +126,12 @@ def sample_params(label: int, domain: str, rng: np.random.Generator) -> dict:
     p["idle_sway"] = float(rng.uniform(1.0, 5.0))
     p["sway_phase"] = float(rng.uniform(0.0, 2 * np.pi))
     # Body: scale (body height / frame size) and a position that keeps the figure in view.
-    s = float(rng.uniform(0.62, 0.84))
+    s = float(rng.uniform(0.74, 0.85))
     p["body_scale"] = s
     p["center_x"] = float(rng.uniform(_HALF_W * s + 0.03, 1 - _HALF_W * s - 0.03))
     p["center_y"] = float(rng.uniform(_TOP * s + 0.03, 1 - _BOTTOM * s - 0.03))
     p["shoulder_width"] = float(rng.uniform(0.085, 0.12))
-    p["limb_thickness"] = float(rng.uniform(1.5, 2.6) if real else rng.uniform(1.6, 2.8))
+    p["limb_thickness"] = float(rng.uniform(2.8, 4.0) if real else rng.uniform(3.0, 4.2))
     # Colours: pastel flat background + saturated clothes (synthetic); earthy, muted (real).
     if real:
         bg = _hsv(rng.uniform(0.05, 0.35), rng.uniform(0.15, 0.5), rng.uniform(0.35, 0.7))

@@ -61,7 +61,12 @@ def param_shapes(family: str, model_config: dict[str, Any]) -> dict[str, tuple[i
 
 
 def load(
-    path: str, *, dtype: str = "float32", attention_impl: str | None = None, num_frames: int | None = None
+    path: str,
+    *,
+    dtype: str = "float32",
+    attention_impl: str | None = None,
+    num_frames: int | None = None,
+    model_overrides: dict[str, Any] | None = None,
 ) -> tuple[nnx.Module, VideoSpec]:
     """The encoder in a directory written by ``gesture_jax.convert``, and its input spec.
 
@@ -78,6 +83,7 @@ def load(
         new = {**config, "num_frames": num_frames}
         params = module.adapt_params(params, config, new)
         config = new
+    config.update(model_overrides or {})  # fields that change no shape, such as drop_path_rate
     model = _assemble(module, config, params, _dtype(dtype), attention_impl, source=path)
     spec = VideoSpec.from_dict(meta["spec"]).replace(num_frames=config["num_frames"])
     return model, spec
@@ -107,12 +113,19 @@ def _dotted(path: tuple) -> str:
     return ".".join(map(str, path))
 
 
-def from_config(encoder_config) -> tuple[nnx.Module, VideoSpec]:
+def from_config(
+    encoder_config, model_overrides: dict[str, Any] | None = None
+) -> tuple[nnx.Module, VideoSpec]:
     """The encoder a config's ``encoder`` block describes (see `config_lib.encoder`), with its spec."""
     if encoder_config.checkpoint:
         # A frame-count override changes the model too (its position tables), not only the sampler.
         frames = encoder_config.spec.num_frames
-        model, spec = load(encoder_config.checkpoint, dtype=encoder_config.dtype, num_frames=frames)
+        model, spec = load(
+            encoder_config.checkpoint,
+            dtype=encoder_config.dtype,
+            num_frames=frames,
+            model_overrides=model_overrides,
+        )
         family = registry.get(encoder_config.name).family
         meta_family = _checkpoint_family(encoder_config.checkpoint)
         if meta_family != family:
@@ -121,7 +134,12 @@ def from_config(encoder_config) -> tuple[nnx.Module, VideoSpec]:
                 f"{encoder_config.checkpoint} holds a {meta_family} model"
             )
     else:
-        model, spec = create(encoder_config.name, seed=encoder_config.init_seed, dtype=encoder_config.dtype)
+        model, spec = create(
+            encoder_config.name,
+            seed=encoder_config.init_seed,
+            dtype=encoder_config.dtype,
+            model_overrides=model_overrides,
+        )
     return model, config_lib.apply_spec_overrides(spec, encoder_config)
 
 

@@ -102,18 +102,10 @@ _L16 = dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16)
 register(
     "toy-vit",
     "toy",
-    dict(
-        img_size=48,
-        patch_size=8,
-        num_frames=8,
-        tubelet_size=2,
-        embed_dim=96,
-        depth=3,
-        num_heads=4,
-        num_classes=7,
-    ),
-    spec=VideoSpec(num_frames=8, sampler="tsn", resize_size=48, crop_size=48),
-    description="tiny VideoMAE-style ViT (8×48², tubelet 2, patch 8, D 96, depth 3) for CPU demos",
+    # Small patches: the toy arms are 1–2 px thick at 32², and coarse patches learn them slowly.
+    dict(img_size=32, patch_size=4, num_frames=8, tubelet_size=2, embed_dim=64, depth=2, num_heads=4),
+    spec=VideoSpec(num_frames=8, sampler="tsn", resize_size=32, crop_size=32),
+    description="tiny VideoMAE-style ViT (8×32², tubelet 2, patch 4, D 64, depth 2) for CPU demos",
 )
 register(
     "toy-viclip",

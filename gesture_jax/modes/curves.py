@@ -35,11 +35,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
 
     def evaluate(queries: str, gallery: features.FeatureSet, label: str, **fields: Any) -> dict[str, Any]:
         q = feats[queries]
+        k = min(cfg.k, len(gallery))  # a 1-shot gallery of few classes can hold fewer than k videos
         predictions = knn.knn_classify(
             gallery.features,
             gallery.labels,
             q.features,
-            k=cfg.k,
+            k=k,
             metric=cfg.metric,
             num_classes=len(class_names),
             mesh=mesh,
@@ -52,7 +53,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
             encoder_state="frozen",
             gallery=label,
             queries=queries,
-            k=cfg.k,
+            k=k,
             metric=cfg.metric,
             num_gallery=len(gallery),
             **fields,

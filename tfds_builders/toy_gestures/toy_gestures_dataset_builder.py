@@ -57,8 +57,8 @@ def _config(name: str, domain: str, sizes: dict[str, int], note: str = "") -> To
 class Builder(tfds.core.GeneratorBasedBuilder):
     """Procedural toy RoCoG-v2 gesture videos (synthetic and real-looking domains)."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {"1.0.0": "Initial release.", "1.1.0": "Thicker limbs, larger figures and hands."}
     BUILDER_CONFIGS = [
         _config("synthetic", "synthetic", {"train": 100, "val": 20}),
         _config("real", "real", {"train": 20, "test": 20}),

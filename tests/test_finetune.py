@@ -1,0 +1,202 @@
+"""Fine-tuning: optimiser pieces, a linear probe that learns, the unseen-class protocol, checkpoints that
+are kept by rule, and a run killed with SIGKILL that ends exactly where an uninterrupted one ends."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from gesture_jax import checkpointing, config_lib
+from gesture_jax.modes import finetune
+from gesture_jax.train import optim
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _params():
+    names = [
+        "encoder/patch_embed/proj/kernel",
+        "encoder/blocks/0/mlp/fc1/kernel",
+        "encoder/blocks/1/mlp/fc1/bias",
+        "encoder/fc_norm/scale",
+        "head/kernel",
+    ]
+    return {n: np.ones((2, 2) if n.endswith("kernel") else (2,), np.float32) for n in names}
+
+
+def _depth(path):  # a depth-2 ViT: embeddings 0, blocks 1..2, top 3
+    return (
+        {"patch_embed": 0, "blocks": None, "fc_norm": 3}[path[0]] if path[0] != "blocks" else int(path[1]) + 1
+    )
+
+
+def test_layer_wise_lr_decay():
+    config = optim.OptimConfig(
+        learning_rate=1.0, warmup_steps=0, total_steps=10, weight_decay=0.0, layer_decay=0.5, clip_norm=0.0
+    )
+    params = _params()
+    tx = optim.make(config, params, _depth, layers=4)
+    grads = {n: np.full_like(v, 0.3) for n, v in params.items()}
+    updates, _ = tx.update(grads, tx.init(params), params)
+    # Adam's first step is ±lr; layer decay scales it by 0.5^(3 - depth); the head gets the full rate.
+    expected = {
+        "encoder/patch_embed/proj/kernel": 0.125,
+        "encoder/blocks/0/mlp/fc1/kernel": 0.25,
+        "encoder/blocks/1/mlp/fc1/bias": 0.5,
+        "encoder/fc_norm/scale": 1.0,
+        "head/kernel": 1.0,
+    }
+    for name, scale in expected.items():
+        np.testing.assert_allclose(np.asarray(updates[name]), -scale, rtol=1e-4)
+
+
+def test_schedule_warmup_then_cosine():
+    schedule = optim.schedule(
+        optim.OptimConfig(learning_rate=1.0, min_learning_rate=0.1, warmup_steps=10, total_steps=110)
+    )
+    assert float(schedule(0)) == 0.0 and float(schedule(5)) == pytest.approx(0.5)
+    assert float(schedule(10)) == pytest.approx(1.0)
+    assert float(schedule(60)) == pytest.approx(0.55, abs=1e-3)  # half-way down the cosine
+    assert float(schedule(110)) == pytest.approx(0.1)
+
+
+def test_weight_decay_mask_and_accumulation():
+    assert optim.decays(("encoder", "blocks", 0, "mlp", "fc1", "kernel"), np.ones((2, 2)))
+    assert not optim.decays(("encoder", "fc_norm", "scale"), np.ones(2))
+    assert not optim.decays(("encoder", "pos_embed"), np.ones((1, 4, 2)))
+    assert not optim.decays(("encoder", "vision", "class_embedding"), np.ones((2, 2)))
+    config = optim.OptimConfig(accum_steps=2, warmup_steps=0, total_steps=5)
+    tx = optim.make(config, _params(), _depth, layers=4)
+    state = tx.init(_params())
+    updates, state = tx.update({n: np.ones_like(v) for n, v in _params().items()}, state, _params())
+    assert all(not np.asarray(u).any() for u in updates.values())  # first micro-step: no update yet
+
+
+@pytest.mark.parametrize(
+    "strategy, trained",
+    [
+        ("linear_probe", {"head"}),
+        ("last_blocks", {"head", "top", "block1"}),
+        ("full", {"head", "top", "block1", "block0", "embed"}),
+    ],
+)
+def test_strategies(strategy, trained):
+    paths = {
+        "head": (("head", "kernel"), None),
+        "top": (("encoder", "fc_norm", "scale"), 3),
+        "block1": (("encoder", "blocks", 1, "mlp"), 2),
+        "block0": (("encoder", "blocks", 0, "mlp"), 1),
+        "embed": (("encoder", "patch_embed"), 0),
+    }
+    got = {
+        n for n, (p, d) in paths.items() if optim.trainable(p, d, strategy=strategy, last_blocks=1, layers=4)
+    }
+    assert got == trained
+
+
+def _smoke_config(toy_data_dir, **finetune_overrides):
+    config = config_lib.load_file("configs/demo_finetune.py:smoke")
+    with config.unlocked():
+        config.data.data_dir = toy_data_dir
+        config.finetune.update(finetune_overrides)
+    return config
+
+
+def test_linear_probe_learns_and_leaves_the_encoder_alone(toy_data_dir, tmp_path):
+    config = _smoke_config(
+        toy_data_dir,
+        strategy="linear_probe",
+        learning_rate=3e-2,
+        warmup_steps=0,
+        num_steps=40,
+        checkpoint_every=20,
+        val_split="toy_gestures/synthetic_small:train",
+        label_smoothing=0.0,
+    )
+    with config.unlocked():
+        for key in ("brightness", "contrast", "saturation", "hue"):
+            config.finetune.augment[key] = 0.0
+        config.finetune.augment.crop_scale = (1.0, 1.0)
+    rows = finetune.run(config, str(tmp_path))
+    head = next(
+        r
+        for r in rows
+        if r["gallery"] == "classifier head" and r["queries"].endswith("synthetic_small:train")
+    )
+    assert head["accuracy"] > 0.5  # it fits its own training videos (chance: 1/7)
+    knn = {(r["encoder_state"] == "frozen", r["gallery"]): r["accuracy"] for r in rows if r.get("k")}
+    for gallery in ("toy_gestures/synthetic_small:train", "toy_gestures/real_small:train"):
+        assert knn[(True, gallery)] == knn[(False, gallery)]  # a frozen encoder gives the same features
+    log = [json.loads(line) for line in open(tmp_path / "metrics.jsonl")]
+    losses = [r["train/loss"] for r in log if "train/loss" in r]
+    assert losses[-1] < losses[0]
+    assert os.listdir(tmp_path / "tensorboard")
+
+
+def test_unseen_class_protocol(toy_data_dir, tmp_path):
+    config = _smoke_config(toy_data_dir, heldout_classes=(2, 5), num_steps=6, checkpoint_every=6)
+    rows = finetune.run(config, str(tmp_path))
+    heldout = [r for r in rows if r.get("classes") == "heldout"]
+    assert {r["encoder_state"] for r in heldout} == {
+        "frozen",
+        "fine-tuned on toy_gestures/synthetic_small:train without Rally, FollowMe",
+    }
+    for row in heldout:
+        assert row["num_queries"] == 6  # 3 real test videos of each held-out class
+        assert sum(row["confusion"][c][c2] for c in (0, 1, 3, 4, 6) for c2 in range(7)) == 0
+    assert {r["shots"] for r in heldout} == {1, 0}
+    head = [r for r in rows if r["gallery"] == "classifier head"]
+    assert all(r["num_queries"] in (10, 15) for r in head)  # only the 5 kept classes: 2 or 3 per class
+
+
+def _run_smoke(workdir, data_dir, *extra, wait=True):
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
+    cmd = [
+        sys.executable,
+        "-m",
+        "gesture_jax.main",
+        "--config",
+        "configs/demo_finetune.py:smoke",
+        "--workdir",
+        str(workdir),
+        f"--config.data.data_dir={data_dir}",
+        *extra,
+    ]
+    process = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    if wait:
+        _, err = process.communicate(timeout=600)
+        assert process.returncode == 0, err[-3000:]
+    return process
+
+
+def _has_checkpoint(directory) -> bool:
+    return directory.exists() and any(name.isdigit() for name in os.listdir(directory))
+
+
+def test_killed_run_resumes_to_the_same_end(toy_data_dir, tmp_path):
+    reference = tmp_path / "reference"
+    _run_smoke(reference, toy_data_dir)
+    expected = json.load(open(reference / finetune.FINAL_JSON))
+    steps = checkpointing.TrainCheckpoints(
+        str(reference / "checkpoints"), keep=3, best_metric="val_accuracy"
+    ).steps
+    assert steps[-3:] == [12, 18, 24] and len(steps) <= 4  # the latest 3 (+ the best on val)
+
+    killed = tmp_path / "killed"
+    process = _run_smoke(killed, toy_data_dir, wait=False)
+    deadline = time.time() + 300
+    while time.time() < deadline and not _has_checkpoint(killed / "checkpoints"):
+        time.sleep(0.2)
+    time.sleep(1.5)  # somewhere between checkpoints, maybe during a write
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not (killed / finetune.FINAL_JSON).exists()
+    _run_smoke(killed, toy_data_dir)
+    assert json.load(open(killed / finetune.FINAL_JSON)) == expected
