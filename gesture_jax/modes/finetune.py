@@ -79,16 +79,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
         clip_norm=ft.clip_norm,
         accum_steps=ft.accum_steps,
     )
-    params_probe = {
-        trainer_lib._name(p): v.get_value()
-        for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))
-        if is_trainable(p)
-    }
-    tx = optim.make(optim_config, params_probe, lambda p: family.layer_index(p, model_config), layers=layers)
     trainer = trainer_lib.Trainer(
         model,
         is_trainable=is_trainable,
-        tx=tx,
+        make_tx=lambda params: optim.make(
+            optim_config, params, lambda p: family.layer_index(p, model_config), layers=layers
+        ),
         lr_schedule=optim.schedule(optim_config),
         spec=spec,
         mesh=mesh,

@@ -31,7 +31,7 @@ class Trainer:
         model: nnx.Module,
         *,
         is_trainable: Callable[[tuple], bool],
-        tx: optax.GradientTransformation,
+        make_tx: Callable[[dict[str, Any]], optax.GradientTransformation],
         lr_schedule: optax.Schedule,
         spec: VideoSpec,
         mesh: jax.sharding.Mesh,
@@ -40,7 +40,6 @@ class Trainer:
         accum_steps: int = 1,
     ):
         self.mesh = mesh
-        self.tx = tx
         graphdef, params, rest = nnx.split(model, nnx.Param, ...)
         self._graphdef, self._rest = graphdef, jax.device_put(rest, parallel.replicated(mesh))
         self._templates = {_name(p): (p, v) for p, v in nnx.to_flat_state(params)}
@@ -51,6 +50,7 @@ class Trainer:
         frozen = {n: v for n, v in values.items() if n not in self.trainable_names}
         self._frozen = jax.device_put(frozen, parallel.replicated(mesh))
         self._initial = {n: values[n] for n in self.trainable_names}
+        self.tx = tx = make_tx(self._initial)  # built for exactly the trainable parameters
 
         def merge(params, frozen, rest):
             flat = [
