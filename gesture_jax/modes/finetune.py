@@ -116,7 +116,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
     if start is not None:
         state = checkpoints.restore(start, state, iterator)
         logging.info("resuming from the checkpoint at step %d", start)
-    state = _train(config, workdir, trainer, spec, state, iterator, checkpoints, start or 0, kept, label_map)
+    state = _train(config, workdir, trainer, spec, state, iterator, checkpoints, start or 0, kept)
     checkpoints.close()
 
     # --- after fine-tuning ------------------------------------------------------------------------
@@ -147,7 +147,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
     return rows
 
 
-def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, kept, label_map) -> dict:
+def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, kept) -> dict:
     ft = config.finetune
     logs = summaries.Summaries(workdir, enabled=parallel.is_main_process())
     global_batch = ft.batch_per_device * trainer.mesh.devices.size
@@ -172,9 +172,7 @@ def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, k
                 loss=f"{values['train/loss']:.3f}", clips_s=f"{values['train/clips_per_second']:.0f}"
             )
         if step % ft.checkpoint_every == 0 or step == ft.num_steps:
-            val = _head_accuracy(
-                config, trainer.model(state), spec, trainer.mesh, ft.val_split, kept, label_map
-            )
+            val = _head_accuracy(config, trainer.model(state), spec, trainer.mesh, ft.val_split, kept)
             logs.write(step, {"val/accuracy": val})
             checkpoints.save(step, state, iterator, {"val_accuracy": val})
             logging.info("step %d: synthetic val accuracy %.1f%% (checkpoint saved)", step, 100 * val)
@@ -196,7 +194,13 @@ def _names(class_names, classes) -> str:
     return ", ".join(class_names[c] for c in classes)
 
 
-def _head_accuracy(config, model, spec, mesh, split_name, kept, label_map) -> float:
+def _head_predictions(logits: features.FeatureSet, kept: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, head predictions) of the videos of the kept classes, both as dataset labels."""
+    keep = np.isin(logits.labels, kept)
+    return logits.labels[keep], np.asarray(kept)[logits.features[keep].argmax(1)]
+
+
+def _head_accuracy(config, model, spec, mesh, split_name, kept) -> float:
     """The head's accuracy on the kept classes of a split (no cache: the weights change every call)."""
     split = _open(config, split_name)
     extractor = features.Extractor(model, spec, mesh, output=lambda m, x: m(x))
@@ -208,9 +212,8 @@ def _head_accuracy(config, model, spec, mesh, split_name, kept, label_map) -> fl
         per_device_batch=config.extract.per_device_batch,
         num_threads=config.data.num_threads,
     )
-    keep = np.isin(logits.labels, kept)
-    targets = np.array([label_map[int(y)] if label_map else int(y) for y in logits.labels[keep]])
-    return float((logits.features[keep].argmax(1) == targets).mean()) if keep.any() else float("nan")
+    labels, predictions = _head_predictions(logits, kept)
+    return float((predictions == labels).mean()) if len(labels) else float("nan")
 
 
 def _head_row(config, workdir, model, spec, mesh, split_name, class_names, kept, state_name, digest):
@@ -218,11 +221,9 @@ def _head_row(config, workdir, model, spec, mesh, split_name, class_names, kept,
     feats, _ = features.extract_splits(
         config, workdir, extractor, [split_name], {"finetuned": digest, "output": "head logits"}
     )
-    logits = feats[split_name]
-    keep = np.isin(logits.labels, kept)
-    predictions = np.asarray(kept)[logits.features[keep].argmax(1)]
+    labels, predictions = _head_predictions(feats[split_name], kept)
     return report.classification_row(
-        logits.labels[keep],
+        labels,
         predictions,
         class_names,
         encoder=config.encoder.name,
