@@ -103,9 +103,19 @@ register(
     "toy-vit",
     "toy",
     # Small patches: the toy arms are 1–2 px thick at 32², and coarse patches learn them slowly.
-    dict(img_size=32, patch_size=4, num_frames=8, tubelet_size=2, embed_dim=64, depth=2, num_heads=4),
+    # Frame differences as input: a motion prior without which it learns gestures far too slowly on a CPU.
+    dict(
+        img_size=32,
+        patch_size=4,
+        num_frames=8,
+        tubelet_size=2,
+        embed_dim=64,
+        depth=2,
+        num_heads=4,
+        temporal_difference=True,
+    ),
     spec=VideoSpec(num_frames=8, sampler="tsn", resize_size=32, crop_size=32),
-    description="tiny VideoMAE-style ViT (8×32², tubelet 2, patch 4, D 64, depth 2) for CPU demos",
+    description="tiny VideoMAE-style ViT on frame differences (8×32², tubelet 2, patch 4, D 64, depth 2)",
 )
 register(
     "toy-viclip",

@@ -38,6 +38,9 @@ class ViTConfig:
     pos_embed: str = "sinusoid"  # how the table is built: "sinusoid" (VideoMAE) or "umt" (resized 8×14×14)
     learned_pos_embed: bool = False  # UMT at a non-default geometry trains and stores its table
     drop_path_rate: float = 0.0  # stochastic depth in training (0.1 in the references' fine-tuning)
+    # Toy encoders only (no reference model does this): embed frame-to-frame differences instead of
+    # frames, a motion prior that lets a tiny model trained from scratch on CPU learn gestures quickly.
+    temporal_difference: bool = False
 
     @property
     def grid(self) -> tuple[int, int, int]:
@@ -102,7 +105,11 @@ class VideoViT(nnx.Module):
 
     def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
-        x = self.patch_embed(video.astype(self.dtype))
+        video = video.astype(self.dtype)
+        if self.config.temporal_difference:
+            diff = video[:, 1:] - video[:, :-1]
+            video = jnp.concatenate([diff[:, :1], diff], axis=1)  # T frames in, T differences out
+        x = self.patch_embed(video)
         x = x + self._position_table(video.shape).astype(x.dtype)
         x = layers.run_blocks(self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key)
         return x
