@@ -200,3 +200,19 @@ def test_killed_run_resumes_to_the_same_end(toy_data_dir, tmp_path):
     assert not (killed / finetune.FINAL_JSON).exists()
     _run_smoke(killed, toy_data_dir)
     assert json.load(open(killed / finetune.FINAL_JSON)) == expected
+
+
+def test_other_families_strategies_and_bfloat16(toy_data_dir, tmp_path):
+    """ViCLIP fine-tunes its vision tower's last block and top in bfloat16; its text tower stays frozen."""
+    config = _smoke_config(
+        toy_data_dir, strategy="last_blocks", last_blocks=1, num_steps=4, checkpoint_every=4
+    )
+    with config.unlocked():
+        config.encoder = config_lib.encoder("toy-viclip", dtype="bfloat16")
+    rows = finetune.run(config, str(tmp_path))
+    assert {r["encoder_state"] for r in rows} >= {
+        "frozen",
+        "fine-tuned on toy_gestures/synthetic_small:train",
+    }
+    final = json.load(open(tmp_path / finetune.FINAL_JSON))
+    assert final["step"] == 4 and len(final["params_checksum"]) == 64
