@@ -14,8 +14,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 
-# RoCoG-v2's classes in its index order (class_dict.json).
-ROCOG_V2_CLASSES = ("Advance", "Attention", "Rally", "MoveForward", "Halt", "FollowMe", "MoveInReverse")
+from gesture_jax.data.classes import ROCOG_V2_CLASSES  # re-exported: the classes every set covers
 
 
 @dataclasses.dataclass(frozen=True)

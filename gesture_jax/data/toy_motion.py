@@ -20,7 +20,9 @@ import dataclasses
 
 import numpy as np
 
-CLASS_NAMES = ("Advance", "Attention", "Rally", "MoveForward", "Halt", "FollowMe", "MoveInReverse")
+from gesture_jax.data.classes import ROCOG_V2_CLASSES
+
+CLASS_NAMES = ROCOG_V2_CLASSES
 NUM_CLASSES = len(CLASS_NAMES)
 ARM_FIELDS = ("theta", "flex", "fs_upper", "fs_fore")
 

@@ -13,16 +13,10 @@ import json
 import re
 from typing import Any
 
+from gesture_jax.data.classes import ROCOG_V2_CLASSES
+
 # class_dict.json order (never alphabetical); the builder's ClassLabel is fixed to it.
-CLASS_NAMES: tuple[str, ...] = (
-    "Advance",
-    "Attention",
-    "Rally",
-    "MoveForward",
-    "Halt",
-    "FollowMe",
-    "MoveInReverse",
-)
+CLASS_NAMES: tuple[str, ...] = ROCOG_V2_CLASSES
 
 _REAL_RE = re.compile(
     r"^(?P<subject>S\d{2}b?)_(?P<distance>\d+)m_(?P<view>ground|hover)(?:_(?P<take>\d))?"
