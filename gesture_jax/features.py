@@ -75,6 +75,7 @@ class Extractor:
         self.spec = spec
         self.mesh = mesh
         graphdef, state = nnx.split(model)
+        self._graphdef = graphdef
         self._state = jax.device_put(state, parallel.replicated(mesh))
 
         @functools.partial(jax.jit, out_shardings=parallel.replicated(mesh))
@@ -88,6 +89,13 @@ class Extractor:
             return {"features": feats, **{k: batch[k] for k in ("label", "id", "mask")}}
 
         self._step = step
+
+    def set_model(self, model: nnx.Module) -> None:
+        """New weights for the same architecture, without compiling again (e.g. during training)."""
+        graphdef, state = nnx.split(model)
+        if graphdef != self._graphdef:
+            raise ValueError("set_model needs a model of the same structure as the one compiled")
+        self._state = jax.device_put(state, parallel.replicated(self.mesh))
 
     def __call__(self, local_batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
         batch = {
@@ -110,12 +118,7 @@ def extract_splits(
     encoder = config.encoder
     feats, class_names = {}, None
     for name in names:
-        split = datasets.open_split(
-            name,
-            config.data.data_dir,
-            build_if_missing=config.data.build_if_missing,
-            manual_dir=config.data.manual_dir or None,
-        )
+        split = datasets.open_configured(name, config.data)
         if class_names is not None and split.class_names != class_names:
             raise ValueError(f"{name} has classes {split.class_names}, other splits have {class_names}")
         class_names = split.class_names

@@ -86,6 +86,16 @@ def open_split(
     return Split(ref, source, names, str(b.info.version))
 
 
+def open_configured(text: str, data_config) -> Split:
+    """`open_split` with a run config's ``data`` block (data_dir, build_if_missing, manual_dir)."""
+    return open_split(
+        text,
+        data_config.data_dir,
+        build_if_missing=data_config.build_if_missing,
+        manual_dir=data_config.manual_dir or None,
+    )
+
+
 def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
     """The label of every record, in order (reads each record once; used to select classes)."""
     from concurrent.futures import ThreadPoolExecutor

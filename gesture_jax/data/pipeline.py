@@ -102,8 +102,7 @@ class _EvalExample:
     rows: int  # this process's rows per global batch
 
     def __call__(self, local_position: int) -> dict[str, np.ndarray]:
-        batch, row = divmod(local_position, self.rows)
-        index = batch * self.global_batch + self.row_start + row
+        index = global_position(local_position, self.global_batch, self.row_start, self.rows)
         if index >= self.num_records:  # padding: same shapes, masked out
             return {
                 "video": np.zeros(view_shape(self.spec), np.uint8),
@@ -120,6 +119,13 @@ class _EvalExample:
             "id": encode_id(_record_id(record)),
             "mask": np.bool_(True),
         }
+
+
+def global_position(local_position: int, global_batch: int, row_start: int, rows: int) -> int:
+    """Position in the global sequence of this process's `local_position`-th example: process rows
+    [row_start, row_start + rows) of each global batch (see `parallel.process_batch_slice`)."""
+    batch, row = divmod(local_position, rows)
+    return batch * global_batch + row_start + row
 
 
 def num_eval_batches(num_records: int, global_batch: int) -> int:

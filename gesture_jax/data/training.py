@@ -18,7 +18,7 @@ import grain
 import numpy as np
 
 from gesture_jax.data import frames as frames_lib
-from gesture_jax.data import sampling
+from gesture_jax.data import pipeline, sampling
 from gesture_jax.data.augment import AugmentConfig, augment
 from gesture_jax.data.spec import VideoSpec
 
@@ -58,8 +58,7 @@ class _TrainExample:
         return int(last[1][offset])
 
     def __call__(self, local_position: int) -> dict[str, np.ndarray]:
-        batch, row = divmod(local_position, self.rows)
-        position = batch * self.global_batch + self.row_start + row
+        position = pipeline.global_position(local_position, self.global_batch, self.row_start, self.rows)
         record = self.source[self.record_index(position)]
         rng = np.random.default_rng([self.seed, 1, position])
         jpegs = record["frames"]

@@ -42,7 +42,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
     encoder, spec = models.from_config(config.encoder, model_overrides={"drop_path_rate": ft.drop_path})
     family = models.family_module(models.get(config.encoder.name).family)
     model_config = dataclasses.asdict(encoder.config)
-    train_split = _open(config, ft.train_split)
+    train_split = datasets.open_configured(ft.train_split, config.data)
     class_names = train_split.class_names
 
     heldout = tuple(int(c) for c in ft.heldout_classes)
@@ -159,6 +159,9 @@ def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, k
         dynamic_ncols=True,
         disable=not parallel.is_main_process(),
     )
+    # Compiled once; each checkpoint only swaps in the current weights.
+    val_split = datasets.open_configured(ft.val_split, config.data)
+    val_extractor = features.Extractor(trainer.model(state), spec, trainer.mesh, output=_logits)
     while step < ft.num_steps:
         state, metrics = trainer.step(state, next(iterator))
         step += 1
@@ -172,22 +175,14 @@ def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, k
                 loss=f"{values['train/loss']:.3f}", clips_s=f"{values['train/clips_per_second']:.0f}"
             )
         if step % ft.checkpoint_every == 0 or step == ft.num_steps:
-            val = _head_accuracy(config, trainer.model(state), spec, trainer.mesh, ft.val_split, kept)
+            val_extractor.set_model(trainer.model(state))
+            val = _head_accuracy(config, val_extractor, val_split, kept)
             logs.write(step, {"val/accuracy": val})
             checkpoints.save(step, state, iterator, {"val_accuracy": val})
             logging.info("step %d: synthetic val accuracy %.1f%% (checkpoint saved)", step, 100 * val)
     bar.close()
     logs.close()
     return state
-
-
-def _open(config, name: str) -> datasets.Split:
-    return datasets.open_split(
-        name,
-        config.data.data_dir,
-        build_if_missing=config.data.build_if_missing,
-        manual_dir=config.data.manual_dir or None,
-    )
 
 
 def _names(class_names, classes) -> str:
@@ -200,10 +195,12 @@ def _head_predictions(logits: features.FeatureSet, kept: list[int]) -> tuple[np.
     return logits.labels[keep], np.asarray(kept)[logits.features[keep].argmax(1)]
 
 
-def _head_accuracy(config, model, spec, mesh, split_name, kept) -> float:
+def _logits(model, video):
+    return model(video)
+
+
+def _head_accuracy(config, extractor: features.Extractor, split: datasets.Split, kept) -> float:
     """The head's accuracy on the kept classes of a split (no cache: the weights change every call)."""
-    split = _open(config, split_name)
-    extractor = features.Extractor(model, spec, mesh, output=lambda m, x: m(x))
     logits = features.extract(
         extractor,
         split,
@@ -217,7 +214,7 @@ def _head_accuracy(config, model, spec, mesh, split_name, kept) -> float:
 
 
 def _head_row(config, workdir, model, spec, mesh, split_name, class_names, kept, state_name, digest):
-    extractor = features.Extractor(model, spec, mesh, output=lambda m, x: m(x))
+    extractor = features.Extractor(model, spec, mesh, output=_logits)
     feats, _ = features.extract_splits(
         config, workdir, extractor, [split_name], {"finetuned": digest, "output": "head logits"}
     )
