@@ -4,18 +4,15 @@ are kept by rule, and a run killed with SIGKILL that ends exactly where an unint
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from main_runs import run_main, start_main
 
 from gesture_jax import checkpointing, config_lib
 from gesture_jax.modes import finetune
 from gesture_jax.train import optim
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _params():
@@ -155,25 +152,12 @@ def test_unseen_class_protocol(toy_data_dir, tmp_path):
 
 
 def _run_smoke(workdir, data_dir, *extra, wait=True):
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    cmd = [
-        sys.executable,
-        "-m",
-        "gesture_jax.main",
-        "--config",
-        "configs/demo_finetune.py:smoke",
-        "--workdir",
-        str(workdir),
-        f"--config.data.data_dir={data_dir}",
-        *extra,
-    ]
-    process = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    if wait:
-        _, err = process.communicate(timeout=600)
-        assert process.returncode == 0, err[-3000:]
-    return process
+    flags = (f"--config.data.data_dir={data_dir}", *extra)
+    if not wait:
+        return start_main("configs/demo_finetune.py:smoke", workdir, *flags)
+    result = run_main("configs/demo_finetune.py:smoke", workdir, *flags, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def _has_checkpoint(directory) -> bool:

@@ -2,33 +2,15 @@
 
 import json
 import os
-import subprocess
-import sys
 
 import pytest
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from main_runs import run_main
 
 
 def _main(workdir, *flags, devices=1, data_dir=None):
-    env = {
-        **os.environ,
-        "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": f"--xla_force_host_platform_device_count={devices}",
-    }
     if data_dir:
         flags = (*flags, f"--config.data.data_dir={data_dir}")
-    cmd = [
-        sys.executable,
-        "-m",
-        "gesture_jax.main",
-        "--config",
-        "configs/demo.py:smoke",
-        "--workdir",
-        str(workdir),
-        *flags,
-    ]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    return run_main("configs/demo.py:smoke", workdir, *flags, devices=devices)
 
 
 def _rows(workdir):

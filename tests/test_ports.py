@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from checkpoint_files import Pwn, write_safetensors, write_zip
 from flax import nnx
+from main_runs import run_main
 
 from gesture_jax import models
 from gesture_jax.models import pos_embed
@@ -308,26 +309,13 @@ def test_knn_experiment_with_a_converted_checkpoint(toy_data_dir, tmp_path):
     assert (
         meta["spec"]["crop_size"] == 32 and meta["spec"]["num_clips"] == 4 and meta["spec"]["crop"] == "three"
     )
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
     workdir = tmp_path / "run"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "gesture_jax.main",
-            "--config",
-            "configs/demo.py:smoke",
-            "--workdir",
-            str(workdir),
-            f"--config.data.data_dir={toy_data_dir}",
-            "--config.encoder.name=umt-b16",
-            f"--config.encoder.checkpoint={dst}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    result = run_main(
+        "configs/demo.py:smoke",
+        workdir,
+        f"--config.data.data_dir={toy_data_dir}",
+        "--config.encoder.name=umt-b16",
+        f"--config.encoder.checkpoint={dst}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.load(open(workdir / "results.json"))["rows"]

@@ -5,13 +5,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from main_runs import run_main
 
 from gesture_jax import models, prompts, text, zeroshot
 from gesture_jax.ports import convert
@@ -165,19 +164,12 @@ def _write_small_merges(path: Path) -> Path:
 def test_demo_end_to_end(toy_data_dir, tmp_path):
     vocab = _write_small_merges(tmp_path / "merges.txt.gz")
     workdir = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "gesture_jax.main",
-        "--config",
+    result = run_main(
         "configs/zeroshot/demo.py:smoke",
-        "--workdir",
-        str(workdir),
+        workdir,
         f"--config.data.data_dir={toy_data_dir}",
         f"--config.zeroshot.vocab_path={vocab}",
-    ]
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=8"}
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads((workdir / "results.json").read_text())["rows"]
     assert [r["gallery"] for r in rows] == list(prompts.names())
