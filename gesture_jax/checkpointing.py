@@ -5,23 +5,25 @@ Trees are nested dicts with string keys (block indices as "0", "1", ...), as Orb
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
+from etils import epath
 from orbax.checkpoint import v1 as ocp
+
+from gesture_jax import workdir
 
 
 def save_params(path: str, flat: dict[str, np.ndarray]) -> None:
     """Writes {dotted.path: array} as an Orbax pytree checkpoint at `path` (which must not exist)."""
-    ocp.save_pytree(os.path.abspath(path), nest(flat))
+    ocp.save_pytree(workdir.resolve(path), nest(flat))
 
 
 def load_params(path: str) -> dict[str, np.ndarray]:
     """{dotted.path: numpy array} from `save_params`."""
-    if not os.path.isdir(path):
+    if not epath.Path(path).is_dir():
         raise FileNotFoundError(f"no parameter checkpoint at {path}")
-    return flatten(ocp.load_pytree(os.path.abspath(path)))
+    return flatten(ocp.load_pytree(workdir.resolve(path)))
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +58,7 @@ class TrainCheckpoints:
         if best_metric:
             keep_policy.append(policies.BestN(get_metric_fn=lambda m: m[best_metric], n=1))
         self._checkpointer = ocp.training.Checkpointer(
-            os.path.abspath(directory),
+            workdir.resolve(directory),
             preservation_policy=policies.AnyPreservationPolicy(keep_policy),
             save_decision_policy=ocp.training.save_decision_policies.FixedIntervalPolicy(1),
             cleanup_tmp_directories=True,  # a write cut short by a kill leaves a temporary folder

@@ -12,11 +12,11 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import io
 import json
 import logging
 import os
 import re
-import shutil
 import time
 from typing import Any, Callable
 
@@ -50,7 +50,7 @@ class FeatureSet:
 
     @classmethod
     def load(cls, path: str) -> "FeatureSet":
-        with np.load(path) as z:
+        with np.load(io.BytesIO(workdir.read_bytes(path))) as z:
             return cls(z["features"], z["labels"], z["ids"])
 
     @classmethod
@@ -150,8 +150,7 @@ def _checkpoint_identity(path: str) -> str:
     """A converted checkpoint is identified by its model.json (source file, size, config), not its path."""
     if not path:
         return ""
-    with open(os.path.join(path, "model.json"), "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(workdir.read_bytes(os.path.join(path, "model.json"))).hexdigest()
 
 
 def cache_name(meta: dict[str, Any]) -> str:
@@ -177,7 +176,7 @@ def extract(
     """
     entry = os.path.join(cache_dir, cache_name(meta)) if cache_dir else None
     final = os.path.join(entry, FEATURES_FILE) if entry else None
-    if final and os.path.exists(final):
+    if final and workdir.exists(final):
         logging.info("features of %s: cached at %s", split.ref, entry)
         return FeatureSet.load(final)
 
@@ -237,7 +236,7 @@ def extract(
         raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
     if entry and parallel.is_main_process():
         result.save(final)
-        shutil.rmtree(parts_dir, ignore_errors=True)
+        workdir.remove_tree(parts_dir)
     elapsed = time.perf_counter() - start_time
     logging.info(
         "features of %s: %s in %.1f s (%.1f clips/s) -> %s",
@@ -257,14 +256,13 @@ def _part_path(parts_dir: str, index: int) -> str:
 def _parts_done(parts_dir: str, layout: dict[str, int]) -> int:
     """How many leading part files a killed run left that this run can reuse."""
     try:
-        with open(os.path.join(parts_dir, LAYOUT_FILE)) as f:
-            if json.load(f) != layout:
-                logging.warning("ignoring parts in %s: written with another batch layout", parts_dir)
-                return 0
+        if json.loads(workdir.read_text(os.path.join(parts_dir, LAYOUT_FILE))) != layout:
+            logging.warning("ignoring parts in %s: written with another batch layout", parts_dir)
+            return 0
     except FileNotFoundError:
         return 0
     done = 0
-    while os.path.exists(_part_path(parts_dir, done)):
+    while workdir.exists(_part_path(parts_dir, done)):
         done += 1
     return done
 

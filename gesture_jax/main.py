@@ -10,7 +10,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import logging
-import os
 import sys
 
 from absl import app, flags
@@ -83,7 +82,7 @@ def main(argv: list[str]) -> None:
     logging.getLogger("absl").setLevel(logging.WARNING)
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
-    out_dir = os.path.abspath(os.path.expanduser(_WORKDIR.value))
+    out_dir = workdir.resolve(_WORKDIR.value)  # a local folder or a bucket (gs://...)
     if parallel.is_main_process():
         workdir.setup_logging(out_dir)
         workdir.save_config(config, out_dir)

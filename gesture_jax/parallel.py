@@ -7,6 +7,7 @@ per-process batches into global arrays here, and read replicated results back to
 from __future__ import annotations
 
 import logging
+import os
 from typing import Sequence
 
 import jax
@@ -20,11 +21,25 @@ DATA = "data"  # the one mesh axis: data parallelism over every device of every 
 def initialize(
     coordinator_address: str | None = None, num_processes: int | None = None, process_id: int | None = None
 ) -> None:
-    """Starts multi-process JAX when asked to by flags, or by a launcher's environment (TPU, SLURM)."""
+    """Starts multi-process JAX when flags ask for it or a cluster launcher started several processes.
+
+    Flags win; without them, the environments JAX knows how to read (Cloud TPU pods, SLURM's srun, Open
+    MPI, Kubernetes) are detected here, so the same command runs unchanged on every worker.
+    """
     if coordinator_address or (num_processes or 0) > 1:
+        if not (coordinator_address and num_processes and process_id is not None):
+            raise ValueError(
+                "multi-process flags go together: --coordinator_address, --num_processes and --process_id "
+                f"(got {coordinator_address!r}, {num_processes!r}, {process_id!r})"
+            )
+        if not 0 <= process_id < num_processes:
+            raise ValueError(f"--process_id={process_id} is not in [0, --num_processes={num_processes})")
         jax.distributed.initialize(
             coordinator_address=coordinator_address, num_processes=num_processes, process_id=process_id
         )
+    elif (cluster := detected_cluster()) is not None:
+        logging.info("multi-process launch detected (%s): starting jax.distributed", cluster)
+        jax.distributed.initialize()
     logging.info(
         "JAX process %d of %d, %d local / %d global devices (%s)",
         jax.process_index(),
@@ -33,6 +48,25 @@ def initialize(
         jax.device_count(),
         jax.devices()[0].platform,
     )
+
+
+def detected_cluster() -> str | None:
+    """The cluster environment that launched this process as one of several, if any (by name).
+
+    JAX's own detectors decide (so the coordinator, process count and id it derives agree with this
+    answer). A one-task SLURM allocation runs as a single process: no coordinator needed.
+    """
+    try:
+        from jax._src.clusters import ClusterEnv  # no public listing of the detectors
+    except ImportError:  # pragma: no cover - a JAX that moved them; flags still work
+        return None
+    for env in ClusterEnv._cluster_types:
+        if env.opt_in_only_method or not env.is_env_present():
+            continue
+        if env.__name__ == "SlurmCluster" and int(os.environ.get("SLURM_NTASKS", "1")) <= 1:
+            return None
+        return env.__name__
+    return None
 
 
 def make_mesh(devices: Sequence[jax.Device] | None = None) -> jax.sharding.Mesh:

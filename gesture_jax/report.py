@@ -6,6 +6,8 @@ per query set and classifier setting.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import os
 import re
@@ -21,6 +23,7 @@ from gesture_jax import workdir  # noqa: E402
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
+PER_VIDEO = "_per_video"  # (ids, labels, predictions) of a row; written as CSV, never into results.json
 
 
 def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
@@ -31,15 +34,26 @@ def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: i
 
 
 def classification_row(
-    labels: np.ndarray, predictions: np.ndarray, class_names: Sequence[str], **fields: Any
+    labels: np.ndarray,
+    predictions: np.ndarray,
+    class_names: Sequence[str],
+    *,
+    ids: Sequence[str] | None = None,
+    **fields: Any,
 ) -> dict[str, Any]:
-    """A results row: `fields` (encoder, gallery, queries, ...) plus accuracy metrics and the confusion."""
+    """A results row: `fields` (encoder, gallery, queries, ...) plus accuracy metrics and the confusion.
+
+    With the videos' `ids`, `write` also saves every video's prediction (``predictions_<row>.csv``).
+    """
     labels = np.asarray(labels)
     predictions = np.asarray(predictions)
     matrix = confusion_matrix(labels, predictions, len(class_names))
     support = matrix.sum(axis=1)
     present = support > 0
     per_class = np.where(present, np.diag(matrix) / np.maximum(support, 1), np.nan)
+    if ids is not None and len(ids) != len(labels):
+        raise ValueError(f"{len(ids)} video ids for {len(labels)} labels")
+    per_video = {} if ids is None else {PER_VIDEO: (list(ids), labels.tolist(), predictions.tolist())}
     return {
         **fields,
         "accuracy": float((labels == predictions).mean()) if len(labels) else float("nan"),
@@ -51,6 +65,7 @@ def classification_row(
         },
         "class_names": list(class_names),
         "confusion": matrix.tolist(),
+        **per_video,
     }
 
 
@@ -59,6 +74,12 @@ def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results", *
 
     `reported` / `reported_source` go to `markdown`."""
     for row in rows:
+        per_video = row.pop(PER_VIDEO, None)
+        if per_video is not None:
+            row["predictions_csv"] = f"predictions_{_slug(row)}.csv"
+            workdir.write_text(
+                os.path.join(out_dir, row["predictions_csv"]), predictions_csv(*per_video, row["class_names"])
+            )
         row["confusion_png"] = f"confusion_{_slug(row)}.png"
         plot_confusion(
             os.path.join(out_dir, row["confusion_png"]),
@@ -68,6 +89,18 @@ def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results", *
         )
     workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
     workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title, **reported))
+
+
+def predictions_csv(
+    ids: Sequence[str], labels: Sequence[int], predictions: Sequence[int], class_names: Sequence[str]
+) -> str:
+    """One line per video: its id, true class and predicted class (by name)."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    out.writerow(["id", "label", "prediction", "correct"])
+    for i, t, p in zip(ids, labels, predictions):
+        out.writerow([i, class_names[t], class_names[p], int(t == p)])
+    return buffer.getvalue()
 
 
 def log_row(row: dict[str, Any]) -> None:
@@ -90,6 +123,8 @@ def publish(out_dir: str, rows: list[dict[str, Any]], *, title: str, **reported:
     if parallel.is_main_process():
         write(out_dir, rows, title=title, **reported)
         print(markdown(rows, title=title, **reported).split("## All rows")[0].strip())
+    for row in rows:  # `write` took them on process 0; the others drop them
+        row.pop(PER_VIDEO, None)
 
 
 def markdown(

@@ -1,9 +1,10 @@
 """The sharded KNN equals scikit-learn's brute-force KNeighborsClassifier on 1 and 8 devices."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from gesture_jax import knn, parallel
 
@@ -103,3 +104,51 @@ def test_label_values_are_kept():
     np.testing.assert_array_equal(knn.knn_classify(gallery, labels, queries, mesh=_mesh(8)), expected)
     as_float = knn.knn_classify(gallery, labels.astype(np.float64), queries, mesh=_mesh(8))
     np.testing.assert_array_equal(as_float, expected)
+
+
+@pytest.mark.parametrize("width, k", [(512, 1), (1000, 3), (16384, 5), (700, 7), (4096, 20)])
+def test_two_pass_top_k_equals_lax_top_k_with_ties(width, k):
+    """Many equal scores (small integers) and -inf padding: values and indices exactly as lax.top_k."""
+    rng = np.random.default_rng(width + k)
+    scores = rng.integers(0, 6, size=(9, width)).astype(np.float32)
+    scores[:, -5:] = -np.inf
+    scores[0] = 1.0  # a row that is all ties
+    # Equal runners-up in two chunks whose maxima rank against their order: the earlier one must win.
+    scores[1, :] = 0.0
+    scores[1, [0, 1, 256, 257]] = [7.0, 5.0, 9.0, 5.0]
+    values, index = jax.jit(knn._top_k, static_argnums=1)(jnp.asarray(scores), k)
+    want_values, want_index = jax.lax.top_k(jnp.asarray(scores), k)
+    np.testing.assert_array_equal(values, want_values)
+    np.testing.assert_array_equal(index, want_index)
+
+
+@pytest.mark.parametrize("num_devices", [1, 2])
+def test_large_gallery_matches_sklearn(num_devices):
+    """Blocks wide enough for the two-pass top-k, a short last block, and a device-count remainder."""
+    rng = np.random.default_rng(num_devices)
+    gallery = rng.normal(size=(3001, 16)).astype(np.float32)
+    queries = rng.normal(size=(37, 16)).astype(np.float32)
+    for metric in ("l2", "cosine"):
+        got = knn.knn_neighbours(
+            gallery, queries, k=4, metric=metric, mesh=_mesh(num_devices), gallery_block=1024
+        )
+        want = NearestNeighbors(
+            n_neighbors=4, algorithm="brute", metric="euclidean" if metric == "l2" else metric
+        )
+        want_index = want.fit(gallery).kneighbors(queries, return_distance=False)
+        np.testing.assert_array_equal(got, want_index)
+
+
+@pytest.mark.parametrize("where", ["gallery", "queries"])
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_non_finite_input_is_refused_naming_the_row(where, bad):
+    arrays = {"gallery": np.ones((10, 3), np.float32), "queries": np.ones((4, 3), np.float32)}
+    arrays[where][2, 1] = bad
+    with pytest.raises(ValueError, match=f"{where} must be finite: row 2"):
+        knn.knn_neighbours(arrays["gallery"], arrays["queries"], k=1, mesh=_mesh(1))
+
+
+def test_huge_but_finite_values_are_accepted():
+    """Squared norms overflow float32 here; the element-wise check then clears the rows."""
+    gallery = np.array([[3e19], [1.0], [-3e19]], np.float32)
+    assert knn.knn_neighbours(gallery, np.array([[2.0]], np.float32), k=1, mesh=_mesh(1))[0, 0] == 1

@@ -42,6 +42,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 q.labels,
                 predictions,
                 class_names,
+                ids=q.ids,
                 encoder=encoder.name,
                 encoder_state="frozen",
                 gallery=gallery,

@@ -53,8 +53,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
     report.publish(workdir, rows, title=config.table.title, reported=values, reported_source=source)
     if failures and parallel.is_main_process():
         path = os.path.join(workdir, report.RESULTS_MD)
-        with open(path) as f:
-            text = f.read()
+        text = workdir_lib.read_text(path)
         workdir_lib.write_text(path, text + "\n## Failed rows\n\n" + "".join(f"- {f}\n" for f in failures))
     if failures:
         raise RuntimeError(

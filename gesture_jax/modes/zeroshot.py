@@ -46,6 +46,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 q.labels,
                 predictions,
                 class_names,
+                ids=q.ids,
                 encoder=encoder.name,
                 encoder_state="frozen",
                 gallery=prompt_set.name,

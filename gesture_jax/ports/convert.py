@@ -239,13 +239,12 @@ def _write_atomically(dst: str, params: dict[str, np.ndarray], meta: dict[str, A
 
 def read_model_json(path: str) -> dict[str, Any]:
     file = os.path.join(path, MODEL_JSON)
-    if not os.path.exists(file):
+    if not workdir.exists(file):
         raise FileNotFoundError(
             f"{path} is not a converted model directory: no {MODEL_JSON} "
             "(make one with python -m gesture_jax.convert)"
         )
-    with open(file) as f:
-        meta = json.load(f)
+    meta = json.loads(workdir.read_text(file))
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{file}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
     return meta

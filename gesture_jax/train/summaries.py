@@ -13,6 +13,8 @@ import struct
 import time
 from typing import Any, Mapping
 
+from gesture_jax import workdir as workdir_lib
+
 # --- CRC32C (Castagnoli), as TFRecord framing requires. ---------------------------------------------
 
 
@@ -110,10 +112,9 @@ class EventFileWriter:
     """Appends scalar summaries to a TensorBoard event file in `logdir`, flushing every `flush_secs`."""
 
     def __init__(self, logdir: str, *, flush_secs: float = 10.0):
-        os.makedirs(logdir, exist_ok=True)
         now = time.time()
         self.path = os.path.join(logdir, f"events.out.tfevents.{int(now)}.{socket.gethostname()}")
-        self._file = open(self.path, "ab")
+        self._file = workdir_lib.AppendFile(self.path, "ab")
         self._flush_secs = flush_secs
         self._last_flush = now
         if self._file.tell() == 0:  # a restart within the same second appends to the same file
@@ -156,9 +157,8 @@ class MetricsLog:
     """JSON lines ``{"step": s, "time": t, **metrics}``; appends (a resumed run continues the file)."""
 
     def __init__(self, path: str):
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = path
-        self._file = open(path, "a")
+        self._file = workdir_lib.AppendFile(path)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         record = {"step": int(step), "time": time.time()}
@@ -179,12 +179,11 @@ class MetricsLog:
     def read(path: str) -> list[dict[str, Any]]:
         """All records; a torn last line (killed mid-write) is skipped."""
         records = []
-        with open(path) as f:
-            for line in f:
-                try:
-                    records.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue
+        for line in workdir_lib.read_text(path).splitlines():
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
         return records
 
 

@@ -1,0 +1,80 @@
+"""Two processes with four CPU devices each give the results of one process with eight.
+
+Started as a user would on two hosts: the same command per process, either with the coordinator flags
+or from a launcher's environment (SLURM's srun variables here) that `parallel.initialize` detects.
+"""
+
+import glob
+import json
+import os
+import socket
+
+import pytest
+from main_runs import run_main, start_main
+
+CONFIG = "configs/demo.py:smoke"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _outputs(workdir) -> dict[str, str]:
+    """results.json and every per-video predictions file, as text."""
+    paths = [os.path.join(workdir, "results.json"), *glob.glob(os.path.join(workdir, "predictions_*.csv"))]
+    return {os.path.basename(p): open(p).read() for p in sorted(paths)}
+
+
+def _run_two(workdir, data_dir, env_of, flags_of=lambda i: ()) -> list:
+    processes = [
+        start_main(
+            CONFIG, workdir, f"--config.data.data_dir={data_dir}", *flags_of(i), devices=4, env=env_of(i)
+        )
+        for i in range(2)
+    ]
+    results = [p.communicate(timeout=400) for p in processes]
+    for p, (_, err) in zip(processes, results):
+        assert p.returncode == 0, err[-3000:]
+    return results
+
+
+@pytest.fixture(scope="module")
+def one_process(tmp_path_factory, toy_data_dir):
+    workdir = tmp_path_factory.mktemp("one_process")
+    result = run_main(CONFIG, workdir, f"--config.data.data_dir={toy_data_dir}", devices=8)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return _outputs(workdir)
+
+
+def test_two_processes_with_flags_match_one(one_process, toy_data_dir, tmp_path):
+    address = f"127.0.0.1:{_free_port()}"
+    results = _run_two(
+        tmp_path,
+        toy_data_dir,
+        env_of=lambda i: {},
+        flags_of=lambda i: (f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}"),
+    )
+    assert len(one_process) == 3  # results.json and a predictions file per gallery
+    assert _outputs(tmp_path) == one_process
+    (out0, err0), (out1, err1) = results
+    assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
+    assert "| toy-vit (frozen) |" in out0 and "| toy-vit (frozen) |" not in out1  # only process 0 reports
+    rows = json.loads(one_process["results.json"])["rows"]
+    assert all(r["num_queries"] == 21 for r in rows)
+
+
+def test_two_processes_from_a_slurm_environment_match_one(one_process, toy_data_dir, tmp_path):
+    slurm = {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_STEP_NODELIST": "localhost",
+        "SLURM_NTASKS": "2",
+        # JAX derives the port from the job id unless told; a free one keeps parallel test runs apart.
+        "JAX_COORDINATOR_PORT": str(_free_port()),
+    }
+    results = _run_two(
+        tmp_path, toy_data_dir, lambda i: {**slurm, "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)}
+    )
+    assert "multi-process launch detected (SlurmCluster)" in results[0][1]
+    assert _outputs(tmp_path) == one_process
