@@ -5,7 +5,8 @@
 All three rank the same float32 gallery for the same queries (L2, k neighbours, majority vote):
 - scikit-learn: ``KNeighborsClassifier(algorithm="brute")`` fit + predict (its chunked BLAS path);
 - bare matmul: one jitted ``top_k(2 q·gᵀ − ‖g‖²)`` over the whole gallery at once, no sharding, no
-  blocking, no vote: the compute limit for these shapes on this machine;
+  blocking, no vote (the issue's baseline), and the matmul alone (``max`` of q·gᵀ, so nothing big
+  leaves the device): the compute limit for these shapes on this machine;
 - ours: ``gesture_jax.knn.knn_classify`` on every local device, from numpy in to numpy out.
 Each is timed from host arrays to host results (best of `--repeats`, after a warm-up that compiles),
 and GFLOP/s counts the 2·Q·G·D multiply-adds of the distance matmul. Predictions of ours are checked
@@ -69,6 +70,13 @@ def main() -> None:
     def bare_run():
         return np.asarray(bare(jnp.asarray(queries), jnp.asarray(gallery)))
 
+    @jax.jit
+    def matmul(q, g):
+        return (q @ g.T).max(axis=1)
+
+    def matmul_run():
+        return np.asarray(matmul(jnp.asarray(queries), jnp.asarray(gallery)))
+
     mesh = parallel.make_mesh()
 
     def ours_run():
@@ -78,6 +86,7 @@ def main() -> None:
     for name, fn in (
         ("scikit-learn brute", sklearn_run),
         ("bare jitted matmul+top_k", bare_run),
+        ("matmul alone", matmul_run),
         ("gesture_jax knn_classify", ours_run),
     ):
         seconds, out = timed(fn, args.repeats)
@@ -100,7 +109,8 @@ def main() -> None:
         print(f"{name:28} {r['seconds']:8.3f} {r['gflops']:8.1f}")
     print(f"predictions equal to scikit-learn's: {100 * agree:.2f}%")
     print(f"speed-up over scikit-learn: {sk / ours:.2f}x (goal >= 1.5)")
-    print(f"time / bare matmul: {ours / bare_s:.2f}x (goal <= 1.2)")
+    print(f"time / bare matmul+top_k: {ours / bare_s:.2f}x (goal <= 1.2)")
+    print(f"time / matmul alone: {ours / results['matmul alone']['seconds']:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(
@@ -110,6 +120,7 @@ def main() -> None:
                     "agreement": agree,
                     "speedup_vs_sklearn": sk / ours,
                     "ratio_to_matmul": ours / bare_s,
+                    "ratio_to_matmul_alone": ours / results["matmul alone"]["seconds"],
                 },
                 f,
                 indent=2,

@@ -11,7 +11,7 @@ fi
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # uv brings Python 3.12 to the workers (TPU VM images ship Python 3.10) without apt or sudo; pinned so that
-# every setup installs the same way. gcsfs lets etils.epath (and so TFDS) read and write gs:// without
+# every setup installs the same way. gcsfs lets etils.epath read and write gs:// workdirs without
 # TensorFlow. jax[tpu] takes its version from requirements.txt on the worker.
 UV_VERSION=0.13.8
 TPU_PACKAGES=(gcsfs==2026.10.1 --find-links https://storage.googleapis.com/jax-releases/libtpu_releases.html)
@@ -58,7 +58,7 @@ Examples:
   launch/tpu_pod.sh create --type v4-32
   launch/tpu_pod.sh setup
   launch/tpu_pod.sh run -- --config configs/demo.py --workdir gs://BUCKET/demo \
-      --config.data.data_dir=gs://BUCKET/tfds
+      --config.data.data_dir=../tfds
   launch/tpu_pod.sh delete
 EOF
 }

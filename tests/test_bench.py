@@ -38,7 +38,7 @@ def test_knn_bench(tmp_path):
     )
     assert "predictions equal to scikit-learn's: 100.00%" in out
     assert re.search(r"speed-up over scikit-learn: [\d.]+x", out)
-    assert re.search(r"time / bare matmul: [\d.]+x", out)
+    assert re.search(r"time / bare matmul\+top_k: [\d.]+x", out)
     figures = json.loads((tmp_path / "knn.json").read_text())
     assert figures["agreement"] == 1.0 and figures["results"]["gesture_jax knn_classify"]["gflops"] > 0
 

@@ -78,3 +78,28 @@ def test_two_processes_from_a_slurm_environment_match_one(one_process, toy_data_
     )
     assert "multi-process launch detected (SlurmCluster)" in results[0][1]
     assert _outputs(tmp_path) == one_process
+
+
+@pytest.mark.parametrize("disks", ["shared", "one_per_process"])
+def test_two_processes_build_a_missing_toy_set(one_process, tmp_path, disks):
+    """Process 0 builds into a shared data_dir while the other waits; a host with its own (empty)
+    data_dir, as a TPU worker's disk, builds its own copy. Either way: the one-process results."""
+    address = f"127.0.0.1:{_free_port()}"
+    data_dirs = [tmp_path / "data"] * 2 if disks == "shared" else [tmp_path / f"data{i}" for i in range(2)]
+    processes = [
+        start_main(
+            CONFIG,
+            tmp_path / "workdir",
+            f"--config.data.data_dir={data_dirs[i]}",
+            f"--coordinator_address={address}",
+            "--num_processes=2",
+            f"--process_id={i}",
+            devices=4,
+        )
+        for i in range(2)
+    ]
+    errors = [p.communicate(timeout=400)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    assert ("building toy_gestures/real_small into this host's" in errors[1]) == (disks == "one_per_process")
+    assert "building toy_gestures/real_small into" in errors[0]
+    assert _outputs(tmp_path / "workdir") == one_process
