@@ -15,6 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from gesture_jax import parallel
 from gesture_jax.data import pipeline
@@ -61,21 +63,40 @@ class Trainer:
 
         self._merge = merge
 
+        num_groups = mesh.devices.size  # one group of rows per device
+        ordered_sum = _ordered_sum_fn(mesh)
+
+        def group_loss(params, frozen, rest, video, label, key):
+            """Summed loss and correct count over one device's rows of the global batch."""
+            model = merge(params, frozen, rest)
+            logits = model(pipeline.normalize_on_device(video, spec), drop_path_key=key)
+            targets = optax.smooth_labels(jax.nn.one_hot(label, num_classes), label_smoothing)
+            return optax.softmax_cross_entropy(logits, targets).sum(), (logits.argmax(-1) == label).sum()
+
         def train_step(state, frozen, rest, batch):
             key = jax.random.fold_in(state["rng"], state["step"])
+            video, label = batch["video"], batch["label"]
+            size = label.shape[0]
 
-            def loss_fn(params):
-                model = merge(params, frozen, rest)
-                logits = model(pipeline.normalize_on_device(batch["video"], spec), drop_path_key=key)
-                targets = optax.smooth_labels(jax.nn.one_hot(batch["label"], num_classes), label_smoothing)
-                loss = optax.softmax_cross_entropy(logits, targets).mean()
-                return loss, (logits.argmax(-1) == batch["label"]).mean()
+            def grouped(x):
+                return x.reshape(num_groups, size // num_groups, *x.shape[1:])
 
-            (loss, accuracy), grads = jax.value_and_grad(loss_fn, has_aux=True)(state["params"])
+            # Per-device sums, then one sum over devices in a fixed order: GSPMD's all-reduce adds in
+            # another order across processes than within one, which would change the weights' last bits.
+            per_group = jax.value_and_grad(group_loss, has_aux=True)
+            (loss_sums, correct), grads = jax.vmap(per_group, in_axes=(None, None, None, 0, 0, 0))(
+                state["params"],
+                frozen,
+                rest,
+                grouped(video),
+                grouped(label),
+                jax.random.split(key, num_groups),
+            )
+            grads = jax.tree.map(lambda g: ordered_sum(g) / size, grads)
             updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
             metrics = {
-                "loss": loss,
-                "accuracy": accuracy,
+                "loss": ordered_sum(loss_sums) / size,
+                "accuracy": ordered_sum(correct.astype(jnp.float32)) / size,
                 "grad_norm": optax.global_norm(grads),
                 "learning_rate": lr_schedule(state["step"] // accum_steps),
             }
@@ -107,6 +128,29 @@ class Trainer:
     def model(self, state: dict[str, Any]) -> nnx.Module:
         """The classifier with the state's trainable parameters (for evaluation and feature extraction)."""
         return self._merge(state["params"], self._frozen, self._rest)
+
+
+def _ordered_sum_fn(mesh: jax.sharding.Mesh) -> Callable[[jax.Array], jax.Array]:
+    """x [devices, ...] with row i on device i → the sum over rows, replicated, added in one fixed order
+    whatever the process layout: each device receives every row's slice of its chunk (all-to-all, exact),
+    sums them locally, and the chunks are gathered back (exact)."""
+    n = mesh.devices.size
+
+    def local(x):  # [1, m]: this device's row
+        received = jax.lax.all_to_all(x.reshape(n, -1), parallel.DATA, 0, 0, tiled=True)  # [n, m / n]
+        return jax.lax.all_gather(received.sum(axis=0), parallel.DATA, tiled=True)
+
+    # all_gather leaves every device the same value; the static replication check cannot see that.
+    reduce = jax.shard_map(local, mesh=mesh, in_specs=P(parallel.DATA, None), out_specs=P(), check_vma=False)
+
+    def ordered_sum(x: jax.Array) -> jax.Array:
+        flat = x.reshape(n, -1)
+        size = flat.shape[1]
+        flat = jnp.pad(flat, ((0, 0), (0, -size % n)))
+        flat = jax.lax.with_sharding_constraint(flat, NamedSharding(mesh, P(parallel.DATA, None)))
+        return reduce(flat)[:size].reshape(x.shape[1:])
+
+    return ordered_sum
 
 
 def checksum(params: dict[str, Any]) -> str:
