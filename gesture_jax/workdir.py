@@ -121,6 +121,10 @@ class AppendFile:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self._file = open(path, mode)
 
+    @property
+    def is_local(self) -> bool:
+        return self._file is not None
+
     def tell(self) -> int:
         return len(self._content) if self._file is None else self._file.tell()
 
@@ -155,7 +159,7 @@ class _AppendFileHandler(logging.StreamHandler):
         self._upload_secs, self._last = upload_secs, 0.0
 
     def flush(self) -> None:
-        if self.stream._file is not None or time.monotonic() - self._last >= self._upload_secs:
+        if self.stream.is_local or time.monotonic() - self._last >= self._upload_secs:
             self.stream.flush()
             self._last = time.monotonic()
 
