@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from gesture_jax.data import transforms
 from gesture_jax.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -186,3 +187,34 @@ def test_bad_recipe_and_size_raise():
     with pytest.raises(ValueError, match="three crops"):
         three_crops(frames, 100)
     assert set(RECIPES) == {"umt_val", "umt_test3crop", "viclip_demo"}
+
+
+@pytest.mark.parametrize(
+    "resize, rsize, crop, csize",
+    [
+        ("short_side", 32, "center", 28),
+        ("short_side", 32, "three", 32),
+        ("short_side", 40, "three", 40),  # already at size: no resize
+        ("squash", 24, "none", None),
+        ("none", None, "center", 30),
+    ],
+)
+@pytest.mark.parametrize("shape", [(40, 56), (60, 44)])
+def test_clip_views_of_equals_spatial_views_of_each_clip(resize, rsize, crop, csize, shape):
+    rng = np.random.default_rng(len(shape) + (rsize or 0))
+    frames = rng.integers(0, 256, (9, *shape, 3), np.uint8)
+    frames = frames[..., ::-1]  # a negative-stride view, as JPEG decoding returns
+    clips = [[0, 2, 2, 5], [1, 5, 7, 8], [8, 8, 8, 8]]
+    got = transforms.clip_views_of(
+        frames, clips, resize=resize, resize_size=rsize, crop=crop, crop_size=csize
+    )
+    want = np.concatenate(
+        [
+            spatial_views(
+                np.ascontiguousarray(frames[c]), resize=resize, resize_size=rsize, crop=crop, crop_size=csize
+            )
+            for c in clips
+        ]
+    )
+    assert got.dtype == np.uint8 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)

@@ -71,18 +71,15 @@ def clip_views(
             kwargs["rng"] = rng
         per_clip.append(sampling.frame_indices(spec.sampler, len(jpegs), **kwargs))
     wanted = sorted({i for idx in per_clip for i in idx})
-    decoded = dict(zip(wanted, frames_lib.decode_frames(jpegs, wanted)))
-    views = [
-        transforms.spatial_views(
-            np.stack([decoded[i] for i in idx]),
-            resize=spec.resize,
-            resize_size=spec.resize_size,
-            crop=spec.crop,
-            crop_size=spec.crop_size,
-        )
-        for idx in per_clip
-    ]
-    return np.concatenate(views)
+    decoded = {i: frames_lib.decode_frame(jpegs[i]) for i in wanted}  # each sampled frame decoded once
+    return transforms.clip_views_of(
+        decoded,
+        per_clip,
+        resize=spec.resize,
+        resize_size=spec.resize_size,
+        crop=spec.crop,
+        crop_size=spec.crop_size,
+    )
 
 
 def _record_id(record: Mapping[str, Any]) -> str:
