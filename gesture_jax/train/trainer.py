@@ -92,7 +92,7 @@ class Trainer:
                 grouped(label),
                 jax.random.split(key, num_groups),
             )
-            grads = jax.tree.map(lambda g: ordered_sum(g) / size, grads)
+            grads = _unstack_sum(ordered_sum, grads, size)
             updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
             metrics = {
                 "loss": ordered_sum(loss_sums) / size,
@@ -151,6 +151,23 @@ def _ordered_sum_fn(mesh: jax.sharding.Mesh) -> Callable[[jax.Array], jax.Array]
         return reduce(flat)[:size].reshape(x.shape[1:])
 
     return ordered_sum
+
+
+def _unstack_sum(ordered_sum, grads: dict[str, jax.Array], size: int) -> dict[str, jax.Array]:
+    """{name: [devices, ...]} → {name: sum over devices / size}, in one collective for every parameter."""
+    names = sorted(grads)
+    if len({grads[k].dtype for k in names}) > 1:  # mixed precisions: one collective per parameter
+        return {k: ordered_sum(g) / size for k, g in grads.items()}
+    n = grads[names[0]].shape[0]
+    flat = jnp.concatenate([grads[k].reshape(n, -1) for k in names], axis=1)
+    total = ordered_sum(flat) / size
+    out, start = {}, 0
+    for k in names:
+        shape = grads[k].shape[1:]
+        count = int(np.prod(shape))
+        out[k] = total[start : start + count].reshape(shape)
+        start += count
+    return out
 
 
 def checksum(params: dict[str, Any]) -> str:
