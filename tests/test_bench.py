@@ -124,4 +124,4 @@ def test_gpu_bench_runs_on_cpu():
     parity = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("parity ")]
     assert len(parity) >= 4 and all(r["features_float32"] < 1e-4 for r in parity)
     assert all(r["features_bfloat16"] < 0.05 for r in parity)
-    assert "default: " in out and "einsum: " in out and "MFU n/a" in out
+    assert "default, batch 2: " in out and "einsum, batch 2: " in out and "MFU n/a" in out and "best: " in out
