@@ -30,3 +30,35 @@ def test_demo_with_a_gs_workdir(tmp_path, toy_data_dir):
     assert again.stderr.count("cached at gs://my-bucket/runs/demo/features/") == 3
     assert json.loads((out / "results.json").read_text())["rows"] == rows
     assert (out / "log.txt").read_text().count("mode knn, workdir gs://my-bucket/runs/demo") == 2
+
+
+def test_logs_and_summaries_append_in_a_bucket(tmp_path, monkeypatch):
+    """Buckets cannot append: metrics.jsonl, TensorBoard events and log.txt are rewritten whole on flush,
+    and a resumed run continues them."""
+    import runpy
+
+    from gesture_jax import workdir
+    from gesture_jax.train import summaries
+
+    monkeypatch.setenv("FAKE_GCS_ROOT", str(tmp_path))
+    runpy.run_path(os.path.join(ROOT, "tests", "fake_gcs", "sitecustomize.py"))  # registers gs:// here
+    run = "gs://bucket/run"
+    for step in (1, 2):  # two "runs" of one step each: the second continues the files
+        with summaries.Summaries(run, enabled=True) as logs:
+            logs.write(step, {"loss": 1.0 / step})
+    records = summaries.MetricsLog.read(f"{run}/{summaries.METRICS_FILE}")
+    assert [(r["step"], r["loss"]) for r in records] == [(1, 1.0), (2, 0.5)]
+    events = list((tmp_path / "bucket" / "run" / summaries.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
+    assert events and all(e.stat().st_size > 0 for e in events)
+
+    log = workdir.AppendFile(f"{run}/log.txt")
+    log.write("first\n")
+    assert not (tmp_path / "bucket" / "run" / "log.txt").exists()  # nothing uploaded before a flush
+    log.close()
+    again = workdir.AppendFile(f"{run}/log.txt")
+    again.write("second\n")
+    again.close()
+    assert (tmp_path / "bucket" / "run" / "log.txt").read_text() == "first\nsecond\n"
+    workdir.write_json(f"{run}/final.json", {"step": 2})
+    assert json.loads(workdir.read_text(f"{run}/final.json")) == {"step": 2}
+    assert not list(tmp_path.glob("**/.final.json*"))  # no temporary left beside it
