@@ -138,3 +138,39 @@ def test_fine_tuning_on_two_processes_gives_the_same_weights(toy_data_dir, tmp_p
         for m in metrics
     ]
     assert strip[0] == strip[1] and len(strip[0]) >= 3
+
+
+def _two_against_one(config: str, tmp_path, *flags: str) -> None:
+    """`config` on 1 process × 8 devices and on 2 processes × 4: the same results and predictions."""
+    one = run_main(config, tmp_path / "one", *flags, devices=8)
+    assert one.returncode == 0, one.stderr[-3000:]
+    address = f"127.0.0.1:{_free_port()}"
+    processes = [
+        start_main(
+            config,
+            tmp_path / "two",
+            *flags,
+            f"--coordinator_address={address}",
+            "--num_processes=2",
+            f"--process_id={i}",
+            devices=4,
+        )
+        for i in range(2)
+    ]
+    errors = [p.communicate(timeout=400)[1] for p in processes]
+    assert [p.returncode for p in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
+
+
+def test_curves_on_two_processes_match_one(toy_data_dir, tmp_path):
+    _two_against_one("configs/curves/demo.py:smoke", tmp_path, f"--config.data.data_dir={toy_data_dir}")
+    assert (tmp_path / "two" / "curves_toy_gestures-real_small-test.png").stat().st_size > 1000
+
+
+def test_zeroshot_on_two_processes_matches_one(toy_data_dir, tmp_path):
+    from test_zeroshot import _write_small_merges  # a few real-format merges: no download needed
+
+    vocab = _write_small_merges(tmp_path / "merges.txt.gz")
+    flags = (f"--config.data.data_dir={toy_data_dir}", f"--config.zeroshot.vocab_path={vocab}")
+    _two_against_one("configs/zeroshot/demo.py:smoke", tmp_path, *flags)
+    assert len(list((tmp_path / "two").glob("predictions_*.csv"))) == 5  # one per prompt set
