@@ -8,7 +8,7 @@ into the same model input two ways, on one pinned core:
 - ours: ``pipeline.eval_batches`` over the built split (grain, one worker thread): reads the record,
   decodes only the sampled frames, resizes and crops;
 - PyAV: opens each mp4, decodes frames up to the last sampled one, then the same sampling, resize and
-  crop (``transforms.spatial_views``), as a decode-per-clip loader does.
+  crop (``transforms.clip_views_of``), as a decode-per-clip loader does.
 Both produce uint8 [views, frames, 224, 224, 3] per video; the output equality is not expected (the
 stored frames went through JPEG), their shapes are checked. Printed: clips/s per core and the ratio.
 The one-off build time is printed too: it is paid once per dataset, the per-clip cost every epoch.
@@ -66,7 +66,7 @@ def pyav_clip(path: str, spec) -> np.ndarray:
     """The same views as the pipeline's, decoding the mp4 itself (frames up to the last one sampled)."""
     import av
 
-    from gesture_jax.data import sampling, transforms
+    from gesture_jax.data import pipeline, transforms
 
     with av.open(path) as container:
         stream = container.streams.video[0]
@@ -74,27 +74,21 @@ def pyav_clip(path: str, spec) -> np.ndarray:
         num_frames = stream.frames or sum(1 for _ in container.decode(stream))
         if not stream.frames:
             container.seek(0)
-        per_clip = [
-            sampling.frame_indices(spec.sampler, num_frames, **spec.sampler_kwargs(c))
-            for c in range(spec.num_clips)
-        ]
+        per_clip = pipeline.clip_frame_indices(spec, num_frames)
         last = max(max(idx) for idx in per_clip)
         decoded = []
         for frame in container.decode(stream):
             decoded.append(frame.to_ndarray(format="rgb24"))
             if len(decoded) > last:
                 break
-    views = [
-        transforms.spatial_views(
-            np.stack([decoded[i] for i in idx]),
-            resize=spec.resize,
-            resize_size=spec.resize_size,
-            crop=spec.crop,
-            crop_size=spec.crop_size,
-        )
-        for idx in per_clip
-    ]
-    return np.concatenate(views)
+    return transforms.clip_views_of(
+        decoded,
+        per_clip,
+        resize=spec.resize,
+        resize_size=spec.resize_size,
+        crop=spec.crop,
+        crop_size=spec.crop_size,
+    )
 
 
 def main() -> None:

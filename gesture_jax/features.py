@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import io
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from etils import epath
 from flax import nnx
 from tqdm import tqdm
 
@@ -50,7 +50,7 @@ class FeatureSet:
 
     @classmethod
     def load(cls, path: str) -> "FeatureSet":
-        with np.load(io.BytesIO(workdir.read_bytes(path))) as z:
+        with epath.Path(path).open("rb") as f, np.load(f) as z:
             return cls(z["features"], z["labels"], z["ids"])
 
     @classmethod

@@ -83,15 +83,14 @@ def knn_neighbours(
         raise ValueError(f"k={k} must be between 1 and the gallery size {len(gallery)}")
     # A row with an inf or nan has a non-finite squared norm, so the norms (needed anyway) screen the
     # inputs in one pass; only a suspect (or overflowing) row pays for the element-wise check.
-    gallery_sq = np.einsum("gd,gd->g", gallery, gallery)
-    for name, x, sq in (("gallery", gallery, gallery_sq), ("queries", queries, None)):
-        sq = np.einsum("gd,gd->g", x, x) if sq is None else sq
+    gallery_sq, queries_sq = (np.einsum("gd,gd->g", x, x) for x in (gallery, queries))
+    for name, x, sq in (("gallery", gallery, gallery_sq), ("queries", queries, queries_sq)):
         if not np.isfinite(sq).all() and not np.isfinite(x).all():
             raise ValueError(f"{name} must be finite: row {int(np.flatnonzero(~np.isfinite(x).all(1))[0])}")
     mesh = parallel.make_mesh() if mesh is None else mesh
 
     if metric == "cosine":
-        gallery, queries = _unit_rows(gallery, gallery_sq), _unit_rows(queries)
+        gallery, queries = _unit_rows(gallery, gallery_sq), _unit_rows(queries, queries_sq)
         scale, bias = 1.0, np.zeros(len(gallery), np.float32)
     else:  # ‖q − g‖² = ‖q‖² − (2 q·g − ‖g‖²): rank by the bracket, which does not depend on the query.
         scale, bias = 2.0, -gallery_sq
@@ -100,8 +99,8 @@ def knn_neighbours(
     per_device = max(math.ceil(len(gallery) / num_devices), k)  # every device proposes k candidates
     block = min(per_device, max(gallery_block, k))
     search = _search_fn(mesh, k, scale, block)
-    g = _padded_rows(gallery, per_device * num_devices, 0.0, mesh)
-    b = _padded_rows(bias, per_device * num_devices, -np.inf, mesh)  # padding never wins
+    g = parallel.shard_rows(gallery, mesh, rows=per_device * num_devices)
+    b = parallel.shard_rows(bias, mesh, rows=per_device * num_devices, fill=-np.inf)  # padding never wins
     num_queries = len(queries)
     num_blocks = math.ceil(num_queries / query_block) or 1
     per_block = -(-num_queries // num_blocks)
@@ -112,19 +111,6 @@ def knn_neighbours(
         for i in range(0, len(queries), query_block)
     ]
     return np.concatenate([parallel.to_host(o) for o in out])[:num_queries]
-
-
-def _padded_rows(x: np.ndarray, rows: int, fill: float, mesh: jax.sharding.Mesh) -> jax.Array:
-    """`x` padded to `rows` rows with `fill`, split over ``data``; only a shard past the end is copied."""
-
-    def shard(index):
-        part = x[index[0]]
-        wanted = len(range(*index[0].indices(rows)))
-        if len(part) == wanted:
-            return part
-        return np.concatenate([part, np.full((wanted - len(part), *x.shape[1:]), fill, x.dtype)])
-
-    return jax.make_array_from_callback((rows, *x.shape[1:]), parallel.batch_sharding(mesh), shard)
 
 
 def _top_k(scores: jax.Array, k: int, chunk: int = 128) -> tuple[jax.Array, jax.Array]:
@@ -149,9 +135,7 @@ def _top_k(scores: jax.Array, k: int, chunk: int = 128) -> tuple[jax.Array, jax.
     return values, jnp.take_along_axis(best, pos // chunk, axis=1) * chunk + pos % chunk
 
 
-def _unit_rows(x: np.ndarray, squared_norms: np.ndarray | None = None) -> np.ndarray:
-    if squared_norms is None:
-        squared_norms = np.einsum("gd,gd->g", x, x)
+def _unit_rows(x: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
     norm = np.sqrt(squared_norms)[:, None]
     return x / np.where(norm == 0, 1, norm)  # zero rows stay zero, as scikit-learn's cosine distance does
 

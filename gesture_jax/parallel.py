@@ -118,9 +118,21 @@ def global_batch_from_local(local: np.ndarray, mesh: jax.sharding.Mesh) -> jax.A
     return jax.make_array_from_process_local_data(sharding, local, global_shape)
 
 
-def shard_rows(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
-    """A host array that every process holds in full → a global array with rows split over ``data``."""
-    return jax.make_array_from_callback(x.shape, batch_sharding(mesh), lambda idx: x[idx])
+def shard_rows(
+    x: np.ndarray, mesh: jax.sharding.Mesh, *, rows: int | None = None, fill: float = 0.0
+) -> jax.Array:
+    """A host array that every process holds in full → a global array with rows split over ``data``,
+    padded to `rows` rows with `fill` (only a shard that runs past the end is copied to pad it)."""
+    rows = len(x) if rows is None else rows
+
+    def shard(index):
+        part = x[index[0]]
+        wanted = len(range(*index[0].indices(rows)))
+        if len(part) == wanted:
+            return part
+        return np.concatenate([part, np.full((wanted - len(part), *x.shape[1:]), fill, x.dtype)])
+
+    return jax.make_array_from_callback((rows, *x.shape[1:]), batch_sharding(mesh), shard)
 
 
 def replicate(x: np.ndarray, mesh: jax.sharding.Mesh) -> jax.Array:
@@ -137,6 +149,23 @@ def to_host(x: jax.Array) -> np.ndarray:
 
 def _local_device_count(mesh: jax.sharding.Mesh) -> int:
     return sum(d.process_index == jax.process_index() for d in mesh.devices.flat)
+
+
+def any_process(flag: bool) -> bool:
+    """True on every process if `flag` is true on any (decisions that hold barriers must agree)."""
+    if jax.process_count() == 1:
+        return flag
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.process_allgather(np.array(flag)).any())
+
+
+def barrier(name: str) -> None:
+    """Waits until every process reaches the barrier of this name."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
 
 
 def broadcast_from_main(x: np.ndarray) -> np.ndarray:

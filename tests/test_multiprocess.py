@@ -27,17 +27,24 @@ def _outputs(workdir) -> dict[str, str]:
     return {os.path.basename(p): open(p).read() for p in sorted(paths)}
 
 
-def _run_two(workdir, data_dir, env_of, flags_of=lambda i: ()) -> list:
-    processes = [
-        start_main(
-            CONFIG, workdir, f"--config.data.data_dir={data_dir}", *flags_of(i), devices=4, env=env_of(i)
-        )
-        for i in range(2)
-    ]
+def _coordinator_flags(i: int, address: str) -> tuple[str, ...]:
+    return (f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}")
+
+
+def _run_two(config, workdir, flags_of, env_of=lambda i: {}) -> list[tuple[str, str]]:
+    """`config` as processes 0 and 1 with 4 devices each, `flags_of(i)` / `env_of(i)` per process; both
+    must succeed. Returns each process's (stdout, stderr)."""
+    processes = [start_main(config, workdir, *flags_of(i), devices=4, env=env_of(i)) for i in range(2)]
     results = [p.communicate(timeout=400) for p in processes]
     for p, (_, err) in zip(processes, results):
         assert p.returncode == 0, err[-3000:]
     return results
+
+
+def _with_coordinator(*flags: str):
+    """flags_of for `_run_two`: the same `flags` on both processes, plus the coordinator flags."""
+    address = f"127.0.0.1:{_free_port()}"
+    return lambda i: (*flags, *_coordinator_flags(i, address))
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +56,7 @@ def one_process(tmp_path_factory, toy_data_dir):
 
 
 def test_two_processes_with_flags_match_one(one_process, toy_data_dir, tmp_path):
-    address = f"127.0.0.1:{_free_port()}"
-    results = _run_two(
-        tmp_path,
-        toy_data_dir,
-        env_of=lambda i: {},
-        flags_of=lambda i: (f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}"),
-    )
+    results = _run_two(CONFIG, tmp_path, _with_coordinator(f"--config.data.data_dir={toy_data_dir}"))
     assert len(one_process) == 3  # results.json and a predictions file per gallery
     assert _outputs(tmp_path) == one_process
     (out0, err0), (out1, err1) = results
@@ -74,7 +75,10 @@ def test_two_processes_from_a_slurm_environment_match_one(one_process, toy_data_
         "JAX_COORDINATOR_PORT": str(_free_port()),
     }
     results = _run_two(
-        tmp_path, toy_data_dir, lambda i: {**slurm, "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)}
+        CONFIG,
+        tmp_path,
+        flags_of=lambda i: (f"--config.data.data_dir={toy_data_dir}",),
+        env_of=lambda i: {**slurm, "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)},
     )
     assert "multi-process launch detected (SlurmCluster)" in results[0][1]
     assert _outputs(tmp_path) == one_process
@@ -84,22 +88,13 @@ def test_two_processes_from_a_slurm_environment_match_one(one_process, toy_data_
 def test_two_processes_build_a_missing_toy_set(one_process, tmp_path, disks):
     """Process 0 builds into a shared data_dir while the other waits; a host with its own (empty)
     data_dir, as a TPU worker's disk, builds its own copy. Either way: the one-process results."""
-    address = f"127.0.0.1:{_free_port()}"
     data_dirs = [tmp_path / "data"] * 2 if disks == "shared" else [tmp_path / f"data{i}" for i in range(2)]
-    processes = [
-        start_main(
-            CONFIG,
-            tmp_path / "workdir",
-            f"--config.data.data_dir={data_dirs[i]}",
-            f"--coordinator_address={address}",
-            "--num_processes=2",
-            f"--process_id={i}",
-            devices=4,
-        )
-        for i in range(2)
-    ]
-    errors = [p.communicate(timeout=400)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    address = f"127.0.0.1:{_free_port()}"
+
+    def flags_of(i):
+        return (f"--config.data.data_dir={data_dirs[i]}", *_coordinator_flags(i, address))
+
+    errors = [err for _, err in _run_two(CONFIG, tmp_path / "workdir", flags_of)]
     assert ("building toy_gestures/real_small into this host's" in errors[1]) == (disks == "one_per_process")
     assert "building toy_gestures/real_small into" in errors[0]
     assert _outputs(tmp_path / "workdir") == one_process
@@ -115,21 +110,7 @@ def test_fine_tuning_on_two_processes_gives_the_same_weights(toy_data_dir, tmp_p
     )
     one = run_main("configs/demo_finetune.py:smoke", tmp_path / "one", *flags, devices=8, timeout=400)
     assert one.returncode == 0, one.stderr[-3000:]
-    address = f"127.0.0.1:{_free_port()}"
-    processes = [
-        start_main(
-            "configs/demo_finetune.py:smoke",
-            tmp_path / "two",
-            *flags,
-            f"--coordinator_address={address}",
-            "--num_processes=2",
-            f"--process_id={i}",
-            devices=4,
-        )
-        for i in range(2)
-    ]
-    errors = [p.communicate(timeout=400)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    _run_two("configs/demo_finetune.py:smoke", tmp_path / "two", _with_coordinator(*flags))
     final = [json.loads((tmp_path / name / "final.json").read_text()) for name in ("one", "two")]
     assert final[0]["step"] == 6 and final[0] == final[1]
     metrics = [(tmp_path / name / "metrics.jsonl").read_text().splitlines() for name in ("one", "two")]
@@ -144,21 +125,7 @@ def _two_against_one(config: str, tmp_path, *flags: str) -> None:
     """`config` on 1 process × 8 devices and on 2 processes × 4: the same results and predictions."""
     one = run_main(config, tmp_path / "one", *flags, devices=8)
     assert one.returncode == 0, one.stderr[-3000:]
-    address = f"127.0.0.1:{_free_port()}"
-    processes = [
-        start_main(
-            config,
-            tmp_path / "two",
-            *flags,
-            f"--coordinator_address={address}",
-            "--num_processes=2",
-            f"--process_id={i}",
-            devices=4,
-        )
-        for i in range(2)
-    ]
-    errors = [p.communicate(timeout=400)[1] for p in processes]
-    assert [p.returncode for p in processes] == [0, 0], errors[0][-2000:] + errors[1][-2000:]
+    _run_two(config, tmp_path / "two", _with_coordinator(*flags))
     assert _outputs(tmp_path / "two") == _outputs(tmp_path / "one")
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 import tfds_builders  # noqa: F401  (registers our builders with TFDS)
+from gesture_jax import parallel
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,17 +75,17 @@ def open_split(
             f"gesture_jax.data.build {ref.dataset} --data_dir {data_dir or '<your data_dir>'}"
         )
     # Every process takes the same branch (it holds barriers), decided by all of them together.
-    if build_if_missing and _any_process(not b.is_prepared()):
+    if build_if_missing and parallel.any_process(not b.is_prepared()):
         if jax.process_index() == 0 and not b.is_prepared():
             logging.info("building %s into %s", ref.dataset, b.data_dir)
             build(ref.dataset, data_dir, manual_dir=manual_dir)
-        _barrier(f"build {ref.dataset}")
+        parallel.barrier(f"build {ref.dataset}")
         b = builder(ref.dataset, data_dir)
         if not b.is_prepared():  # a host whose data_dir is its own disk (TPU workers): its own copy
             logging.info("building %s into this host's %s", ref.dataset, b.data_dir)
             build(ref.dataset, data_dir, manual_dir=manual_dir)
             b = builder(ref.dataset, data_dir)
-        _barrier(f"build {ref.dataset} on every host")
+        parallel.barrier(f"build {ref.dataset} on every host")
     if ref.split not in b.info.splits:
         raise ValueError(f"dataset {ref.dataset} has no split {ref.split!r}; it has {sorted(b.info.splits)}")
     source = b.as_data_source(split=ref.split)
@@ -110,18 +111,3 @@ def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
         return np.fromiter(
             pool.map(lambda i: split.source[i]["label"], range(len(split))), np.int64, len(split)
         )
-
-
-def _any_process(flag: bool) -> bool:
-    if jax.process_count() == 1:
-        return flag
-    from jax.experimental import multihost_utils
-
-    return bool(multihost_utils.process_allgather(np.array(flag)).any())
-
-
-def _barrier(name: str) -> None:
-    if jax.process_count() > 1:
-        from jax.experimental import multihost_utils
-
-        multihost_utils.sync_global_devices(name)

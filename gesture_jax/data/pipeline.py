@@ -64,12 +64,7 @@ def clip_views(
     jpegs = record["frames"]
     if not len(jpegs):
         raise ValueError(f"record {_record_id(record)!r} has no frames")
-    per_clip = []
-    for clip in range(spec.num_clips):
-        kwargs = spec.sampler_kwargs(clip)
-        if rng is not None:
-            kwargs["rng"] = rng
-        per_clip.append(sampling.frame_indices(spec.sampler, len(jpegs), **kwargs))
+    per_clip = clip_frame_indices(spec, len(jpegs), rng=rng)
     wanted = sorted({i for idx in per_clip for i in idx})
     decoded = {i: frames_lib.decode_frame(jpegs[i]) for i in wanted}  # each sampled frame decoded once
     return transforms.clip_views_of(
@@ -80,6 +75,19 @@ def clip_views(
         crop=spec.crop,
         crop_size=spec.crop_size,
     )
+
+
+def clip_frame_indices(
+    spec: VideoSpec, num_frames: int, *, rng: np.random.Generator | None = None
+) -> list[list[int]]:
+    """The frames each temporal clip of `spec` picks from a `num_frames`-frame video."""
+    per_clip = []
+    for clip in range(spec.num_clips):
+        kwargs = spec.sampler_kwargs(clip)
+        if rng is not None:
+            kwargs["rng"] = rng
+        per_clip.append(sampling.frame_indices(spec.sampler, num_frames, **kwargs))
+    return per_clip
 
 
 def _record_id(record: Mapping[str, Any]) -> str:
