@@ -4,7 +4,9 @@ Features are the hand-off between the expensive part (encoders over videos) and 
 zero-shot, curves). A cache entry is keyed by everything that determines it (encoder, weights, dtype,
 dataset version, split, sampling and preprocessing), so every experiment that needs the same features
 extracts them once. Extraction writes a part file every `chunk_batches` batches; a killed run resumes
-at the first missing part.
+at the first missing part. Beside each entry's features sits ``manifest.json``: what produced them in
+words a reader can check (encoder, checkpoint file and sha256, frames, sampler, resize, crop, views,
+mean/std, pooling, dtype, dataset version and split, count), so a number in a paper can be traced back.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from gesture_jax.data.spec import VideoSpec
 FEATURES_FILE = "features.npz"
 META_FILE = "meta.json"
 LAYOUT_FILE = "layout.json"  # batch layout of the part files, so a resume never mixes two layouts
+MANIFEST_FILE = "manifest.json"
 
 
 @dataclasses.dataclass
@@ -70,10 +73,14 @@ class Extractor:
         spec: VideoSpec,
         mesh: jax.sharding.Mesh,
         output: Callable[[nnx.Module, jax.Array], jax.Array] | None = None,
+        output_name: str = "",
     ):
+        """`output_name` says in words what a custom `output` computes (for the cache manifest)."""
         pipeline.check_spec(spec)
         self.spec = spec
         self.mesh = mesh
+        describe = getattr(model, "describe_feature", None)
+        self.pooling = output_name or (describe() if output is None and describe else "custom output")
         graphdef, state = nnx.split(model)
         self._graphdef = graphdef
         self._state = jax.device_put(state, parallel.replicated(mesh))
@@ -142,6 +149,7 @@ def extract_splits(
             per_device_batch=config.extract.per_device_batch,
             chunk_batches=config.extract.chunk_batches,
             num_threads=config.data.num_threads,
+            about={"weights": _weights_provenance(encoder)},
         )
     return feats, class_names
 
@@ -151,6 +159,50 @@ def _checkpoint_identity(path: str) -> str:
     if not path:
         return ""
     return hashlib.sha256(workdir.read_bytes(os.path.join(path, "model.json"))).hexdigest()
+
+
+def _weights_provenance(encoder) -> dict[str, Any]:
+    """Where the encoder's weights came from: the converted directory and its source file, or a seed."""
+    if not encoder.checkpoint:
+        return {"random_init_seed": encoder.init_seed}
+    source = json.loads(workdir.read_text(os.path.join(encoder.checkpoint, "model.json"))).get("source", {})
+    return {
+        "checkpoint_dir": encoder.checkpoint,
+        "source_file": source.get("name") or os.path.basename(source.get("file", "")),
+        "source_bytes": source.get("bytes"),
+        "source_sha256": source.get("sha256"),  # None: converted before convert recorded it
+        "model_json_sha256": _checkpoint_identity(encoder.checkpoint),
+    }
+
+
+def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, result: FeatureSet, about=None) -> dict:
+    """The cache entry described for a reader; `meta` (the cache key) is kept whole at the end."""
+    sampler_params = {k: v for k, v in spec.sampler_kwargs(0).items() if k != "clip"}
+    return {
+        "count": len(result),
+        "feature_dim": int(result.features.shape[1]) if result.features.ndim == 2 else 0,
+        "encoder": meta.get("encoder"),
+        **(about or {}),
+        "dtype": meta.get("dtype", "float32"),
+        "pooling": pooling,
+        "frames": spec.num_frames,
+        "sampler": spec.sampler,
+        "sampler_params": sampler_params,
+        "temporal_clips": spec.num_clips,
+        "resize": spec.resize,
+        "resize_size": spec.resize_size,
+        "crop": spec.crop,
+        "crop_size": spec.crop_size,
+        "views": spec.num_views,
+        "views_pooled": "mean of the views' outputs" if spec.num_views > 1 else "one view",
+        "mean": list(spec.mean),
+        "std": list(spec.std),
+        "dataset": meta.get("dataset"),
+        "dataset_version": meta.get("version"),
+        "split": meta.get("split"),
+        "features_file": FEATURES_FILE,
+        "cache_key": meta,
+    }
 
 
 def cache_name(meta: dict[str, Any]) -> str:
@@ -169,16 +221,21 @@ def extract(
     per_device_batch: int,
     chunk_batches: int = 50,
     num_threads: int = 4,
+    about: dict[str, Any] | None = None,
 ) -> FeatureSet:
     """Features of every record of `split`, from the cache when present, else extracted and cached.
 
     `cache_dir=None` computes them without touching the disk (e.g. a model that changes every call).
+    `about` adds provenance to the manifest that is not part of the cache key (e.g. the source file).
     """
     entry = os.path.join(cache_dir, cache_name(meta)) if cache_dir else None
     final = os.path.join(entry, FEATURES_FILE) if entry else None
     if final and workdir.exists(final):
         logging.info("features of %s: cached at %s", split.ref, entry)
-        return FeatureSet.load(final)
+        result = FeatureSet.load(final)
+        if parallel.is_main_process() and not workdir.exists(os.path.join(entry, MANIFEST_FILE)):
+            _write_manifest(entry, meta, extractor, result, about)  # entries cached before manifests
+        return result
 
     mesh = extractor.mesh
     global_batch = per_device_batch * mesh.devices.size
@@ -235,7 +292,8 @@ def extract(
     if len(result) != len(split):
         raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
     if entry and parallel.is_main_process():
-        result.save(final)
+        _write_manifest(entry, meta, extractor, result, about)
+        result.save(final)  # last: its presence marks a complete entry
         workdir.remove_tree(parts_dir)
     elapsed = time.perf_counter() - start_time
     logging.info(
@@ -247,6 +305,12 @@ def extract(
         entry,
     )
     return result
+
+
+def _write_manifest(entry: str, meta, extractor: Extractor, result: FeatureSet, about) -> None:
+    workdir.write_json(
+        os.path.join(entry, MANIFEST_FILE), manifest(meta, extractor.spec, extractor.pooling, result, about)
+    )
 
 
 def _part_path(parts_dir: str, index: int) -> str:

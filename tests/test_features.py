@@ -1,5 +1,6 @@
 """Feature extraction: identical on 1 and 8 devices, padded last batch, cached, resumable."""
 
+import json
 import os
 
 import jax
@@ -79,6 +80,42 @@ def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
     assert views.shape == (2 * 3, 8, 32, 32, 3)  # clips × crops
     x = (views.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
     np.testing.assert_allclose(feats.features[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
+
+
+def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
+    overrides = dict(num_clips=2, sampler="umt_sparse_test", crop="three", resize_size=32, crop_size=32)
+    cache = tmp_path / "cache"
+    feats, _, split = _extract(toy_data_dir, str(cache), 8, spec_overrides=overrides, dtype="float32")
+    (entry,) = cache.iterdir()
+    manifest = json.loads((entry / features.MANIFEST_FILE).read_text())
+    assert manifest == {
+        "count": len(split),
+        "feature_dim": 64,
+        "encoder": "toy-vit",
+        "dtype": "float32",
+        "pooling": "fc_norm(mean of the final tokens)",
+        "frames": 8,
+        "sampler": "umt_sparse_test",
+        "sampler_params": {"num_frames": 8, "test_num_segment": 2},
+        "temporal_clips": 2,
+        "resize": "short_side",
+        "resize_size": 32,
+        "crop": "three",
+        "crop_size": 32,
+        "views": 6,
+        "views_pooled": "mean of the views' outputs",
+        "mean": [0.485, 0.456, 0.406],
+        "std": [0.229, 0.224, 0.225],
+        "dataset": "toy_gestures/real_small",
+        "dataset_version": None,  # this test's cache key has no version; extract_splits' does
+        "split": "test",
+        "features_file": "features.npz",
+        "cache_key": json.loads((entry / features.META_FILE).read_text()),
+    }
+    # An entry cached before manifests existed gets one on its next use.
+    (entry / features.MANIFEST_FILE).unlink()
+    _extract(toy_data_dir, str(cache), 8, spec_overrides=overrides, dtype="float32")
+    assert json.loads((entry / features.MANIFEST_FILE).read_text()) == manifest
 
 
 def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):

@@ -49,6 +49,11 @@ def test_demo_writes_the_report(demo_run):
     log = open(os.path.join(workdir, "log.txt")).read()
     assert "toy-vit (frozen): toy_gestures/synthetic_small:train (k=3, l2)" in log
     assert os.listdir(os.path.join(data_dir, "toy_gestures"))  # the demo built what it needed
+    entries = sorted(os.listdir(os.path.join(workdir, "features")))
+    assert len(entries) == 3  # two galleries + the queries, each with a readable manifest
+    manifest = json.load(open(os.path.join(workdir, "features", entries[0], "manifest.json")))
+    assert manifest["weights"] == {"random_init_seed": 0} and manifest["dataset"].startswith("toy_gestures/")
+    assert manifest["dataset_version"] and manifest["count"] > 0 and manifest["pooling"]
 
 
 def test_rerun_reuses_the_features(demo_run, tmp_path):

@@ -1,4 +1,5 @@
-"""RoCoG-v2 builder (tfds_builders/rocog_v2) on a tiny fake release written here with PyAV/libx264."""
+"""RoCoG-v2 builder (tfds_builders/rocog_v2) on a tiny fake release made of the repository's real lists and
+XMLs (tests/rocog_release.py), with tiny libx264 clips and the real camera mp4."""
 
 import json
 import logging
@@ -13,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import rocog_release as release
 import tensorflow_datasets as tfds
 from absl import app
 
@@ -20,118 +22,96 @@ import tfds_builders  # noqa: F401  (registers rocog_v2)
 from gesture_jax.data import build as build_cli
 from gesture_jax.data import datasets
 from gesture_jax.data.frames import decode_frames
-from tfds_builders.rocog_v2 import companion, names, sources, video
+from tfds_builders.rocog_v2 import names, sources, video
 from tfds_builders.rocog_v2.rocog_v2_dataset_builder import BadVideoError
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI_SHORT_SIDE = 32  # real_ground goes through the command line with --frame_short_side 32
 
-# Annotation lists of the fake release, deliberately not sorted; labels are class_dict indices.
-LISTS = {
-    "real_ground": {
-        "train": [
-            ("real/ground/Rally/S05_10m_ground_2_label3_start2500.mp4", 2),
-            ("real/ground/Advance/S01_10m_ground_label1_start100.mp4", 0),
-            ("real/ground/MoveInReverse/S02_10m_ground_label7_start40.mp4", 6),
-        ],
-        "test": [
-            ("real/ground/Halt/S04b_10m_ground_label5_start812.mp4", 4),
-            ("real/ground/Attention/S00_10m_ground_label2_start7.mp4", 1),
-        ],
-        "train_tsonly": [
-            ("real/ground/Rally/S05_10m_ground_2_label3_start2500.mp4", 2),
-            ("real/ground/Advance/S01_10m_ground_label1_start100.mp4", 0),
-        ],
-        "val_tsonly": [("real/ground/MoveInReverse/S02_10m_ground_label7_start40.mp4", 6)],
-    },
-    "real_air": {
-        "train": [
-            ("real/air/MoveForward/S05_15m_hover_label4_start300.mp4", 3),
-            ("real/air/FollowMe/S10_15m_hover_label6_start12.mp4", 5),
-        ],
-        "test": [
-            ("real/air/Rally/S00_30m_hover_label3_start3962.mp4", 2),
-            ("real/air/Halt/S06_15m_hover_label5_start55.mp4", 4),
-            ("real/air/Advance/S09_15m_hover_label1_start77.mp4", 0),
-        ],
-        "train_tsonly": [("real/air/MoveForward/S05_15m_hover_label4_start300.mp4", 3)],
-        "val_tsonly": [("real/air/FollowMe/S10_15m_hover_label6_start12.mp4", 5)],
-    },
-    "syn_ground": {
-        "train": [
-            ("syn/ground/Halt/Scene27_612_S01_Halt_R03_02_20_8_2022_16_6_50.mp4", 4),
-            ("syn/ground/Advance/Scene13_0_Advance_30_1_2022_17_3_43.mp4", 0),
-        ],
-        "val": [("syn/ground/Halt/Scene52_386_Halt_4_2_2022_15_1_38.mp4", 4)],
-    },
-    "syn_air": {
-        "train": [
-            ("syn/air/FollowMe/Scene20_5_FollowMe_2_9_2022_11_4_5.mp4", 5),
-            ("syn/air/Rally/Scene37_650_S02_Rally_R04_01_2_9_2022_11_9_5.mp4", 2),
-        ],
-        "val": [("syn/air/MoveForward/Scene15_700_S02_MoveForward_R01_01_3_9_2022_9_0_1.mp4", 3)],
-    },
+# Real list entries (a sample; the lists below keep them in the real lists' order and splits).
+CHOSEN = {
+    "real/ground/MoveInReverse/S05_10m_ground_3_label7_start3589.mp4",
+    "real/ground/Advance/S05_10m_ground_label1_start5917.mp4",
+    "real/ground/MoveInReverse/S02_10m_ground_label7_start4214.mp4",
+    "real/ground/FollowMe/S04b_10m_ground_label6_start2444.mp4",
+    "real/ground/MoveForward/S00_10m_ground_label4_start3037.mp4",
+    "real/air/Rally/S07_15m_hover_label3_start4958.mp4",
+    "real/air/FollowMe/S10_15m_hover_label6_start6062.mp4",
+    "real/air/Rally/S04b_15m_hover_label3_start7231.mp4",
+    "real/air/Advance/S00_30m_hover_label1_start1589.mp4",
+    "real/air/MoveForward/S09_15m_hover_label4_start6458.mp4",
+    "syn/ground/FollowMe/Scene28_989_S01_FollowMe_R02_02_5_2_2022_2_20_12.mp4",
+    "syn/ground/Advance/Scene1_11_Advance_30_1_2022_17_5_26.mp4",
+    "syn/ground/MoveForward/Scene52_301_MoveForward_3_2_2022_16_49_51.mp4",
+    "syn/air/FollowMe/Scene24_1036_S01_FollowMe_R04_02_25_8_2022_4_2_55.mp4",
+    "syn/air/Attention/Scene17_89_Attention_23_8_2022_16_52_53.mp4",
+    "syn/air/MoveForward/Scene39_305_MoveForward_24_8_2022_10_56_41.mp4",
 }
-# syn_orbital has no lists: its class folders are scanned (masks left out).
-ORBITAL = [
-    ("syn/orbital/Advance/Scene3_1_Advance_1_1_2023_1_1_1.mp4", 0),
-    ("syn/orbital/Rally/Scene0_640_S01_Rally_R02_01_1_1_2023_1_1_2.mp4", 2),
-]
-ORBITAL_MASK = "syn/orbital/Rally/Scene0_640_S01_Rally_R02_01_1_1_2023_1_1_2_mask.mp4"
-XML_FIELDS = {  # companion XMLs: (start, end, repetitions); the other synthetic videos have none
-    "syn/ground/Halt/Scene27_612_S01_Halt_R03_02_20_8_2022_16_6_50.mp4": (1.25, 4.5, 3),
-    "syn/ground/Advance/Scene13_0_Advance_30_1_2022_17_3_43.mp4": (0.75, 5.0, 1),
-    "syn/air/FollowMe/Scene20_5_FollowMe_2_9_2022_11_4_5.mp4": (0.5, 5.75, 2),
+LIST_LINES = release.cut_lists(CHOSEN)
+LISTS: dict[str, dict[str, list[tuple[str, int]]]] = {}  # config -> split -> lines
+for _name, _lines in LIST_LINES.items():
+    _domain, _view, _split = _name.split("_", 2)
+    LISTS.setdefault(f"{_domain}_{_view}", {})[_split] = _lines
+# syn_orbital has no lists: names made from orbital playlist records; its class folders are scanned.
+ORBITAL = sorted(  # in the scan's order: class index, then name
+    (
+        (f"syn/orbital/{names.CLASS_NAMES[label]}/{name}", label)
+        for name, label in (release.orbital_name(3, 5), release.orbital_name(0, 700))
+    ),
+    key=lambda entry: (entry[1], entry[0]),
+)
+ORBITAL_MASK = ORBITAL[1][0].replace(".mp4", "_mask.mp4")
+ORBITAL_ODD = "syn/orbital/Halt/preview.mp4"  # not a synthetic video name: reported, never read
+UNLISTED = "syn/air/Rally/Scene3_40_Rally_23_8_2022_1_2_3.mp4"  # in a class folder, in no list
+REAL_MP4 = "real/ground/FollowMe/S04b_10m_ground_label6_start2444.mp4"  # the real camera video
+EDIT_LIST_MP4 = "real/air/Advance/S00_30m_hover_label1_start1589.mp4"  # it, remuxed: an edit list hides 2
+VERBATIM = object()  # companion = the playlist record as is
+COMPANIONS = {  # synthetic video -> its <stem>.xml; the other synthetic videos have none
+    "syn/ground/FollowMe/Scene28_989_S01_FollowMe_R02_02_5_2_2022_2_20_12.mp4": VERBATIM,
+    # differs from the playlist in endTime (used, not reported) and numberOfRepetitions (reported)
+    "syn/ground/Advance/Scene1_11_Advance_30_1_2022_17_5_26.mp4": {
+        "endTime": "3.5",
+        "numberOfRepetitions": "2",
+    },
+    "syn/air/FollowMe/Scene24_1036_S01_FollowMe_R04_02_25_8_2022_4_2_55.mp4": VERBATIM,
+    "syn/air/MoveForward/Scene39_305_MoveForward_24_8_2022_10_56_41.mp4": VERBATIM,
+    ORBITAL[0][0]: VERBATIM,
 }
 CONFIGS = {"real_ground", "real_air", "syn_ground", "syn_air", "syn_orbital"}
 
 
-def _write_video(path: Path, num_frames: int, height: int, width: int, fps: int, faststart=False) -> None:
-    """Frame i is a flat grey of 20 * i + 10 with a bright bar, so frame order can be checked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(num_frames):
-            image = np.full((height, width, 3), 20 * i + 10, np.uint8)
-            image[: height // 4, : width // 4] = 250
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
-def _xml(start: float, end: float, reps: int) -> str:
-    return (
-        '<?xml version="1.0" encoding="utf-16"?>\n<GestureVideo><gender>Female</gender>'
-        f"<blendWeight>0.3</blendWeight><gestureStartTime>{start}</gestureStartTime>"
-        f"<gestureEndTime>{end}</gestureEndTime><numberOfRepetitions>{reps}</numberOfRepetitions></GestureVideo>"
-    )
-
-
-def _shape(path: str) -> tuple[int, int, int, int]:
-    """(frames, height, width, fps) of a fake video: real ones landscape, synthetic ones portrait."""
-    frames = 8 + len(path) % 5
-    return (frames, 48, 64, 25) if path.startswith("real/") else (frames, 64, 48, 30)
+def _companion_text(path: str) -> str | None:
+    """The companion XML written for `path` (None when it has none)."""
+    edit = COMPANIONS.get(path)
+    if edit is None:
+        return None
+    view = path.split("/")[1]
+    index = int(re.match(r"Scene\d+_(\d+)_", path.rsplit("/", 1)[1])[1])
+    text = release.record_texts(view)[index]
+    for field, value in ({} if edit is VERBATIM else edit).items():
+        text, n = re.subn(f"<{field}>[^<]*</{field}>", f"<{field}>{value}</{field}>", text)
+        assert n == 1
+    return release.DECLARATION + text
 
 
 @pytest.fixture(scope="session")
 def tree(tmp_path_factory) -> Path:
     """A RoCoG-v2 checkout with every part extracted in it (written once)."""
     root = tmp_path_factory.mktemp("rocog_v2")
-    (root / "class_dict.json").write_text(json.dumps({str(i): n for i, n in enumerate(names.CLASS_NAMES)}))
-    (root / "annotations").mkdir()
-    videos = set(ORBITAL)
-    for part, splits in LISTS.items():
-        for split, lines in splits.items():
-            text = "".join(f"{p} {label}\n" for p, label in lines)
-            (root / "annotations" / f"{part}_{split}.txt").write_text(text)
-            videos.update(lines)
-    for rel, _ in sorted(videos):
-        _write_video(root / rel, *_shape(rel))
-    for rel, fields in XML_FIELDS.items():
-        (root / rel).with_suffix(".xml").write_text(_xml(*fields))
-    (root / ORBITAL_MASK).write_bytes(b"not a video: a mask must never be read")
+    release.write_checkout(root, LIST_LINES)
+    for rel in sorted({p for lines in LIST_LINES.values() for p, _ in lines} | {p for p, _ in ORBITAL}):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        if rel == REAL_MP4:
+            shutil.copy(release.REAL_VIDEO, root / rel)
+        elif rel == EDIT_LIST_MP4:
+            release.remux_with_edit_list(release.REAL_VIDEO, root / rel, hidden=2)
+        else:
+            release.write_video(root / rel, *release.shape(rel))
+        if (text := _companion_text(rel)) is not None:
+            (root / rel).with_suffix(".xml").write_text(text)
+    for junk in (ORBITAL_MASK, ORBITAL_ODD, UNLISTED):
+        (root / junk).parent.mkdir(parents=True, exist_ok=True)
+        (root / junk).write_bytes(b"not a video: never read")
     return root
 
 
@@ -148,7 +128,8 @@ def built(tree, tmp_path_factory) -> Path:
     args = ["rocog_v2/real_ground", "--data_dir", str(data_dir), "--manual_dir", str(tree)]
     result = _cli(*args, "--frame_short_side", str(CLI_SHORT_SIDE))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "rocog_v2/real_ground: test 2, train 3, train_tsonly 2, val_tsonly 1" in result.stdout
+    counts = ", ".join(f"{s} {len(lines)}" for s, lines in sorted(LISTS["real_ground"].items()))
+    assert f"rocog_v2/real_ground: {counts}" in result.stdout
     for config in sorted(CONFIGS - {"real_ground"}):
         datasets.build(f"rocog_v2/{config}", str(data_dir), manual_dir=str(tree))
     return data_dir
@@ -163,6 +144,7 @@ def _copy(tree: Path, dst: Path, part: str) -> Path:
     """A manual_dir holding one part of `tree`, to damage without touching the shared tree."""
     shutil.copytree(tree / "annotations", dst / "annotations")
     shutil.copy(tree / "class_dict.json", dst)
+    shutil.copytree(tree / "simulation_info", dst / "simulation_info")
     shutil.copytree(tree / part.replace("_", "/"), dst / part.replace("_", "/"))
     return dst
 
@@ -186,10 +168,13 @@ def test_splits_labels_paths_and_frames(built, config):
         recs = records[split]
         assert [(r["path"].decode(), int(r["label"])) for r in recs] == lines  # list order
         for r in recs:
-            frames_n, height, width, fps = _shape(r["path"].decode())
             frames = decode_frames(r["frames"])
             assert min(frames.shape[1:3]) == short
-            assert frames.shape == (frames_n, r["height"], r["width"], 3) and r["num_frames"] == frames_n
+            assert frames.shape == (r["num_frames"], r["height"], r["width"], 3)
+            if r["path"].decode() in (REAL_MP4, EDIT_LIST_MP4):
+                continue  # tests/test_rocog_v2_video.py
+            frames_n, height, width, fps = release.shape(r["path"].decode())
+            assert r["num_frames"] == frames_n
             assert (r["orig_height"], r["orig_width"], r["fps"]) == (height, width, fps)
             grey = frames[:, -1, -1].mean(axis=-1)  # away from the bright bar
             np.testing.assert_allclose(grey, 20 * np.arange(frames_n) + 10, atol=6)
@@ -207,57 +192,79 @@ def _by_path(records: dict[str, list[dict]]) -> dict[str, dict]:
 
 def _fields(record: dict, keys: str) -> tuple:
     values = (record[k] for k in keys.split())
-    return tuple(v.decode() if isinstance(v, bytes) else float(v) for v in values)
+    return tuple(v.decode() if isinstance(v, bytes) else np.asarray(v).item() for v in values)
 
 
 def test_real_metadata(built):
     recs = _by_path(_records(built, "real_ground")) | _by_path(_records(built, "real_air"))
     keys = "subject distance_m view take start_frame"
-    halt, rally = (
-        recs["real/ground/Halt/S04b_10m_ground_label5_start812.mp4"],
-        recs[LISTS["real_air"]["test"][0][0]],
-    )
-    assert _fields(halt, keys) == ("S04b", 10, "ground", 1, 812)  # subject with the 'b' suffix
-    assert _fields(rally, keys) == ("S00", 30, "hover", 1, 3962)
-    assert _fields(recs["real/ground/Rally/S05_10m_ground_2_label3_start2500.mp4"], keys)[3:] == (2, 2500)
+    assert _fields(recs[REAL_MP4], keys) == ("S04b", 10, "ground", 1, 2444)  # subject with the 'b' suffix
+    assert _fields(recs[EDIT_LIST_MP4], keys) == ("S00", 30, "hover", 1, 1589)
+    take3 = recs["real/ground/MoveInReverse/S05_10m_ground_3_label7_start3589.mp4"]
+    assert _fields(take3, keys)[3:] == (3, 3589)
     assert "scene" not in next(iter(recs.values()))  # one feature table per domain
 
 
-def test_synthetic_metadata(built):
-    recs = _by_path(_records(built, "syn_ground")) | _by_path(_records(built, "syn_air"))
-    recs |= _by_path(_records(built, "syn_orbital"))
-    by_scene = {path.rsplit("/", 1)[-1].split("_")[0]: rec for path, rec in recs.items()}
-    keys = "scene video_index camera_yaw sun avatar terrain motion performer repetitions take"
-    expected = {  # yaw, sun, avatar, terrain from the scene formulas (rocog_v2.md §6)
-        "Scene27": (27, 612, 210, 0, "FemaleCivilian", "Grassy", "mocap", "S01", 3, 2),  # ground
-        "Scene13": (13, 0, 90, 1, "MaleCivilian", "Grassy", "animated", "", 1, -1),  # reps from the XML
-        "Scene52": (52, 386, 270, 0, "MaleCivilian", "Desert", "animated", "", -1, -1),  # no XML
-        "Scene20": (20, 5, 150, 1, "FemaleCivilian", "Grassy", "animated", "", 2, -1),  # air
-        "Scene37": (37, 650, 90, 0, "FemaleCivilian", "Desert", "mocap", "S02", 4, 1),
-        "Scene0": (0, 640, -1, -1, "", "", "mocap", "S01", 2, 1),  # orbital: no formula
+def test_synthetic_metadata_equals_the_repository_xmls(built):
+    """Every field of every synthetic example equals the repository's XMLs (read here by regex): the
+    companion record where the video has one, else the playlist record at the name's index; the scene
+    record at the name's scene index; orbital scenes included."""
+    for config in ("syn_ground", "syn_air", "syn_orbital"):
+        view = config.split("_")[1]
+        for path, rec in _by_path(_records(built, config)).items():
+            expected = release.expected_synthetic(path, view, _companion_text(path))
+            assert {k: _fields(rec, k)[0] for k in expected} == pytest.approx(expected), path
+            mocap = re.search(r"_(S0[12])_[A-Za-z]+_R0\d_0(\d)_", path)
+            assert _fields(rec, "performer take") == ((mocap[1], int(mocap[2])) if mocap else ("", -1))
+    orbital = _by_path(_records(built, "syn_orbital"))
+    assert {_fields(r, "camera_orbit_deg_per_s")[0] for r in orbital.values()} == {45.0}
+    assert "subject" not in next(iter(orbital.values()))
+
+
+def test_build_reports_companions_disagreements_and_unlisted_videos(built):
+    meta = {c: tfds.builder(f"rocog_v2/{c}", data_dir=built).info.metadata for c in CONFIGS}
+    (disagreement,) = meta["syn_ground"]["companion_disagreements"]  # endTime differs too: not compared
+    assert disagreement.endswith(
+        "Scene1_11_Advance_30_1_2022_17_5_26.xml: repetitions is 2 here but 1 in the playlist"
+    )
+    assert meta["syn_air"]["companion_disagreements"] == []
+    assert meta["syn_ground"]["metadata_sources"] == {
+        "train": {"companion": 2, "playlist": 0},
+        "val": {"companion": 0, "playlist": 1},
     }
-    for scene, fields in expected.items():
-        assert _fields(by_scene[scene], keys) == fields, scene
-    for path, rec in recs.items():
-        start, end, _ = XML_FIELDS.get(path, (-1.0, -1.0, None))
-        assert _fields(rec, "gesture_start_s gesture_end_s") == (start, end), path
-    assert "subject" not in next(iter(recs.values()))
+    assert meta["syn_air"]["metadata_sources"]["train"] == {"companion": 1, "playlist": 1}
+    assert meta["syn_air"]["unlisted_videos"] == [UNLISTED]
+    assert meta["syn_orbital"]["unlisted_videos"] == [ORBITAL_ODD]  # the mask is neither read nor listed
+    assert meta["real_ground"]["unlisted_videos"] == [] and meta["real_air"]["frames_hidden"] == {
+        split: ({EDIT_LIST_MP4: 2} if any(p == EDIT_LIST_MP4 for p, _ in lines) else {})
+        for split, lines in LISTS["real_air"].items()
+    }
+    assert any("frames fewer than their containers list" in n for n in meta["real_air"]["build_notes"])
+    assert any(f"in no list and were left out: {UNLISTED}" in n for n in meta["syn_air"]["build_notes"])
+
+
+def _zip(archive: Path, folder: Path, inside: str, extra: dict[str, bytes] | None = None) -> None:
+    with zipfile.ZipFile(archive, "w") as z:
+        for file in sorted(folder.rglob("*")):
+            z.write(file, f"{inside}/{file.relative_to(folder)}")
+        for name, data in (extra or {}).items():
+            z.writestr(name, data)
 
 
 def test_zip_manual_dir_builds_the_same_records(tree, built, tmp_path):
-    """real_ground.zip holds real/ground/...; syn_air.zip puts its class folders under syn_air/."""
+    """real_ground.zip holds real/ground/...; syn_air.zip nests its class folders three levels down,
+    beside the __MACOSX copies macOS zip tools add."""
     manual = tmp_path / "manual"
-    shutil.copytree(tree / "annotations", manual / "annotations")
+    for name in ("annotations", "simulation_info"):
+        shutil.copytree(tree / name, manual / name)
     shutil.copy(tree / "class_dict.json", manual)
-    zips = {"real_ground": ("real/ground", "real/ground"), "syn_air": ("syn/air", "syn_air")}
-    for part, (folder, inside) in zips.items():
-        with zipfile.ZipFile(manual / f"{part}.zip", "w") as z:
-            for file in sorted((tree / folder).rglob("*")):
-                z.write(file, f"{inside}/{file.relative_to(tree / folder)}")
+    _zip(manual / "real_ground.zip", tree / "real/ground", "real/ground")
+    junk = {"__MACOSX/syn_air/syn/air/Rally/._x.mp4": b"resource fork"}
+    _zip(manual / "syn_air.zip", tree / "syn/air", "syn_air/syn/air", junk)
     data_dir = tmp_path / "tfds"
     _build(manual, data_dir, "real_ground", frame_short_side=CLI_SHORT_SIDE)
     _build(manual, data_dir, "syn_air")
-    for config in zips:
+    for config in ("real_ground", "syn_air"):
         a, b = _records(built, config), _records(data_dir, config)
         assert a.keys() == b.keys()
         for split in a:
@@ -271,31 +278,58 @@ def test_zip_manual_dir_builds_the_same_records(tree, built, tmp_path):
                         assert ra[key] == rb[key], key
 
 
+def test_zip_search_is_bounded_and_unambiguous(tree, tmp_path):
+    part = sources.Part("syn", "air")
+    two = tmp_path / "two.zip"
+    _zip(two, tree / "syn/air", "a/syn/air")
+    with zipfile.ZipFile(two, "a") as z:
+        z.writestr("b/Halt/x.mp4", b"")
+    with pytest.raises(ValueError, match=r"class folders .* in 2 places: a/syn/air, b; expected exactly one"):
+        sources._zip_view_dir(two, part, tmp_path / "x2")
+    deep = tmp_path / "deep.zip"
+    _zip(deep, tree / "syn/air", "1/2/3/4")
+    with pytest.raises(FileNotFoundError, match="holds no class folders of syn_air within 3 levels"):
+        sources._zip_view_dir(deep, part, tmp_path / "x4")
+    _zip(deep := tmp_path / "three.zip", tree / "syn/air", "1/2/3")
+    assert sources._zip_view_dir(deep, part, tmp_path / "x3").relative_to(tmp_path / "x3").parts[1:] == (
+        "1",
+        "2",
+        "3",
+    )
+
+
 def test_download_urls_and_unzip(tree, tmp_path):
     """The download path with a stand-in download manager (tests have no network)."""
-    with zipfile.ZipFile(tmp_path / "real_air.zip", "w") as z:
-        for file in sorted((tree / "real/air").rglob("*.mp4")):
-            z.write(file, str(file.relative_to(tree)))
+    _zip(tmp_path / "syn_air.zip", tree / "syn/air", "syn/air")
     urls = []
 
     class FakeDownloads:
         def download(self, url_or_urls):
             urls.append(url_or_urls)
             if isinstance(url_or_urls, str):
-                return tmp_path / "real_air.zip"
-            return {k: tree / url.split("/4f7f7a5/")[1] for k, url in url_or_urls.items()}
+                return tmp_path / "syn_air.zip"
+            return {k: tree / url.split(f"/{sources.REPO_COMMIT}/")[1] for k, url in url_or_urls.items()}
 
-    part = sources.Part("real", "air")
+    part = sources.Part("syn", "air")
     src = sources.from_download(FakeDownloads(), part, ["train"], tmp_path / "extracted")
-    repo = "https://raw.githubusercontent.com/reddyav1/RoCoG-v2/4f7f7a5"
+    repo = "https://raw.githubusercontent.com/reddyav1/RoCoG-v2/4f7f7a5ba4b252289b09c8513c8da979c91b48ab"
     assert urls == [
-        {"class_dict.json": f"{repo}/class_dict.json", "train": f"{repo}/annotations/real_air_train.txt"},
-        "https://www.cis.jhu.edu/~rocog/data/real_air.zip",
+        {
+            "train": f"{repo}/annotations/syn_air_train.txt",
+            "playlist": f"{repo}/simulation_info/xml/rocog_hover_gestures.xml",
+            "scenes": f"{repo}/simulation_info/xml/rocog_hover.xml",
+            "class_dict.json": f"{repo}/class_dict.json",
+        },
+        "https://www.cis.jhu.edu/~rocog/data/syn_air.zip",
     ]
-    assert src.lists == {"train": tree / "annotations/real_air_train.txt"}
+    assert src.lists == {"train": tree / "annotations/syn_air_train.txt"}
+    assert src.simulation == {
+        "playlist": tree / "simulation_info/xml/rocog_hover_gestures.xml",
+        "scenes": tree / "simulation_info/xml/rocog_hover.xml",
+    }
     entries = {"train": names.parse_list(src.lists["train"].read_text(), "list", part.prefix)}
-    assert [f.name for f in sources.resolve(entries, part, src.view_dirs)["train"]] == [
-        p.rsplit("/", 1)[1] for p, _ in LISTS["real_air"]["train"]
+    assert [f.name for f in sources.resolve(entries, part, src.view_dir)["train"]] == [
+        p.rsplit("/", 1)[1] for p, _ in LISTS["syn_air"]["train"]
     ]
 
 
@@ -311,7 +345,7 @@ def _damage(manual: Path) -> tuple[str, str]:
     """Garbage bytes for one test video; another cut after 6 of its 12 frames, its index intact."""
     garbage, truncated = LISTS["real_air"]["test"][0][0], LISTS["real_air"]["test"][1][0]
     (manual / garbage).write_bytes(os.urandom(2000))
-    _write_video(manual / truncated, 12, 48, 64, 25, faststart=True)  # index before the frames
+    release.write_video(manual / truncated, 12, 48, 64, 25, faststart=True)  # index before the frames
     with av.open(str(manual / truncated)) as container:
         cut = [packet.pos for packet in container.demux(container.streams.video[0]) if packet.size][6]
     (manual / truncated).write_bytes((manual / truncated).read_bytes()[:cut])
@@ -362,6 +396,10 @@ def test_missing_files_are_all_listed(tree, tmp_path):
         ("empty", "real_air.zip or its extracted folder real/air/<ClassName>/"),
         ("wrong", "lacks annotations/real_air_train.txt, .*class_dict.json.*It holds: notes.txt"),
         ("no_videos", "has neither real_air.zip nor the extracted folder real/air/<ClassName>/"),
+        (
+            "no_simulation",
+            "lacks simulation_info/xml/rocog_hover_gestures.xml, simulation_info/xml/rocog_hover.xml",
+        ),
     ],
 )
 def test_wrong_manual_dir_says_what_was_expected(tree, tmp_path, layout, message):
@@ -370,11 +408,13 @@ def test_wrong_manual_dir_says_what_was_expected(tree, tmp_path, layout, message
         manual.mkdir()
     if layout == "wrong":
         (manual / "notes.txt").write_text("not a RoCoG-v2 checkout")
-    if layout == "no_videos":
+    if layout in ("no_videos", "no_simulation"):
         shutil.copytree(tree / "annotations", manual / "annotations")
         shutil.copy(tree / "class_dict.json", manual)
+    if layout == "no_simulation":  # a synthetic part needs the generator's XMLs
+        shutil.copytree(tree / "syn/air", manual / "syn/air")
     with pytest.raises(FileNotFoundError, match=message):
-        _build(manual, tmp_path / "tfds")
+        _build(manual, tmp_path / "tfds", "syn_air" if layout == "no_simulation" else "real_air")
 
 
 @pytest.mark.parametrize(
@@ -409,18 +449,6 @@ def test_class_dict_orientations_and_order():
         names.parse_class_dict(json.dumps(alphabetical), "c.json")
     with pytest.raises(ValueError, match="bijection"):
         names.parse_class_dict(json.dumps({**forward, "7": "Extra"}), "c.json")
-
-
-def test_companion_xml_declared_utf16_but_utf8():
-    data = _xml(1.5, 4.0, 2).encode()
-    assert companion.parse_companion(data, "x.xml") == {
-        "gesture_start_s": 1.5,
-        "gesture_end_s": 4.0,
-        "repetitions": 2,
-    }
-    assert companion.parse_companion(data.decode().encode("utf-16"), "x.xml")["gesture_end_s"] == 4.0
-    with pytest.raises(ValueError, match="x.xml: unreadable"):
-        companion.parse_companion(b"<GestureVideo>", "x.xml")
 
 
 def test_build_flags_only_reach_builders_that_take_them():

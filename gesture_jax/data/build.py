@@ -51,12 +51,12 @@ def main(argv: list[str]) -> None:
         counts = ", ".join(f"{s} {info.num_examples}" for s, info in sorted(b.info.splits.items()))
         logging.info("%s: built in %.1f s at %s (%s)", name, time.perf_counter() - start, b.data_dir, counts)
         print(f"{name}: {counts} -> {b.data_dir}")
-        skipped = (
-            dict(b.info.metadata.items()).get("skipped_videos", {}) if b.info.metadata is not None else {}
-        )
-        for split, paths in sorted(skipped.items()):
+        metadata = dict(b.info.metadata.items()) if b.info.metadata is not None else {}
+        for line in metadata.get("build_notes", []):  # the builder's summary (rocog_v2)
+            print(f"{name}: {line}")
+        for split, paths in sorted(metadata.get("skipped_videos", {}).items()):
             if paths:
-                print(f"{name}: skipped {len(paths)} bad videos in {split}: {', '.join(paths)}")
+                print(f"{name}: skipped in {split}: {', '.join(paths)}")
 
 
 if __name__ == "__main__":

@@ -144,6 +144,10 @@ class ViCLIP(nnx.Module):
     def video_embed(self, video: jax.Array) -> jax.Array:
         return self.vision(video)
 
+    def describe_feature(self) -> str:
+        """What `features` returns, in words (feature-cache manifests)."""
+        return "L2-normalised ln_post(CLS) @ proj"
+
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN / zero-shot video feature: the L2-normalised video embedding."""
         return _l2_normalize(self.vision(video, drop_path_key=drop_path_key))

@@ -132,6 +132,12 @@ class VideoViT(nnx.Module):
             )
         return jnp.asarray(position_table(dataclasses.replace(c, num_frames=t, img_size=h)))
 
+    def describe_feature(self) -> str:
+        """What `features` returns, in words (feature-cache manifests)."""
+        if self.config.use_mean_pooling:
+            return "fc_norm(mean of the final tokens)"
+        return "norm(token 0): the first patch token (no CLS)"
+
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN feature [B, D], in float32 (`drop_path_key`: training with stochastic depth)."""
         x = self.tokens(video, drop_path_key=drop_path_key)

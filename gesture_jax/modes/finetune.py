@@ -161,7 +161,9 @@ def _train(config, workdir, trainer, spec, state, iterator, checkpoints, step, k
     )
     # Compiled once; each checkpoint only swaps in the current weights.
     val_split = datasets.open_configured(ft.val_split, config.data)
-    val_extractor = features.Extractor(trainer.model(state), spec, trainer.mesh, output=_logits)
+    val_extractor = features.Extractor(
+        trainer.model(state), spec, trainer.mesh, output=_logits, output_name=_HEAD
+    )
     while step < ft.num_steps:
         state, metrics = trainer.step(state, next(iterator))
         step += 1
@@ -199,6 +201,9 @@ def _logits(model, video):
     return model(video)
 
 
+_HEAD = "classifier head logits over the pooled feature"
+
+
 def _head_accuracy(config, extractor: features.Extractor, split: datasets.Split, kept) -> float:
     """The head's accuracy on the kept classes of a split (no cache: the weights change every call)."""
     logits = features.extract(
@@ -214,7 +219,7 @@ def _head_accuracy(config, extractor: features.Extractor, split: datasets.Split,
 
 
 def _head_row(config, workdir, model, spec, mesh, split_name, class_names, kept, state_name, digest):
-    extractor = features.Extractor(model, spec, mesh, output=_logits)
+    extractor = features.Extractor(model, spec, mesh, output=_logits, output_name=_HEAD)
     feats, _ = features.extract_splits(
         config, workdir, extractor, [split_name], {"finetuned": digest, "output": "head logits"}
     )

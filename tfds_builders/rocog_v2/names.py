@@ -1,4 +1,4 @@
-"""RoCoG-v2 class map, annotation lists and file names (shared/docs/rocog_v2.md §1, §3, §5, §6).
+"""RoCoG-v2 class map, annotation lists and file names (shared/docs/rocog_v2.md §1, §3, §5).
 
 Everything here is pure parsing: no file system access, so each rule is testable on strings. Every
 violation raises ``ValueError`` naming the offending file (and line), because a silently mislabelled
@@ -28,40 +28,6 @@ _MOCAP_RE = re.compile(
     r"^Scene(?P<scene>\d+)_(?P<index>\d+)_(?P<performer>S0[12])_(?P<cls>[A-Za-z]+)"
     r"_R0(?P<reps>[1-4])_0(?P<take>[12])" + _STAMP
 )
-
-CAMERA_YAWS = (30, 90, 150, 210, 270, 330)
-SUNS = 2  # index 0: 7000 K at Euler (60, 90, 0); 1: 8500 K at (120, 90, 0)
-AVATARS = ("MaleCivilian", "FemaleCivilian")
-TERRAINS = ("Grassy", "Desert")
-
-
-@dataclasses.dataclass(frozen=True)
-class SceneLayout:
-    """Scene index s -> generator parameters: each one is ``(s // divisor) % len(choices)``."""
-
-    num_scenes: int
-    yaw_div: int
-    sun_div: int
-    avatar_div: int
-    terrain_div: int
-
-    def params(self, scene: int) -> dict[str, Any]:
-        return {
-            "camera_yaw": CAMERA_YAWS[(scene // self.yaw_div) % len(CAMERA_YAWS)],
-            "sun": (scene // self.sun_div) % SUNS,
-            "avatar": AVATARS[(scene // self.avatar_div) % len(AVATARS)],
-            "terrain": TERRAINS[(scene // self.terrain_div) % len(TERRAINS)],
-        }
-
-
-# rocog_v2.md §6. Ground: terrain is Grassy below scene 48 (= (s // 48) % 2 for s < 96); the camera
-# placement (s // 6) % 2 is 0 in every released scene. Orbital has no published formula.
-SCENE_LAYOUTS: dict[str, SceneLayout | None] = {
-    "ground": SceneLayout(num_scenes=96, yaw_div=1, sun_div=12, avatar_div=24, terrain_div=48),
-    "air": SceneLayout(num_scenes=48, yaw_div=1, sun_div=6, avatar_div=12, terrain_div=24),
-    "orbital": None,
-}
-_UNKNOWN_SCENE = {"camera_yaw": -1, "sun": -1, "avatar": "", "terrain": ""}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -145,10 +111,11 @@ def real_metadata(path: str, label: int) -> dict[str, Any]:
     }
 
 
-def synthetic_metadata(path: str, label: int, view: str) -> dict[str, Any]:
-    """``Scene<S>_<I>_[S0<p>_]<Class>_[R0<r>_0<t>_]<stamp>.mp4`` -> scene parameters and motion fields.
+def synthetic_name_fields(path: str, label: int) -> dict[str, Any]:
+    """``Scene<S>_<I>_[S0<p>_]<Class>_[R0<r>_0<t>_]<stamp>.mp4`` -> what the name itself says.
 
-    ``repetitions`` is -1 for animated clips here; the companion XML may fill it in later.
+    ``video_index`` is ``<I>``, the index of the video's record in its view's playlist; mocap names
+    also give the performer, repetitions and take (-1 / "" for animated clips, whose records say).
     """
     name = path.rsplit("/", 1)[-1]
     mocap, animated = _MOCAP_RE.match(name), _ANIMATED_RE.match(name)
@@ -160,17 +127,11 @@ def synthetic_metadata(path: str, label: int, view: str) -> dict[str, Any]:
         )
     if m["cls"] != CLASS_NAMES[label]:
         raise ValueError(f"{path}: name says class {m['cls']!r} but the label is {CLASS_NAMES[label]!r}")
-    scene = int(m["scene"])
-    layout = SCENE_LAYOUTS[view]
-    if layout is not None and scene >= layout.num_scenes:
-        raise ValueError(
-            f"{path}: scene {scene} is outside the {layout.num_scenes} scenes of the {view} view"
-        )
     return {
-        "scene": scene,
+        "scene": int(m["scene"]),
         "video_index": int(m["index"]),
-        **(layout.params(scene) if layout else _UNKNOWN_SCENE),
-        "motion": "mocap" if mocap else "animated",
+        "gesture": m["cls"],
+        "visual_realism": "Mocap" if mocap else "Animated",
         "performer": m["performer"] if mocap else "",
         "repetitions": int(m["reps"]) if mocap else -1,
         "take": int(m["take"]) if mocap else -1,

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import tensorflow_datasets as tfds
 
-from tfds_builders.rocog_v2 import names, sources, video
-from tfds_builders.rocog_v2.companion import MISSING
+from tfds_builders.rocog_v2 import metadata, names, simulation, sources, video
 
 log = logging.getLogger(__name__)
 
@@ -27,23 +25,22 @@ DEFAULT_SHORT_SIDE = 224  # UMT/VideoMAE's test resize: the pipeline's own 224 r
 SCANNED_SPLIT = "full"  # TFDS reserves "all"
 _SPLITS = {"real": ("train", "test", "train_tsonly", "val_tsonly"), "syn": ("train", "val")}
 _DOMAIN_NAMES = {"real": "real", "syn": "synthetic"}
-# File name -> metadata fields, per domain: (list path, label, view) -> dict.
-_NAME_PARSERS: dict[str, Callable[[str, int, str], dict[str, Any]]] = {
-    "real": lambda path, label, view: names.real_metadata(path, label),
-    "syn": names.synthetic_metadata,
-}
+_SHOWN = 20  # problems listed one by one in the log; the metadata keeps them all
 
 _DESCRIPTION = """\
 RoCoG-v2 (Robot Control Gestures v2, arXiv 2303.10280): 7 US Army arm-and-hand signals (Advance,
 Attention, Rally, MoveForward, Halt, FollowMe, MoveInReverse, in class_dict.json order), filmed from
 the ground and from a hovering drone (real) and rendered in Unity from ground, hover and orbiting
 cameras (synthetic). Splits are the official annotation lists in list order; `syn_orbital` has no
-lists, so its one split `full` holds every video of its class folders (assumed at
-syn/orbital/<ClassName>/*.mp4; that zip's layout is unconfirmed), by class index then file name.
-Frames are decoded at build time, resized so the short side is `frame_short_side` (see the metadata),
-and stored as JPEG. Metadata fields come from the file names and, for synthetic videos, the
-companion XML. Data: CC BY 4.0 with further terms (no re-identification of participants; the
-third-party Unity assets and mocap data are not covered).
+lists, so its one split `full` holds every video of its class folders whose name is a synthetic
+video name, by class index then file name. Frames are decoded at build time, resized so the short
+side is `frame_short_side` (see the metadata), and stored as JPEG. Real videos' fields come from
+their file names. Synthetic videos' fields come from the generator's own records in the repository's
+simulation_info/xml: the scene table (terrain, avatar, sun, camera) by the name's scene index, and
+the gesture parameters from the video's companion <stem>.xml, or from its view's playlist record
+(the name's second field) when it has none; `metadata_source` says which. Data: CC BY 4.0 with
+further terms (no re-identification of participants; the third-party Unity assets and mocap data
+are not covered).
 """
 
 _CITATION = """\
@@ -57,6 +54,7 @@ _CITATION = """\
 """
 
 _INT, _FLOAT, _TEXT = tfds.features.Scalar(np.int32), tfds.features.Scalar(np.float32), tfds.features.Text()
+_BOOL = tfds.features.Scalar(np.bool_)
 _COMMON_FEATURES = {
     "frames": tfds.features.Sequence(
         tfds.features.Tensor(shape=(), dtype=np.object_),
@@ -70,22 +68,33 @@ _COMMON_FEATURES = {
     "orig_height": _INT,  # of the source video
     "orig_width": _INT,
 }
-# One table per domain, so each config's examples carry only the fields its file names define.
+# One table per domain, so each config's examples carry only the fields its sources define. Synthetic
+# fields name their XML element in the docs; see tfds_builders/rocog_v2/simulation.py.
 _DOMAIN_FEATURES = {
     "real": {"subject": _TEXT, "distance_m": _INT, "view": _TEXT, "take": _INT, "start_frame": _INT},
     "syn": {
-        "scene": _INT,
-        "video_index": _INT,
-        "camera_yaw": _INT,  # degrees; -1 for the orbiting camera
-        "sun": _INT,
-        "avatar": _TEXT,
-        "terrain": _TEXT,
-        "motion": _TEXT,
-        "performer": _TEXT,
-        "repetitions": _INT,
-        "take": _INT,
-        "gesture_start_s": _FLOAT,
-        "gesture_end_s": _FLOAT,
+        "scene": _INT,  # Scene<S> of the name: the record of rocog_{ground,hover,orbital}.xml
+        "video_index": _INT,  # <I> of the name: the record of the view's playlist
+        "terrain": _TEXT,  # <terrain>, e.g. "Grassy Terrain"
+        "avatar": _TEXT,  # <target>
+        "sun_temperature_k": _FLOAT,  # <lightingParameters><sunColorTemperature>
+        "camera_yaw": _FLOAT,  # <cameraParameters><yRotation>, degrees (orbital: the start yaw)
+        "camera_distance_m": _FLOAT,  # <distanceToTarget>
+        "camera_height_m": _FLOAT,  # <height>
+        "camera_orbit_deg_per_s": _FLOAT,  # <degreesPerSecond> when <animate>true; else 0
+        "gesture_start_s": _FLOAT,  # <startTime> (not <startDelay>)
+        "gesture_end_s": _FLOAT,  # <endTime> (not <endDelay>)
+        "repetitions": _INT,  # <numberOfRepetitions>
+        "gesture_speed": _FLOAT,  # <gestureSpeed>
+        "gesture_variation": _INT,  # <gestureVariation>
+        "mirrored": _BOOL,  # <mirrored>
+        "pose": _TEXT,  # <pose>
+        "race": _TEXT,  # <race>
+        "thickness": _TEXT,  # <thickness>
+        "visual_realism": _TEXT,  # <visualRealism>: Animated or Mocap
+        "performer": _TEXT,  # mocap names: S01 / S02 ("" when animated)
+        "take": _INT,  # mocap names: 1 / 2 (-1 when animated)
+        "metadata_source": _TEXT,  # "companion" (the video's <stem>.xml) or "playlist"
     },
 }
 
@@ -122,8 +131,12 @@ def _config(domain: str, view: str, note: str = "") -> RocogV2Config:
 class Builder(tfds.core.GeneratorBasedBuilder):
     """RoCoG-v2 real and synthetic gesture videos, one config per released zip."""
 
-    VERSION = tfds.core.Version("1.0.0")
-    RELEASE_NOTES = {"1.0.0": "Initial release."}
+    VERSION = tfds.core.Version("2.0.0")
+    RELEASE_NOTES = {
+        "1.0.0": "Initial release.",
+        "2.0.0": "Synthetic metadata from the generator's XMLs by exact field name (companion, playlist, "
+        "scene table); orbital scenes filled in; edit-list frame counts tolerated and reported.",
+    }
     BUILDER_CONFIGS = [
         _config("real", "ground"),
         _config("real", "air"),
@@ -133,8 +146,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     ]
     MANUAL_DOWNLOAD_INSTRUCTIONS = """\
     Optional (otherwise everything is downloaded). Put a checkout of github.com/reddyav1/RoCoG-v2
-    (annotations/, class_dict.json) in manual_dir, with the config's zip from
-    https://www.cis.jhu.edu/~rocog/data/ (e.g. real_ground.zip) or its extracted real/ or syn/ folder.
+    (annotations/, class_dict.json, and for synthetic configs simulation_info/xml/) in manual_dir,
+    with the config's zip from https://www.cis.jhu.edu/~rocog/data/ (e.g. real_ground.zip) or its
+    extracted real/ or syn/ folder.
     """
 
     def __init__(
@@ -182,6 +196,12 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 jpeg_quality=video.JPEG_QUALITY,
                 skip_bad_videos=self._skip_bad_videos,
                 skipped_videos={},  # split -> list paths left out as undecodable
+                frames_hidden={},  # split -> {path: frames an edit list hid from the decoder}
+                metadata_sources={},  # split -> {"companion": n, "playlist": n} (synthetic)
+                companion_disagreements=[],  # companion vs playlist: "file: field is A here but B ..."
+                unknown_companion_fields={},  # element outside the documented schema -> videos
+                unlisted_videos=[],  # videos in the class folders that no list names (not built)
+                build_notes=[],  # the build summary, one line each
             ),
             homepage="https://github.com/reddyav1/RoCoG-v2",
             citation=_CITATION,
@@ -217,25 +237,81 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 s: names.parse_list(path.read_text(), str(path), cfg.part.prefix)
                 for s, path in src.lists.items()
             }
+            listed = [e for split_entries in entries.values() for e in split_entries]
+            self._note_unlisted(sources.unlisted(cfg.part, src.view_dir, listed))
         else:
-            entries = {SCANNED_SPLIT: sources.scan(cfg.part, src.view_dirs)}
-        # Every name and every file is checked before the first video is decoded.
-        parse = _NAME_PARSERS[cfg.domain]
-        metadata = {
-            s: [parse(e.path, e.label, cfg.view) for e in split_entries]
-            for s, split_entries in entries.items()
-        }
-        files = sources.resolve(entries, cfg.part, src.view_dirs)
-        return {s: self._generate_examples(s, list(zip(entries[s], files[s], metadata[s]))) for s in entries}
+            entries = {SCANNED_SPLIT: self._scan(src.view_dir)}
+        # Every name, then every file and record, is checked before the first video is decoded.
+        parse_name = names.real_metadata if cfg.domain == "real" else names.synthetic_name_fields
+        meta = {s: [parse_name(e.path, e.label) for e in es] for s, es in entries.items()}
+        files = sources.resolve(entries, cfg.part, src.view_dir)
+        if cfg.domain == "syn":
+            sim = metadata.Simulation.read(src.simulation["playlist"], src.simulation["scenes"])
+            meta = {s: self._synthetic(s, entries[s], files[s], sim) for s in entries}
+        return {s: self._generate_examples(s, list(zip(entries[s], files[s], meta[s]))) for s in entries}
+
+    def _note(self, line: str, *, warn: bool = True) -> None:
+        (log.warning if warn else log.info)("%s %s", self.builder_config.name, line)
+        self.info.metadata["build_notes"].append(line)
+
+    def _note_unlisted(self, paths: list[str], why: str = "are in no list") -> None:
+        self.info.metadata["unlisted_videos"] = paths
+        if paths:
+            shown = ", ".join(paths[:_SHOWN]) + (", ..." if len(paths) > _SHOWN else "")
+            self._note(f"{len(paths)} videos in the class folders {why} and were left out: {shown}")
+
+    def _scan(self, view_dir: Path) -> list[names.ListEntry]:
+        """Every video of the class folders whose name is a synthetic video name (others reported)."""
+        found, odd = [], []
+        for entry in sources.videos(self.builder_config.part, view_dir):
+            try:
+                names.synthetic_name_fields(entry.path, entry.label)
+                found.append(entry)
+            except ValueError:
+                odd.append(entry.path)
+        self._note_unlisted(odd, "have no synthetic video name")
+        if not found:
+            raise FileNotFoundError(f"no synthetic videos in the class folders under {view_dir}")
+        return found
+
+    def _synthetic(
+        self, split: str, entries: list[names.ListEntry], files: list[Path], sim: metadata.Simulation
+    ) -> list[dict[str, Any]]:
+        """Each video's fields from its name, scene, playlist record and companion XML."""
+        md = self.info.metadata
+        out, disagreements = [], []
+        unknown: dict[str, int] = md["unknown_companion_fields"]
+        for entry, file in zip(entries, files):
+            xml = file.with_suffix(".xml")
+            companion = None
+            if xml.is_file():
+                companion = (str(xml), simulation.parse_companion(xml.read_bytes(), str(xml)))
+                for field in companion[1].unknown:
+                    unknown[field] = unknown.get(field, 0) + 1
+            fields, found = metadata.synthetic_metadata(entry.path, entry.label, sim, companion)
+            out.append(fields)
+            disagreements += found
+        counts = {k: sum(f["metadata_source"] == k for f in out) for k in ("companion", "playlist")}
+        md["metadata_sources"][split] = counts
+        self._note(
+            f"{split}: gesture parameters of {counts['companion']} videos from their companion XML, "
+            f"{counts['playlist']} from the playlist (no companion)",
+            warn=False,
+        )
+        md["companion_disagreements"] += [str(d) for d in disagreements]
+        for d in disagreements[:_SHOWN]:
+            log.warning("%s", d)
+        if disagreements:
+            self._note(f"{split}: {len(disagreements)} companion fields disagree with the playlist (kept)")
+        if unknown:
+            self._note(f"companion elements outside the documented schema (ignored): {unknown}")
+        return out
 
     def _generate_examples(self, split: str, items: list[tuple[names.ListEntry, Path, dict[str, Any]]]):
         cfg = self.builder_config
-        companion = cfg.domain == "syn"
-        tasks = [
-            video.Task(str(file), self._short_side, str(file.with_suffix(".xml")) if companion else None)
-            for _, file, _ in items
-        ]
+        tasks = [video.Task(str(file), self._short_side) for _, file, _ in items]
         skipped = self.info.metadata["skipped_videos"].setdefault(split, [])
+        hidden = self.info.metadata["frames_hidden"].setdefault(split, {})
         results = self._decoder.load_all(tasks, desc=f"Decoding {cfg.name} {split}")
         for index, ((entry, file, meta), result) in enumerate(zip(items, results)):
             if result.fields is None:
@@ -247,20 +323,16 @@ class Builder(tfds.core.GeneratorBasedBuilder):
                 log.warning("skipping %s", why)
                 skipped.append(entry.path)
                 continue
-            yield index, _example(entry, meta, result.fields, companion)
+            fields = dict(result.fields)
+            if n := fields.pop("frames_hidden"):
+                hidden[entry.path] = n
+            yield index, {**fields, **meta, "label": entry.label, "path": entry.path}
+        if hidden:
+            self._note(
+                f"{split}: {len(hidden)} videos decoded {sum(hidden.values())} frames fewer than their "
+                "containers list, all hidden by edit lists (tolerated)",
+            )
         if skipped:
-            log.warning("%s %s: skipped %d bad videos of %d", cfg.name, split, len(skipped), len(items))
+            self._note(f"{split}: skipped {len(skipped)} bad videos of {len(items)}")
         if len(skipped) == len(items):  # TFDS cannot write an empty split
             raise BadVideoError(f"every video of {cfg.name} {split} is bad: {', '.join(skipped)}")
-
-
-def _example(entry: names.ListEntry, meta: dict[str, Any], fields: dict[str, Any], companion: bool) -> dict:
-    fields = dict(fields)
-    xml = fields.pop("companion", None) or {}
-    example = {**fields, **meta, "label": entry.label, "path": entry.path}
-    if companion:
-        example["gesture_start_s"] = xml.get("gesture_start_s", MISSING)
-        example["gesture_end_s"] = xml.get("gesture_end_s", MISSING)
-        if example["repetitions"] == -1 and xml.get("repetitions") is not None:
-            example["repetitions"] = xml["repetitions"]  # animated clips: only the XML knows
-    return example

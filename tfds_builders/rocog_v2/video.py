@@ -4,6 +4,11 @@ Each frame is resized as soon as it is decoded, so a full-resolution clip never 
 that cannot be opened, has no video stream, yields no frame or fewer frames than its container lists
 (a truncated file whose index survived) is *bad*: the worker returns the reason instead of raising, and
 the builder decides whether that stops the build.
+
+Real encoders' mp4s may carry an edit list that hides a few leading frames (B-frame priming): the
+container lists every sample, the demuxer flags the hidden ones as discarded, and the decoder never
+returns them. Such a shortfall is tolerated when the discard flags account for it exactly, and is
+reported (``frames_hidden``); a shortfall from missing packets is a truncation.
 """
 
 from __future__ import annotations
@@ -21,7 +26,6 @@ from tqdm import tqdm
 
 from gesture_jax.data.frames import encode_frames
 from gesture_jax.data.transforms import resize_short_side
-from tfds_builders.rocog_v2.companion import parse_companion
 
 JPEG_QUALITY = 90
 # Errors that mean "this file is bad", as opposed to bugs, which should propagate.
@@ -32,7 +36,6 @@ _BAD_DATA_ERRORS = (av.error.FFmpegError, OSError, ValueError, EOFError, cv2.err
 class Task:
     video: str  # absolute path of the mp4
     short_side: int
-    companion: str | None = None  # XML to read if it exists (synthetic videos)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,23 +48,34 @@ def _decode(task: Task) -> dict[str, Any]:
     jpegs: list[bytes] = []
     orig: tuple[int, ...] = ()
     size: tuple[int, ...] = ()
+    demuxed = discarded = 0  # packets holding data; of those, flagged discard by an edit list
     with av.open(task.video) as container:
         if not container.streams.video:
             raise ValueError("no video stream")
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
-        for frame in container.decode(stream):
-            rgb = frame.to_ndarray(format="rgb24")
-            if orig and rgb.shape[:2] != orig:
-                raise ValueError(f"frame size changes from {orig} to {rgb.shape[:2]}")
-            small = resize_short_side(rgb[None], task.short_side)
-            orig, size = rgb.shape[:2], small.shape[1:3]
-            jpegs.extend(encode_frames(small, quality=JPEG_QUALITY))
+        for packet in container.demux(stream):  # the last, empty packet flushes the decoder
+            if packet.size:
+                demuxed += 1
+                discarded += bool(packet.is_discard)
+            for frame in packet.decode():
+                rgb = frame.to_ndarray(format="rgb24")
+                if orig and rgb.shape[:2] != orig:
+                    raise ValueError(f"frame size changes from {orig} to {rgb.shape[:2]}")
+                small = resize_short_side(rgb[None], task.short_side)
+                orig, size = rgb.shape[:2], small.shape[1:3]
+                jpegs.extend(encode_frames(small, quality=JPEG_QUALITY))
         listed, rate = stream.frames, stream.average_rate or stream.guessed_rate
     if not jpegs:
         raise ValueError("no frames decoded")
+    hidden = 0
     if listed and len(jpegs) < listed:
-        raise ValueError(f"truncated: decoded {len(jpegs)} of the {listed} frames its index lists")
+        if demuxed < listed or listed - len(jpegs) != discarded:
+            raise ValueError(
+                f"truncated: decoded {len(jpegs)} of the {listed} frames its index lists "
+                f"({demuxed} packets read, {discarded} hidden by an edit list)"
+            )
+        hidden = discarded
     return {
         "frames": jpegs,
         "fps": np.float32(float(rate) if rate else 0.0),
@@ -70,17 +84,14 @@ def _decode(task: Task) -> dict[str, Any]:
         "width": size[1],
         "orig_height": orig[0],
         "orig_width": orig[1],
+        "frames_hidden": hidden,
     }
 
 
 def load(task: Task) -> Result:
-    """Worker: the video's frames and sizes, plus its companion XML's fields when there is one."""
+    """Worker: the video's frames and sizes, and how many frames an edit list hid."""
     try:
-        fields = _decode(task)
-        if task.companion and os.path.exists(task.companion):
-            with open(task.companion, "rb") as f:
-                fields["companion"] = parse_companion(f.read(), task.companion)
-        return Result(fields)
+        return Result(_decode(task))
     except _BAD_DATA_ERRORS as e:
         return Result(None, f"{type(e).__name__}: {e}")
 
