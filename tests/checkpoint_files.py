@@ -67,11 +67,17 @@ def write_zip(path, obj, byteorder=b"little", protocol=2, drop_storage=False):
     buf = io.BytesIO()
     pickler = _TorchStylePickler(buf, protocol)
     pickler.dump(obj)
+    storages = list(pickler.storages.values())[int(drop_storage) :]
+    return write_pickle_zip(path, buf.getvalue(), byteorder, storages)
+
+
+def write_pickle_zip(path, data: bytes, byteorder=b"little", storages=()):
+    """A torch.save-style zip around the pickle bytes `data` (e.g. hand-written opcodes)."""
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("archive/data.pkl", buf.getvalue())
+        archive.writestr("archive/data.pkl", data)
         archive.writestr("archive/byteorder", byteorder)
         archive.writestr("archive/version", "3\n")
-        for storage in list(pickler.storages.values())[int(drop_storage) :]:
+        for storage in storages:
             archive.writestr(f"archive/data/{storage.key}", storage.data)
     return str(path)
 

@@ -49,12 +49,24 @@ def scene_fields(view: str) -> list[dict[str, str]]:
     return [dict(_FIELD.findall(s)) for s in _SCENE.findall((XML_DIR / VIEW_FILES[view][1]).read_text())]
 
 
+def expected_scene(raw: dict[str, str]) -> dict:
+    """The builder's scene fields from one scene's raw elements."""
+    return {
+        "terrain": raw["terrain"],
+        "avatar": raw["target"],
+        "sun_temperature_k": float(raw["sunColorTemperature"]),
+        "camera_yaw": float(raw["yRotation"]),
+        "camera_distance_m": float(raw["distanceToTarget"]),
+        "camera_height_m": float(raw["height"]),
+        "camera_orbit_deg_per_s": float(raw["degreesPerSecond"]) if raw.get("animate") == "true" else 0.0,
+    }
+
+
 def expected_synthetic(path: str, view: str, companion: str | None) -> dict:
     """What the release says about a synthetic video: its companion (or playlist record) and scene."""
     name = path.rsplit("/", 1)[1]
     scene, index = (int(v) for v in re.match(r"Scene(\d+)_(\d+)_", name).groups())
     rec = record_fields(companion if companion is not None else record_texts(view)[index])
-    sc = scene_fields(view)[scene]
     return {
         "scene": scene,
         "video_index": index,
@@ -68,13 +80,7 @@ def expected_synthetic(path: str, view: str, companion: str | None) -> dict:
         "race": rec["race"],
         "thickness": rec["thickness"],
         "visual_realism": rec["visualRealism"],
-        "terrain": sc["terrain"],
-        "avatar": sc["target"],
-        "sun_temperature_k": float(sc["sunColorTemperature"]),
-        "camera_yaw": float(sc["yRotation"]),
-        "camera_distance_m": float(sc["distanceToTarget"]),
-        "camera_height_m": float(sc["height"]),
-        "camera_orbit_deg_per_s": float(sc["degreesPerSecond"]) if sc.get("animate") == "true" else 0.0,
+        **expected_scene(scene_fields(view)[scene]),
         "metadata_source": "companion" if companion is not None else "playlist",
     }
 

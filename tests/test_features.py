@@ -1,5 +1,6 @@
 """Feature extraction: identical on 1 and 8 devices, padded last batch, cached, resumable."""
 
+import hashlib
 import json
 import os
 
@@ -116,6 +117,46 @@ def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
     (entry / features.MANIFEST_FILE).unlink()
     _extract(toy_data_dir, str(cache), 8, spec_overrides=overrides, dtype="float32")
     assert json.loads((entry / features.MANIFEST_FILE).read_text()) == manifest
+
+
+def test_manifest_of_a_converted_checkpoint_names_its_source_file(toy_data_dir, tmp_path):
+    """Through extract_splits, as every mode calls it: the checkpoint's source file, its sha256 and the
+    family's own protocol (UMT: 4 clips × 3 crops) are in the manifest."""
+    from gesture_jax import config_lib
+    from gesture_jax.ports import convert
+
+    src = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoints", "umt_dev_interp.pth")
+    with np.load(os.path.join(os.path.dirname(__file__), "fixtures", "models", "umt_dev_interp.npz")) as z:
+        model_config = convert.model_config_from_json("umt", json.loads(z["config"].item()))
+    dst = str(tmp_path / "umt_dev_interp")
+    convert.convert("umt", src, dst, model_config=model_config)
+    config = config_lib.load_file("configs/demo.py:smoke")
+    with config.unlocked():
+        config.data.data_dir = toy_data_dir
+        config.encoder.name, config.encoder.checkpoint = "umt-b16", dst
+        config.extract.per_device_batch = 2
+    model, spec = models.from_config(config.encoder)
+    extractor = features.Extractor(model, spec, parallel.make_mesh())
+    features.extract_splits(config, str(tmp_path / "run"), extractor, [SPLIT])
+    (entry,) = (tmp_path / "run" / "features").iterdir()
+    manifest = json.loads((entry / features.MANIFEST_FILE).read_text())
+    with open(src, "rb") as f:
+        sha256 = hashlib.file_digest(f, "sha256").hexdigest()
+    assert manifest["weights"] == {
+        "checkpoint_dir": dst,
+        "source_file": "umt_dev_interp.pth",
+        "source_bytes": os.path.getsize(src),
+        "source_sha256": sha256,
+        "model_json_sha256": manifest["cache_key"]["checkpoint"],
+    }
+    assert (manifest["encoder"], manifest["frames"], manifest["sampler"], manifest["views"]) == (
+        "umt-b16",
+        4,
+        "umt_sparse_test",
+        12,
+    )
+    assert manifest["dataset_version"] == datasets.builder("toy_gestures/real_small", toy_data_dir).version
+    assert manifest["count"] == 21 and manifest["feature_dim"] == 32
 
 
 def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
-"""Checkpoint readers: fixture .pth == .safetensors, a refused malicious pickle runs nothing, clear errors."""
+"""Checkpoint readers: fixture .pth == .safetensors, a refused malicious pickle runs nothing, clear errors.
+(What the pickle allow-list rebuilds, from real training saves too: test_pickle_allowlist.py.)"""
 
 import argparse
 import collections
@@ -12,10 +13,10 @@ import numpy as np
 import pytest
 from checkpoint_files import Global, Pwn, Storage, Tensor, tensor, write_safetensors, write_zip
 
-from gesture_jax.ports import readers
+from gesture_jax.ports import pickle_allowlist
+from gesture_jax.ports.pickle_allowlist import PickledNamespace
 from gesture_jax.ports.readers import (
     CheckpointError,
-    PickledNamespace,
     UnsafeCheckpointError,
     read_checkpoint,
     read_safetensors,
@@ -67,12 +68,16 @@ def test_viclip_scalartensor():
 
 def test_allow_list_is_exactly_the_documented_one():
     storages = ["Float", "Half", "BFloat16", "Double", "Long", "Int", "Short", "Char", "Byte", "Bool"]
-    assert set(readers.ALLOWED_GLOBALS) == {
+    assert set(pickle_allowlist.ALLOWED_GLOBALS) == {
         "torch._utils._rebuild_tensor_v2",
         "torch._utils._rebuild_tensor",
         "torch._utils._rebuild_parameter",
+        "torch.Size",
         "collections.OrderedDict",
+        "builtins.set",
+        "builtins.frozenset",
         "argparse.Namespace",
+        "easydict.EasyDict",
         *(f"torch.{s}Storage" for s in storages),
     }
 

@@ -106,16 +106,7 @@ def test_scenes_read_by_exact_name(view, count, sims):
     scenes = sims[view].scenes
     raw = release.scene_fields(view)
     assert len(scenes) == len(raw) == count
-    for scene, r in zip(scenes, raw):
-        assert scene == {
-            "terrain": r["terrain"],
-            "avatar": r["target"],
-            "sun_temperature_k": float(r["sunColorTemperature"]),
-            "camera_yaw": float(r["yRotation"]),
-            "camera_distance_m": float(r["distanceToTarget"]),
-            "camera_height_m": float(r["height"]),
-            "camera_orbit_deg_per_s": float(r["degreesPerSecond"]) if r.get("animate") == "true" else 0.0,
-        }
+    assert scenes == [release.expected_scene(r) for r in raw]
     assert {s["camera_yaw"] for s in scenes} == {30.0, 90.0, 150.0, 210.0, 270.0, 330.0}
     assert {s["terrain"] for s in scenes} == {"Grassy Terrain", "Desert Terrain"}
     assert {s["camera_orbit_deg_per_s"] for s in scenes} == ({45.0} if view == "orbital" else {0.0})

@@ -1,13 +1,16 @@
 """Official PyTorch checkpoint → Orbax parameters + ``model.json``, checking every key and shape.
 
 One mechanism for every family: read the file safely (no code from it runs), take the state dict out of
-its container (``model``, ``module`` or the dict itself), strip prefixes, drop keys by rule, map each key
-through the family's key map, and compare against the parameters the model expects. Every missing,
-unexpected or wrong-shape key is reported at once, by its PyTorch name. Weights are stored in float32.
+its container (``model``, ``module``, the dict itself, or a named ``state_key``), strip wrapper prefixes,
+drop keys by rule, map each key through the family's key map, and compare against the parameters the
+model expects. Every missing, unexpected or wrong-shape key is reported at once, by its PyTorch name, as is
+every tensor with NaN/Inf; all-zero tensors are warned about. Weights are stored in float32, and
+``model.json`` records where they came from (file name, size, sha256, state key).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -30,18 +33,85 @@ class PortError(ValueError):
     """A checkpoint that does not fit the model: names every offending key."""
 
 
-def state_dict(obj: Any, path: str) -> dict[str, np.ndarray]:
-    """The official loaders' rule: ``ckpt["model"]``, else ``ckpt["module"]``, else the dict itself."""
-    for container in ("model", "module"):
-        if isinstance(obj, dict) and isinstance(obj.get(container), dict):
-            obj = obj[container]
-            break
+def _is_tensor_dict(value: Any) -> bool:
+    return isinstance(value, dict) and bool(value) and all(isinstance(v, np.ndarray) for v in value.values())
+
+
+def state_dict(obj: Any, path: str, state_key: str | None = None) -> tuple[dict[str, np.ndarray], str | None]:
+    """(the state dict, the top-level key it came from or None for the file itself).
+
+    Default: the official loaders' rule, ``ckpt["model"]``, else ``ckpt["module"]``, else the dict itself.
+    A file may hold several weight sets (``model`` and ``model_ema``): then a warning names them all and
+    the one used, and `state_key` picks another.
+    """
     if not isinstance(obj, dict):
         raise PortError(f"{path}: expected a state dict (or one under 'model'/'module'), got {type(obj)}")
-    bad = sorted(k for k, v in obj.items() if not isinstance(v, np.ndarray))
+    candidates = [k for k, v in obj.items() if _is_tensor_dict(v)]
+    if state_key is not None:
+        if state_key not in candidates:
+            raise PortError(
+                f"{path}: no state dict under {state_key!r}; the file's state dicts are under "
+                f"{candidates or 'no key (the file is itself one)'} (top-level keys: {list(obj)})"
+            )
+        chosen = state_key
+    else:
+        chosen = next((k for k in ("model", "module") if isinstance(obj.get(k), dict)), None)
+    sd = obj if chosen is None else obj[chosen]
+    bad = sorted(str(k) for k, v in sd.items() if not isinstance(v, np.ndarray))
     if bad:
-        raise PortError(f"{path}: the state dict holds non-tensor entries: {bad}")
-    return obj
+        hint = f"; --state_key picks one of the file's state dicts: {candidates}" if candidates else ""
+        raise PortError(f"{path}: the state dict holds non-tensor entries: {bad}{hint}")
+    if len(candidates) > 1:
+        note = f"{path} holds {len(candidates)} state dicts, under {candidates}; using {chosen!r}"
+        if state_key is None:
+            logging.warning("%s (--state_key picks another)", note)
+        else:
+            logging.info("%s", note)
+    return sd, chosen
+
+
+def strip_prefixes(family: str, sd: dict[str, np.ndarray], source: str) -> dict[str, tuple[str, np.ndarray]]:
+    """{name without wrapper prefixes: (key in the file, tensor)}; two keys that strip alike are an error."""
+    keymap = keymaps.KEYMAPS[family]
+    out: dict[str, tuple[str, np.ndarray]] = {}
+    for key, value in sd.items():
+        name = keymap.strip(key)
+        if name in out:
+            raise PortError(f"{source}: the keys {out[name][0]!r} and {key!r} both strip to {name!r}")
+        out[name] = (key, value)
+    return out
+
+
+def stored(array: np.ndarray) -> np.ndarray:
+    """What a (transformed) source tensor is stored as: floats as float32 (exact from fp16/bf16)."""
+    if array.dtype.kind != "f":
+        return array
+    with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf, which check_health reports
+        return np.asarray(array, np.float32)
+
+
+def file_sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()  # streamed in chunks
+
+
+def check_health(params: dict[str, np.ndarray], sources: dict[str, str], source: str) -> list[str]:
+    """Raises `PortError` naming every converted tensor with NaN/Inf; returns (and warns about) the
+    all-zero ones, by PyTorch key. Zeros can be legitimate (ViCLIP's temporal table at init), but they
+    are also what a weight that silently failed to load looks like (zero q_bias/v_bias in other ports)."""
+    non_finite, zero = [], []
+    for path, array in params.items():
+        if array.dtype.kind == "f":
+            count = array.size - int(np.count_nonzero(np.isfinite(array)))
+            if count:
+                non_finite.append(f"{sources[path]} ({count} of {array.size} values)")
+        if array.size and not np.any(array):
+            zero.append(sources[path])
+    if non_finite:
+        raise PortError(f"{source}: non-finite values (NaN/Inf) in: " + "; ".join(sorted(non_finite)))
+    if zero:
+        logging.warning("%s: all-zero tensors (check they are meant to be): %s", source, sorted(zero))
+    return sorted(zero)
 
 
 # --- model configs: sizes from --variant or --model_config, geometry facts from the checkpoint ---------
@@ -120,12 +190,15 @@ def map_state_dict(
     *,
     drop: tuple[str, ...] = (),
     source: str = "",
-) -> tuple[dict[str, np.ndarray], list[str]]:
-    """(our params {path: float32 array}, dropped keys). Raises `PortError` naming every bad key."""
+) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:
+    """(our params {path: float32 array}, dropped keys, {path: its key in the file}).
+
+    Prefixes are stripped first, then keys are dropped by rule (or `drop`, stripped names), then mapped.
+    Raises `PortError` naming every bad key.
+    """
     keymap = keymaps.KEYMAPS[family]
     params, dropped, unexpected, wrong_shape, sources = {}, [], [], [], {}
-    for key, value in sd.items():
-        name = keymap.strip(key)
+    for name, (key, value) in strip_prefixes(family, sd, source).items():
         if keymap.is_dropped(name) or name in drop:
             dropped.append(key)
             continue
@@ -143,7 +216,7 @@ def map_state_dict(
             continue
         if path in params:
             raise PortError(f"{source}: {key} and {sources[path]} both map to {path}")
-        params[path] = np.asarray(array, np.float32) if array.dtype.kind == "f" else array
+        params[path] = stored(array)
         sources[path] = key
     missing = [keymap.to_torch(p) for p in expected if p not in params]
     problems = [
@@ -154,7 +227,7 @@ def map_state_dict(
     problems = [p for p in problems if p]
     if problems:
         raise PortError(f"{source}: the checkpoint does not fit the {family} model: " + " | ".join(problems))
-    return params, sorted(dropped)
+    return params, sorted(dropped), sources
 
 
 def _torch_shape(path: str, shape: tuple[int, ...], transform) -> list[int]:
@@ -182,23 +255,29 @@ def convert(
     model_config: dict[str, Any],
     encoder: str | None = None,
     drop_head: bool = False,
+    state_key: str | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
-    """Ports `src` into `dst` (``model.json`` + Orbax ``params/``); returns the written ``model.json``."""
+    """Ports `src` into `dst` (``model.json`` + Orbax ``params/``); returns the written ``model.json``.
+
+    `state_key` names the top-level entry holding the weights when the default rule picks the wrong one.
+    """
     fam = registry.get_family(family)
     if family not in keymaps.KEYMAPS:
         raise PortError(f"family {family!r} has no checkpoint port; ported: {sorted(keymaps.KEYMAPS)}")
     if os.path.exists(dst) and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
-    raw = state_dict(readers.read_checkpoint(src), src)
+    raw, chosen = state_dict(readers.read_checkpoint(src), src, state_key)
     stored_dtypes = sorted({str(v.dtype) for v in raw.values()})
-    keymap = keymaps.KEYMAPS[family]
-    stripped = {keymap.strip(k): v for k, v in raw.items()}
+    stripped = {name: value for name, (_, value) in strip_prefixes(family, raw, src).items()}
     config = _FACTS[family](stripped, model_config, drop_head)
     drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
-    params, dropped = map_state_dict(family, raw, expected_params(family, config), drop=drop, source=src)
+    params, dropped, sources = map_state_dict(
+        family, raw, expected_params(family, config), drop=drop, source=src
+    )
     for key in dropped:
         logging.info("dropped by rule: %s", key)
+    all_zero = check_health(params, sources, src)
     # The family's protocol at the model's own geometry (custom sizes keep their frame count and size).
     size = config.get("img_size", fam.spec.crop_size)
     spec = (registry.get(encoder).spec if encoder else fam.spec).replace(
@@ -210,11 +289,17 @@ def convert(
         "encoder": encoder,
         "model_config": config,
         "spec": spec.to_dict(),
+        # Fields are only ever added here, so older model.json files stay readable (same version).
         "source": {
             "file": os.path.abspath(src),
+            "name": os.path.basename(src),
             "bytes": os.path.getsize(src),
+            "sha256": file_sha256(src),
+            "state_key": chosen,
+            "drop_head": drop_head,
             "dtypes": stored_dtypes,
             "dropped_keys": dropped,
+            "all_zero_tensors": all_zero,
             "num_params": int(sum(v.size for v in params.values())),
         },
     }

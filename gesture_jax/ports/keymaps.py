@@ -1,8 +1,8 @@
 """One key map per checkpoint family: official PyTorch state-dict names ↔ our NNX parameter paths.
 
 A map is data: rules pairing a PyTorch name template with our path template (``{i}`` stands for a block
-index) and a transform, plus the prefixes to strip and the keys dropped by rule (pre-training decoders).
-Rules work both ways, so an error about a parameter the checkpoint lacks names the PyTorch key.
+index) and a transform, plus the wrapper prefixes to strip and the keys dropped by rule (pre-training
+decoders). Rules work both ways, so an error about a parameter the checkpoint lacks names the PyTorch key.
 PyTorch ``Linear`` weights are [out, in], NNX kernels [in, out]; ``Conv3d`` weights are
 [O, I, t, kh, kw], NNX kernels [t, kh, kw, I, O].
 """
@@ -49,17 +49,30 @@ class Rule:
         return self.torch.format(**match.groupdict()) if match else None
 
 
+# What training code puts in front of every key: DDP and DeepSpeed (``module.``), torch.compile
+# (``_orig_mod.``), wrappers (``model.``, ``backbone.``) and pre-training models (``encoder.``), in any
+# nesting, e.g. ``module._orig_mod.encoder.blocks.0...``.
+WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "encoder.", "_orig_mod.")
+
+
 @dataclasses.dataclass(frozen=True)
 class KeyMap:
     rules: tuple[Rule, ...]
-    prefixes: tuple[str, ...] = ()  # stripped before matching ("encoder.", "backbone.", ...)
+    prefixes: tuple[str, ...] = WRAPPER_PREFIXES  # stripped before matching
     dropped: tuple[str, ...] = ()  # regexes of (stripped) keys dropped by rule
 
     def strip(self, key: str) -> str:
-        for prefix in self.prefixes:
-            if key.startswith(prefix):
-                return key[len(prefix) :]
+        """`key` without wrapper prefixes, however nested. A key the map already knows is left as it is,
+        so a real first component is never taken for a prefix."""
+        while not self.knows(key):
+            prefix = next((p for p in self.prefixes if key.startswith(p)), None)
+            if prefix is None:
+                break
+            key = key[len(prefix) :]
         return key
+
+    def knows(self, key: str) -> bool:
+        return self.is_dropped(key) or self.to_ours(key) is not None
 
     def is_dropped(self, key: str) -> bool:
         return any(re.fullmatch(p, key) for p in self.dropped)
@@ -106,7 +119,6 @@ VIT = KeyMap(
         *_norm("norm", "norm"),
         *_dense("head", "head"),
     ),
-    prefixes=("_orig_mod.", "encoder.", "backbone."),
     # VideoMAE and UMT pre-training files keep their decoders beside the encoder.
     dropped=(r"decoder\..*", r"encoder_to_decoder\..*", r"mask_token", r"clip_decoder\..*"),
 )
@@ -142,7 +154,6 @@ VICLIP = KeyMap(
         *_clip_blocks("text_encoder", "text"),
         Rule("temp", "temp"),
     ),
-    prefixes=("module.", "model."),
 )
 
 KEYMAPS = {"umt": VIT, "videomae_v1": VIT, "videomae_v2": VIT, "viclip": VICLIP}

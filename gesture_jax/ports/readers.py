@@ -1,26 +1,26 @@
 """Read PyTorch ``.pth`` (torch.save zip) and safetensors checkpoints into numpy, without torch.
 
 Nothing stored in a checkpoint is executed. The pickle inside a ``.pth`` goes through an unpickler that
-resolves only the globals in ``ALLOWED_GLOBALS`` and refuses every other one with ``UnsafeCheckpointError``
-before anything from the file can be called. Tensors come back as C-contiguous numpy arrays in their stored
-dtype (fp16 stays fp16; the caller casts), except bfloat16: numpy has no such dtype, so it is widened to
-float32, which is exact.
+resolves only the globals in ``pickle_allowlist.ALLOWED_GLOBALS`` (to inert stand-ins of ours) and refuses
+every other one with ``UnsafeCheckpointError`` before anything from the file can be called. Tensors come
+back as C-contiguous numpy arrays in their stored dtype (fp16 stays fp16; the caller casts), except
+bfloat16: numpy has no such dtype, so it is widened to float32, which is exact.
 """
 
 from __future__ import annotations
 
-import collections
 import io
 import json
 import math
 import os
 import pickle
 import zipfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from gesture_jax.ports import pickle_allowlist
+from gesture_jax.ports.pickle_allowlist import StorageType
 
 # A zip starts with a local file header, or with the end-of-directory record when it is empty.
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
@@ -75,107 +75,13 @@ def _describe(head: bytes) -> str:
 # ---------------------------------------------------------------------------------------------- torch zip
 
 
-@dataclass(frozen=True, slots=True)
-class _StorageType:
-    """What ``torch.<Name>Storage`` resolves to: a dtype tag, frozen so BUILD opcodes cannot alter it."""
-
-    name: str
-    dtype: np.dtype
-    bfloat16: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class _Call:
-    """An allowed callable, wrapped immutably so a pickle cannot set attributes on our functions."""
-
-    fn: Callable[..., Any]
-
-    def __call__(self, *args: Any) -> Any:
-        return self.fn(*args)
-
-
-class PickledNamespace:
-    """Inert stand-in for a pickled ``argparse.Namespace``.
-
-    Official non-DeepSpeed saves keep the training arguments under ``'args'``. Refusing them would refuse
-    those checkpoints, yet rebuilding a Namespace runs no code: unpickling only hands over its attribute
-    dict, which this class stores (the values are themselves restricted by the allow-list).
-    """
-
-    def __setstate__(self, state: Any) -> None:
-        if not isinstance(state, dict) or not all(
-            isinstance(k, str) and not k.startswith("__") for k in state
-        ):
-            raise ValueError("argparse.Namespace state must be a dict of plain attribute names")
-        self.__dict__.update(state)
-
-    def __repr__(self) -> str:
-        return "PickledNamespace(" + ", ".join(f"{k}={v!r}" for k, v in self.__dict__.items()) + ")"
-
-
 def _bf16_to_f32(bits: np.ndarray) -> np.ndarray:
     """bfloat16 is the top half of a float32, so widening is a 16-bit shift (exact)."""
     return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
-def _rebuild_tensor(storage: Any, storage_offset: int, size: Any, stride: Any, *_unused: Any) -> np.ndarray:
-    """``torch._utils._rebuild_tensor[_v2]``: a contiguous copy of the strided view of ``storage``.
-
-    Trailing arguments (requires_grad, backward_hooks, metadata) do not affect the values and are ignored.
-    """
-    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
-        raise ValueError("a tensor's storage must come from a persistent 'storage' record")
-    size, stride = tuple(size), tuple(stride)
-    ints = (storage_offset, *size, *stride)
-    if len(size) != len(stride) or not all(type(v) is int and v >= 0 for v in ints):
-        raise ValueError(f"bad tensor geometry: offset {storage_offset}, size {size}, stride {stride}")
-    if 0 in size:
-        return np.zeros(size, storage.dtype)
-    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if last >= storage.size:
-        raise ValueError(
-            f"tensor of size {size}, stride {stride}, offset {storage_offset} overruns its storage"
-        )
-    view = np.lib.stride_tricks.as_strided(
-        storage[storage_offset:], shape=size, strides=[s * storage.itemsize for s in stride], writeable=False
-    )
-    return np.array(view, order="C")
-
-
-def _rebuild_parameter(data: Any, *_unused: Any) -> Any:
-    """``torch._utils._rebuild_parameter``: a Parameter is just its tensor here."""
-    return data
-
-
-_STORAGE_DTYPES = {
-    "FloatStorage": "<f4",
-    "HalfStorage": "<f2",
-    "BFloat16Storage": "<u2",  # raw bits, widened to float32 on load
-    "DoubleStorage": "<f8",
-    "LongStorage": "<i8",
-    "IntStorage": "<i4",
-    "ShortStorage": "<i2",
-    "CharStorage": "i1",
-    "ByteStorage": "u1",
-    "BoolStorage": "?",
-}
-
-# The only globals a .pth pickle may reference, keyed "module.name". Everything else is refused.
-ALLOWED_GLOBALS: dict[str, Any] = {
-    "torch._utils._rebuild_tensor_v2": _Call(_rebuild_tensor),
-    "torch._utils._rebuild_tensor": _Call(_rebuild_tensor),
-    "torch._utils._rebuild_parameter": _Call(_rebuild_parameter),
-    "collections.OrderedDict": collections.OrderedDict,
-    "argparse.Namespace": PickledNamespace,
-    **{
-        f"torch.{name}": _StorageType(name, np.dtype(dtype), name == "BFloat16Storage")
-        for name, dtype in _STORAGE_DTYPES.items()
-    },
-}
-
-
 class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickles ``data.pkl``, resolving globals only through ``ALLOWED_GLOBALS``."""
+    """Unpickles ``data.pkl``, resolving globals only through ``pickle_allowlist.ALLOWED_GLOBALS``."""
 
     def __init__(self, path: str, archive: zipfile.ZipFile, prefix: str):
         super().__init__(io.BytesIO(archive.read(prefix + "data.pkl")))
@@ -183,11 +89,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
         self._storages: dict[str, np.ndarray] = {}
 
     def find_class(self, module: str, name: str) -> Any:
-        target = ALLOWED_GLOBALS.get(f"{module}.{name}")
+        qualified = pickle_allowlist.global_name(module, name)
+        target = pickle_allowlist.ALLOWED_GLOBALS.get(qualified)
         if target is None:
             raise UnsafeCheckpointError(
-                f"{self._path}: refusing the pickled global {module}.{name}; expected only tensors, "
-                "storages, OrderedDict, argparse.Namespace and plain values (nothing from the file ran)"
+                f"{self._path}: refusing the pickled global {qualified}; expected only "
+                f"{pickle_allowlist.ALLOWED_DESCRIPTION} (nothing from the file ran)"
             )
         return target
 
@@ -198,13 +105,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
                 f"{self._path}: persistent id {pid!r}; expected ('storage', type, key, loc, numel)"
             )
         _, storage_type, key, _location, numel = pid
-        if not isinstance(storage_type, _StorageType) or not isinstance(key, str) or type(numel) is not int:
+        if not isinstance(storage_type, StorageType) or not isinstance(key, str) or type(numel) is not int:
             raise CheckpointError(f"{self._path}: malformed storage record {pid!r}")
         if key not in self._storages:
             self._storages[key] = self._read_storage(storage_type, key, numel)
         return self._storages[key]
 
-    def _read_storage(self, storage_type: _StorageType, key: str, numel: int) -> np.ndarray:
+    def _read_storage(self, storage_type: StorageType, key: str, numel: int) -> np.ndarray:
         record = f"{self._prefix}data/{key}"
         try:
             raw = self._archive.read(record)
@@ -225,8 +132,9 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def read_torch_zip(path: PathLike) -> Any:
     """Reads a torch.save zip (``<archive>/data.pkl`` + ``<archive>/data/<key>``) without torch.
 
-    Returns the unpickled object with tensors as numpy arrays (stored dtype; bfloat16 → float32), dicts,
-    lists and scalars as themselves, and ``argparse.Namespace`` as ``PickledNamespace``. Raises
+    Returns the unpickled object with tensors as numpy arrays (stored dtype; bfloat16 → float32), plain
+    values as themselves, ``torch.Size`` as a tuple, ``easydict.EasyDict`` as a dict and
+    ``argparse.Namespace`` as ``PickledNamespace`` (see `pickle_allowlist`). Raises
     ``UnsafeCheckpointError`` for any other global, ``CheckpointError`` for a malformed or big-endian file.
     """
     path = os.fspath(path)
@@ -248,7 +156,7 @@ def read_torch_zip(path: PathLike) -> Any:
                     f"{path}: byteorder is {order!r}; only little-endian checkpoints are read"
                 )
         try:
-            return _RestrictedUnpickler(path, archive, prefix).load()
+            return pickle_allowlist.plain_containers(_RestrictedUnpickler(path, archive, prefix).load())
         except CheckpointError:
             raise
         except Exception as exc:  # any failure inside the pickle means a malformed file

@@ -280,7 +280,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         """Each video's fields from its name, scene, playlist record and companion XML."""
         md = self.info.metadata
         out, disagreements = [], []
-        unknown: dict[str, int] = md["unknown_companion_fields"]
+        unknown: dict[str, int] = {}  # this split's companion elements outside the schema -> videos
         for entry, file in zip(entries, files):
             xml = file.with_suffix(".xml")
             companion = None
@@ -304,7 +304,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         if disagreements:
             self._note(f"{split}: {len(disagreements)} companion fields disagree with the playlist (kept)")
         if unknown:
-            self._note(f"companion elements outside the documented schema (ignored): {unknown}")
+            for field, count in unknown.items():
+                md["unknown_companion_fields"][field] = md["unknown_companion_fields"].get(field, 0) + count
+            self._note(f"{split}: companion elements outside the documented schema (ignored): {unknown}")
         return out
 
     def _generate_examples(self, split: str, items: list[tuple[names.ListEntry, Path, dict[str, Any]]]):
