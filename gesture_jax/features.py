@@ -123,6 +123,7 @@ def extract_splits(
     from gesture_jax.data import datasets
 
     encoder = config.encoder
+    weights = _weights_provenance(encoder)  # model.json read once for every split
     feats, class_names = {}, None
     for name in names:
         split = datasets.open_configured(name, config.data)
@@ -131,7 +132,7 @@ def extract_splits(
         class_names = split.class_names
         meta = {
             "encoder": encoder.name,
-            "checkpoint": _checkpoint_identity(encoder.checkpoint),
+            "checkpoint": weights.get("model_json_sha256", ""),
             "init_seed": encoder.init_seed,
             "dtype": encoder.dtype,
             "dataset": split.ref.dataset,
@@ -149,29 +150,27 @@ def extract_splits(
             per_device_batch=config.extract.per_device_batch,
             chunk_batches=config.extract.chunk_batches,
             num_threads=config.data.num_threads,
-            about={"weights": _weights_provenance(encoder)},
+            about={"weights": weights},
         )
     return feats, class_names
 
 
-def _checkpoint_identity(path: str) -> str:
-    """A converted checkpoint is identified by its model.json (source file, size, config), not its path."""
-    if not path:
-        return ""
-    return hashlib.sha256(workdir.read_bytes(os.path.join(path, "model.json"))).hexdigest()
-
-
 def _weights_provenance(encoder) -> dict[str, Any]:
-    """Where the encoder's weights came from: the converted directory and its source file, or a seed."""
+    """Where the encoder's weights came from: the converted directory and its source file, or a seed.
+
+    A converted checkpoint is identified by its model.json (source file, size, config), not its path:
+    ``model_json_sha256`` is part of every cache key.
+    """
     if not encoder.checkpoint:
         return {"random_init_seed": encoder.init_seed}
-    source = json.loads(workdir.read_text(os.path.join(encoder.checkpoint, "model.json"))).get("source", {})
+    raw = workdir.read_bytes(os.path.join(encoder.checkpoint, "model.json"))
+    source = json.loads(raw).get("source", {})
     return {
         "checkpoint_dir": encoder.checkpoint,
         "source_file": source.get("name") or os.path.basename(source.get("file", "")),
         "source_bytes": source.get("bytes"),
         "source_sha256": source.get("sha256"),  # None: converted before convert recorded it
-        "model_json_sha256": _checkpoint_identity(encoder.checkpoint),
+        "model_json_sha256": hashlib.sha256(raw).hexdigest(),
     }
 
 
@@ -180,7 +179,7 @@ def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, result: Featur
     sampler_params = {k: v for k, v in spec.sampler_kwargs(0).items() if k != "clip"}
     return {
         "count": len(result),
-        "feature_dim": int(result.features.shape[1]) if result.features.ndim == 2 else 0,
+        "feature_dim": int(result.features.shape[1]),
         "encoder": meta.get("encoder"),
         **(about or {}),
         "dtype": meta.get("dtype", "float32"),

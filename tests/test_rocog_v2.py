@@ -291,22 +291,20 @@ def test_zip_manual_dir_builds_the_same_records(tree, built, tmp_path):
 
 def test_zip_search_is_bounded_and_unambiguous(tree, tmp_path):
     part = sources.Part("syn", "air")
-    two = tmp_path / "two.zip"
-    _zip(two, tree / "syn/air", "a/syn/air")
-    with zipfile.ZipFile(two, "a") as z:
-        z.writestr("b/Halt/x.mp4", b"")
+
+    def view_dir(inside: str, extra: dict[str, bytes] | None = None) -> Path:
+        """The part's folder found in a manual_dir holding syn_air.zip with the videos under `inside`."""
+        manual = tmp_path / inside.replace("/", "_")
+        shutil.copytree(tree / "simulation_info", manual / "simulation_info")
+        shutil.copy(tree / "class_dict.json", manual)
+        _zip(manual / "syn_air.zip", tree / "syn/air", inside, extra)
+        return sources.from_manual_dir(manual, part, (), tmp_path / "extracted").view_dir
+
     with pytest.raises(ValueError, match=r"class folders .* in 2 places: a/syn/air, b; expected exactly one"):
-        sources._zip_view_dir(two, part, tmp_path / "x2")
-    deep = tmp_path / "deep.zip"
-    _zip(deep, tree / "syn/air", "1/2/3/4")
+        view_dir("a/syn/air", {"b/Halt/x.mp4": b""})
     with pytest.raises(FileNotFoundError, match="holds no class folders of syn_air within 3 levels"):
-        sources._zip_view_dir(deep, part, tmp_path / "x4")
-    _zip(deep := tmp_path / "three.zip", tree / "syn/air", "1/2/3")
-    assert sources._zip_view_dir(deep, part, tmp_path / "x3").relative_to(tmp_path / "x3").parts[1:] == (
-        "1",
-        "2",
-        "3",
-    )
+        view_dir("1/2/3/4")
+    assert view_dir("1/2/3").parts[-3:] == ("1", "2", "3")
 
 
 def test_download_urls_and_unzip(tree, tmp_path):

@@ -185,7 +185,7 @@ def _config_class(fam: registry.Family):
 
 def map_state_dict(
     family: str,
-    sd: dict[str, np.ndarray],
+    stripped: dict[str, tuple[str, np.ndarray]],
     expected: dict[str, tuple[int, ...]],
     *,
     drop: tuple[str, ...] = (),
@@ -193,12 +193,12 @@ def map_state_dict(
 ) -> tuple[dict[str, np.ndarray], list[str], dict[str, str]]:
     """(our params {path: float32 array}, dropped keys, {path: its key in the file}).
 
-    Prefixes are stripped first, then keys are dropped by rule (or `drop`, stripped names), then mapped.
-    Raises `PortError` naming every bad key.
+    `stripped` is `strip_prefixes`' output; keys are dropped by rule (or `drop`, stripped names), then
+    mapped. Raises `PortError` naming every bad key.
     """
     keymap = keymaps.KEYMAPS[family]
     params, dropped, unexpected, wrong_shape, sources = {}, [], [], [], {}
-    for name, (key, value) in strip_prefixes(family, sd, source).items():
+    for name, (key, value) in stripped.items():
         if keymap.is_dropped(name) or name in drop:
             dropped.append(key)
             continue
@@ -269,11 +269,11 @@ def convert(
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
     raw, chosen = state_dict(readers.read_checkpoint(src), src, state_key)
     stored_dtypes = sorted({str(v.dtype) for v in raw.values()})
-    stripped = {name: value for name, (_, value) in strip_prefixes(family, raw, src).items()}
-    config = _FACTS[family](stripped, model_config, drop_head)
+    stripped = strip_prefixes(family, raw, src)
+    config = _FACTS[family]({name: value for name, (_, value) in stripped.items()}, model_config, drop_head)
     drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
     params, dropped, sources = map_state_dict(
-        family, raw, expected_params(family, config), drop=drop, source=src
+        family, stripped, expected_params(family, config), drop=drop, source=src
     )
     for key in dropped:
         logging.info("dropped by rule: %s", key)

@@ -53,7 +53,7 @@ class Part:
         return f"annotations/{self.name}_{split}.txt"
 
     def simulation_files(self) -> dict[str, str]:
-        """ "playlist" / "scenes" -> repository path; none for real parts."""
+        """The generator XMLs by role ("playlist", "scenes") -> repository path; none for real parts."""
         if self.domain != "syn":
             return {}
         playlist, scenes = SIMULATION_FILES[self.view]
@@ -158,15 +158,9 @@ def _manual_view_dir(manual_dir: Path, part: Part, extract_dir: Path) -> Path:
         return documented
     extracted, archive = manual_dir / part.name, manual_dir / f"{part.name}.zip"
     if extracted.is_dir():
-        found = find_view_dir(extracted, part)
-        if found is None:
-            raise FileNotFoundError(
-                f"{extracted} holds no class folders of {part.name} within {MAX_SEARCH_DEPTH} levels; "
-                f"it holds: {_listing(extracted)}"
-            )
-        return found
+        return _search(extracted, part, f"{extracted}")
     if archive.is_file():
-        return _zip_view_dir(archive, part, extract_dir)
+        return _search(unzip(archive, extract_dir), part, f"{archive}, unpacked,")
     raise FileNotFoundError(
         f"manual_dir {manual_dir} has neither {part.name}.zip nor the extracted folder "
         f"{part.prefix}<ClassName>/; expected in it: {expected_contents(part, [])}. "
@@ -174,13 +168,13 @@ def _manual_view_dir(manual_dir: Path, part: Part, extract_dir: Path) -> Path:
     )
 
 
-def _zip_view_dir(archive: Path, part: Part, extract_dir: Path) -> Path:
-    unpacked = unzip(archive, extract_dir)
-    found = find_view_dir(unpacked, part)
+def _search(base: Path, part: Part, what: str) -> Path:
+    """`find_view_dir`, failing with what `base` holds when there is no such folder."""
+    found = find_view_dir(base, part)
     if found is None:
         raise FileNotFoundError(
-            f"{archive} holds no class folders of {part.name} within {MAX_SEARCH_DEPTH} levels of its top "
-            f"(looked for a folder holding {', '.join(CLASS_NAMES)}); it unpacked to: {_listing(unpacked)}"
+            f"{what} holds no class folders of {part.name} within {MAX_SEARCH_DEPTH} levels of its top "
+            f"(looked for a folder holding {', '.join(CLASS_NAMES)}); it holds: {_listing(base)}"
         )
     return found
 
@@ -196,7 +190,7 @@ def from_download(
     return Sources(
         Path(fetched[CLASS_DICT]),
         {s: Path(fetched[s]) for s in splits},
-        _zip_view_dir(archive, part, extract_dir),
+        _search(unzip(archive, extract_dir), part, f"the downloaded {archive.name}, unpacked,"),
         {k: Path(fetched[k]) for k in part.simulation_files()},
     )
 
