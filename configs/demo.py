@@ -28,4 +28,6 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         galleries=(f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
         queries=(f"toy_gestures/real{suffix}:test",),
     )
+    if arg == "smoke":  # fewer probe settings, so fewer compilations: the same paths in seconds
+        config.knn.k_sweep, config.knn.weight_decays = (1, 3, 5), (1e-1, 1e-3)
     return config

@@ -11,19 +11,19 @@ import numpy as np
 from etils import epath
 from orbax.checkpoint import v1 as ocp
 
-from gesture_jax import workdir
+from gesture_jax import storage
 
 
 def save_params(path: str, flat: dict[str, np.ndarray]) -> None:
     """Writes {dotted.path: array} as an Orbax pytree checkpoint at `path` (which must not exist)."""
-    ocp.save_pytree(workdir.resolve(path), nest(flat))
+    ocp.save_pytree(storage.resolve(path), nest(flat))
 
 
 def load_params(path: str) -> dict[str, np.ndarray]:
     """{dotted.path: numpy array} from `save_params`."""
     if not epath.Path(path).is_dir():
         raise FileNotFoundError(f"no parameter checkpoint at {path}")
-    return flatten(ocp.load_pytree(workdir.resolve(path)))
+    return flatten(ocp.load_pytree(storage.resolve(path)))
 
 
 def nest(flat: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +58,7 @@ class TrainCheckpoints:
         if best_metric:
             keep_policy.append(policies.BestN(get_metric_fn=lambda m: m[best_metric], n=1))
         self._checkpointer = ocp.training.Checkpointer(
-            workdir.resolve(directory),
+            storage.resolve(directory),
             preservation_policy=policies.AnyPreservationPolicy(keep_policy),
             save_decision_policy=ocp.training.save_decision_policies.FixedIntervalPolicy(1),
             cleanup_tmp_directories=True,  # a write cut short by a kill leaves a temporary folder

@@ -87,7 +87,28 @@ def knn(
     galleries: tuple[str, ...] = ROCOG_GROUND_GALLERIES,
     queries: tuple[str, ...] = ROCOG_GROUND_QUERIES,
 ) -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict({"k": k, "metric": metric, "galleries": galleries, "queries": queries})
+    """Probes on frozen features (mode knn). `k`/`metric` are the paper's fixed KNN row, always reported;
+    the sweeps and the other probes are chosen on validation data (README: "Evaluation protocol")."""
+    return ml_collections.ConfigDict(
+        {
+            "k": k,
+            "metric": metric,
+            "galleries": galleries,
+            "queries": queries,
+            "methods": ("knn", "prototype", "linear_probe"),
+            "k_sweep": (1, 3, 5, 7, 11, 21),
+            "metrics": ("l2", "cosine"),
+            "votes": ("uniform", "distance", "temperature"),  # temperature: DINO's, cosine only
+            "temperature": 0.07,
+            "weight_decays": (1e-1, 1e-2, 1e-3, 1e-4),  # linear probe; strongest first (wins ties)
+            # A gallery "<ds>:<split>" is validated on the first of these splits <ds> has (RoCoG-v2: syn
+            # val, real val_tsonly); with none, on stratified folds of the gallery.
+            "validation_splits": ("val", "val_tsonly"),
+            "num_folds": 5,
+            # Query metadata fields to break accuracy down by; "auto" = the dataset's (data/groups.py).
+            "breakdowns": ("auto",),
+        }
+    )
 
 
 def paper_knn_row(
@@ -173,7 +194,8 @@ def finetune(
             "heldout_classes": (),  # class indices left out of fine-tuning (the unseen-class protocol)
             "shots": (1, 2, 4, 0),  # real gallery videos per held-out class for KNN; 0 = all
             "num_seeds": 3,
-            "k": 3,
+            "k": 3,  # the paper's KNN before and after fine-tuning
+            "metric": "l2",
         }
     )
     block.update(overrides)

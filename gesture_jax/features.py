@@ -28,7 +28,7 @@ from etils import epath
 from flax import nnx
 from tqdm import tqdm
 
-from gesture_jax import parallel, workdir
+from gesture_jax import parallel, storage
 from gesture_jax.data import pipeline
 from gesture_jax.data.datasets import Split
 from gesture_jax.data.spec import VideoSpec
@@ -40,8 +40,10 @@ MANIFEST_FILE = "manifest.json"
 
 
 @dataclasses.dataclass
-class FeatureSet:
-    features: np.ndarray  # [N, D] float32, row i = record i of the split
+class VideoVectors:
+    """One vector per video of a split: an encoder's features, or a classifier head's logits."""
+
+    vectors: np.ndarray  # [N, D] float32, row i = record i of the split
     labels: np.ndarray  # [N] int32
     ids: np.ndarray  # [N] str
 
@@ -49,15 +51,16 @@ class FeatureSet:
         return len(self.labels)
 
     def save(self, path: str) -> None:
-        workdir.write_npz(path, features=self.features, labels=self.labels, ids=self.ids)
+        # Stored under "features" (the name caches were written with), whatever the vectors hold.
+        storage.write_npz(path, features=self.vectors, labels=self.labels, ids=self.ids)
 
     @classmethod
-    def load(cls, path: str) -> "FeatureSet":
+    def load(cls, path: str) -> "VideoVectors":
         with epath.Path(path).open("rb") as f, np.load(f) as z:
             return cls(z["features"], z["labels"], z["ids"])
 
     @classmethod
-    def concatenate(cls, parts: list["FeatureSet"]) -> "FeatureSet":
+    def concatenate(cls, parts: list["VideoVectors"]) -> "VideoVectors":
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))
 
 
@@ -111,62 +114,43 @@ class Extractor:
         return self._step(self._state, batch)
 
 
-def extract_splits(
-    config,
-    workdir_path: str,
-    extractor: Extractor,
-    names: list[str],
-    meta_extra: dict[str, Any] | None = None,
-) -> tuple[dict[str, FeatureSet], tuple[str, ...]]:
-    """Features of each named split ("<builder>/<config>:<split>") under a run config's encoder, data and
-    extract blocks, and the class names the splits share."""
-    from gesture_jax.data import datasets
-
-    encoder = config.encoder
-    weights = _weights_provenance(encoder)  # model.json read once for every split
-    feats, class_names = {}, None
-    for name in names:
-        split = datasets.open_configured(name, config.data)
-        if class_names is not None and split.class_names != class_names:
-            raise ValueError(f"{name} has classes {split.class_names}, other splits have {class_names}")
-        class_names = split.class_names
-        meta = {
-            "encoder": encoder.name,
-            "checkpoint": weights.get("model_json_sha256", ""),
-            "init_seed": encoder.init_seed,
-            "dtype": encoder.dtype,
-            "dataset": split.ref.dataset,
-            "version": split.version,
-            "split": split.ref.split,
-            "num_records": len(split),
-            "spec": extractor.spec.to_dict(),
-            **(meta_extra or {}),  # e.g. fine-tuned weights' checksum, or "logits" for a head
-        }
-        feats[name] = extract(
-            extractor,
-            split,
-            cache_dir=config.extract.cache_dir or os.path.join(workdir_path, "features"),
-            meta=meta,
-            per_device_batch=config.extract.per_device_batch,
-            chunk_batches=config.extract.chunk_batches,
-            num_threads=config.data.num_threads,
-            about={"weights": weights},
-        )
-    return feats, class_names
+def cache_key(
+    *,
+    encoder: str,
+    weights: dict[str, Any],
+    init_seed: int,
+    dtype: str,
+    split: Split,
+    spec: VideoSpec,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Everything that determines a split's vectors under an encoder (the cache entry's identity)."""
+    return {
+        "encoder": encoder,
+        "checkpoint": weights.get("model_json_sha256", ""),
+        "init_seed": init_seed,
+        "dtype": dtype,
+        "dataset": split.ref.dataset,
+        "version": split.version,
+        "split": split.ref.split,
+        "num_records": len(split),
+        "spec": spec.to_dict(),
+        **(extra or {}),  # e.g. fine-tuned weights' checksum, or "head logits"
+    }
 
 
-def _weights_provenance(encoder) -> dict[str, Any]:
-    """Where the encoder's weights came from: the converted directory and its source file, or a seed.
+def weights_provenance(checkpoint: str, init_seed: int) -> dict[str, Any]:
+    """Where an encoder's weights came from: the converted directory and its source file, or a seed.
 
     A converted checkpoint is identified by its model.json (source file, size, config), not its path:
     ``model_json_sha256`` is part of every cache key.
     """
-    if not encoder.checkpoint:
-        return {"random_init_seed": encoder.init_seed}
-    raw = workdir.read_bytes(os.path.join(encoder.checkpoint, "model.json"))
+    if not checkpoint:
+        return {"random_init_seed": init_seed}
+    raw = storage.read_bytes(os.path.join(checkpoint, "model.json"))
     source = json.loads(raw).get("source", {})
     return {
-        "checkpoint_dir": encoder.checkpoint,
+        "checkpoint_dir": checkpoint,
         "source_file": source.get("name") or os.path.basename(source.get("file", "")),
         "source_bytes": source.get("bytes"),
         "source_sha256": source.get("sha256"),  # None: converted before convert recorded it
@@ -174,12 +158,12 @@ def _weights_provenance(encoder) -> dict[str, Any]:
     }
 
 
-def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, result: FeatureSet, about=None) -> dict:
+def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, result: VideoVectors, about=None) -> dict:
     """The cache entry described for a reader; `meta` (the cache key) is kept whole at the end."""
     sampler_params = {k: v for k, v in spec.sampler_kwargs(0).items() if k != "clip"}
     return {
         "count": len(result),
-        "feature_dim": int(result.features.shape[1]),
+        "feature_dim": int(result.vectors.shape[1]),
         "encoder": meta.get("encoder"),
         **(about or {}),
         "dtype": meta.get("dtype", "float32"),
@@ -221,7 +205,7 @@ def extract(
     chunk_batches: int = 50,
     num_threads: int = 4,
     about: dict[str, Any] | None = None,
-) -> FeatureSet:
+) -> VideoVectors:
     """Features of every record of `split`, from the cache when present, else extracted and cached.
 
     `cache_dir=None` computes them without touching the disk (e.g. a model that changes every call).
@@ -229,10 +213,10 @@ def extract(
     """
     entry = os.path.join(cache_dir, cache_name(meta)) if cache_dir else None
     final = os.path.join(entry, FEATURES_FILE) if entry else None
-    if final and workdir.exists(final):
+    if final and storage.exists(final):
         logging.info("features of %s: cached at %s", split.ref, entry)
-        result = FeatureSet.load(final)
-        if parallel.is_main_process() and not workdir.exists(os.path.join(entry, MANIFEST_FILE)):
+        result = VideoVectors.load(final)
+        if parallel.is_main_process() and not storage.exists(os.path.join(entry, MANIFEST_FILE)):
             _write_manifest(entry, meta, extractor, result, about)  # entries cached before manifests
         return result
 
@@ -244,9 +228,9 @@ def extract(
     layout = {"num_records": len(split), "global_batch": global_batch, "chunk_batches": chunk_batches}
     done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout)))) if entry else 0
     if entry and parallel.is_main_process():
-        workdir.write_json(os.path.join(entry, META_FILE), meta)
-        workdir.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
-    parts = [FeatureSet.load(_part_path(parts_dir, i)) for i in range(done)]
+        storage.write_json(os.path.join(entry, META_FILE), meta)
+        storage.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
+    parts = [VideoVectors.load(_part_path(parts_dir, i)) for i in range(done)]
     first_batch = done * chunk_batches
 
     logging.info(
@@ -287,18 +271,18 @@ def extract(
                 parts[-1].save(_part_path(parts_dir, len(parts) - 1))
     bar.close()
 
-    result = FeatureSet.concatenate(parts)
+    result = VideoVectors.concatenate(parts)
     if len(result) != len(split):
         raise RuntimeError(f"extracted {len(result)} features for {len(split)} records of {split.ref}")
     if entry and parallel.is_main_process():
         _write_manifest(entry, meta, extractor, result, about)
         result.save(final)  # last: its presence marks a complete entry
-        workdir.remove_tree(parts_dir)
+        storage.remove_tree(parts_dir)
     elapsed = time.perf_counter() - start_time
     logging.info(
         "features of %s: %s in %.1f s (%.1f clips/s) -> %s",
         split.ref,
-        result.features.shape,
+        result.vectors.shape,
         elapsed,
         len(split) / max(elapsed, 1e-9),
         entry,
@@ -306,8 +290,8 @@ def extract(
     return result
 
 
-def _write_manifest(entry: str, meta, extractor: Extractor, result: FeatureSet, about) -> None:
-    workdir.write_json(
+def _write_manifest(entry: str, meta, extractor: Extractor, result: VideoVectors, about) -> None:
+    storage.write_json(
         os.path.join(entry, MANIFEST_FILE), manifest(meta, extractor.spec, extractor.pooling, result, about)
     )
 
@@ -319,22 +303,22 @@ def _part_path(parts_dir: str, index: int) -> str:
 def _parts_done(parts_dir: str, layout: dict[str, int]) -> int:
     """How many leading part files a killed run left that this run can reuse."""
     try:
-        if json.loads(workdir.read_text(os.path.join(parts_dir, LAYOUT_FILE))) != layout:
+        if json.loads(storage.read_text(os.path.join(parts_dir, LAYOUT_FILE))) != layout:
             logging.warning("ignoring parts in %s: written with another batch layout", parts_dir)
             return 0
     except FileNotFoundError:
         return 0
     done = 0
-    while workdir.exists(_part_path(parts_dir, done)):
+    while storage.exists(_part_path(parts_dir, done)):
         done += 1
     return done
 
 
-def _collect(pending: list[dict[str, jax.Array]]) -> FeatureSet:
+def _collect(pending: list[dict[str, jax.Array]]) -> VideoVectors:
     host = [{k: parallel.to_host(v) for k, v in out.items()} for out in pending]
     mask = np.concatenate([h["mask"] for h in host])
-    return FeatureSet(
-        features=np.concatenate([h["features"] for h in host])[mask].astype(np.float32),
+    return VideoVectors(
+        vectors=np.concatenate([h["features"] for h in host])[mask].astype(np.float32),
         labels=np.concatenate([h["label"] for h in host])[mask].astype(np.int32),
         ids=pipeline.decode_ids(np.concatenate([h["id"] for h in host])[mask]),
     )

@@ -2,13 +2,12 @@
 
     python -m gesture_jax.main --config configs/demo.py --workdir /tmp/demo [--config.knn.k=5]
 
-``config.mode`` names a module of ``gesture_jax.modes``; its ``run(config, workdir)`` does the work.
+``config.mode`` names a mode of ``gesture_jax.modes.MODES``; its module's ``run(config, workdir)`` does the work.
 """
 
 from __future__ import annotations
 
 import difflib
-import importlib
 import logging
 import sys
 
@@ -76,23 +75,23 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # Imported here so that --help and flag errors stay fast and JAX starts after flags are parsed.
-    from gesture_jax import parallel, workdir
+    from gesture_jax import parallel, storage
 
     # Libraries (Orbax, TFDS) log through absl at INFO in detail; keep their warnings, and our own INFO.
     logging.getLogger("absl").setLevel(logging.WARNING)
     parallel.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
     config = _CONFIG.value
-    out_dir = workdir.resolve(_WORKDIR.value)  # a local folder or a bucket (gs://...)
+    out_dir = storage.resolve(_WORKDIR.value)  # a local folder or a bucket (gs://...)
     if parallel.is_main_process():
-        workdir.setup_logging(out_dir)
-        workdir.save_config(config, out_dir)
+        storage.setup_logging(out_dir)
+        storage.save_config(config, out_dir)
     logging.info("mode %s, workdir %s\n%s", config.mode, out_dir, config)
+    from gesture_jax import modes
+
     try:
-        mode = importlib.import_module(f"gesture_jax.modes.{config.mode}")
-    except ModuleNotFoundError as e:
-        if e.name != f"gesture_jax.modes.{config.mode}":
-            raise
-        raise app.UsageError(f"unknown mode {config.mode!r}: no module gesture_jax/modes/{config.mode}.py")
+        mode = modes.get(config.mode)
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
     mode.run(config, out_dir)
 
 

@@ -1,16 +1,17 @@
-"""Results of a run: ``results.json`` (one row per evaluation), ``results.md`` and confusion matrices.
+"""A run's report: ``results.json``, ``results.md``, per-video predictions and confusion matrices.
 
-The markdown table is shaped like the paper's: one row per encoder, one column per gallery, one table
-per query set and classifier setting.
+`write` takes `Results` (rows from `gesture_jax.protocol`, their comparisons, extra named sections) and
+changes none of them. results.md is a list of named sections: the summary tables (one per query split:
+table rows are an encoder with a method, columns are galleries; cells are accuracy with its 95%
+interval), the paired comparisons, the breakdowns, then any sections a mode adds, then every row.
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
-import logging
 import os
-import re
 from typing import Any, Sequence
 
 import matplotlib
@@ -19,224 +20,280 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gesture_jax import workdir  # noqa: E402
+from gesture_jax import storage  # noqa: E402
+from gesture_jax.protocol import Row  # noqa: E402
 
 RESULTS_JSON = "results.json"
 RESULTS_MD = "results.md"
-PER_VIDEO = "_per_video"  # (ids, labels, predictions) of a row; written as CSV, never into results.json
 
 
-def confusion_matrix(labels: np.ndarray, predictions: np.ndarray, num_classes: int) -> np.ndarray:
-    """[true, predicted] counts."""
-    matrix = np.zeros((num_classes, num_classes), np.int64)
-    np.add.at(matrix, (labels, predictions), 1)
-    return matrix
+@dataclasses.dataclass(frozen=True)
+class Results:
+    title: str
+    rows: Sequence[Row]
+    comparisons: Sequence[dict[str, Any]] = ()
+    note: str = ""  # one sentence: what the numbers do and do not show
+    sections: Sequence[tuple[str, str]] = ()  # (heading, markdown) a mode adds after the breakdowns
+    reported: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # row → gallery → %
+    reported_source: str = ""
 
 
-def classification_row(
-    labels: np.ndarray,
-    predictions: np.ndarray,
-    class_names: Sequence[str],
-    *,
-    ids: Sequence[str] | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """A results row: `fields` (encoder, gallery, queries, ...) plus accuracy metrics and the confusion.
+def predictions_file(row: Row) -> str:
+    return f"predictions_{row.id}.csv"
 
-    With the videos' `ids`, `write` also saves every video's prediction (``predictions_<row>.csv``).
-    """
-    labels = np.asarray(labels)
-    predictions = np.asarray(predictions)
-    matrix = confusion_matrix(labels, predictions, len(class_names))
-    support = matrix.sum(axis=1)
-    present = support > 0
-    per_class = np.where(present, np.diag(matrix) / np.maximum(support, 1), np.nan)
-    if ids is not None and len(ids) != len(labels):
-        raise ValueError(f"{len(ids)} video ids for {len(labels)} labels")
-    per_video = {} if ids is None else {PER_VIDEO: (list(ids), labels.tolist(), predictions.tolist())}
-    return {
-        **fields,
-        "accuracy": float((labels == predictions).mean()) if len(labels) else float("nan"),
-        # Averaged over the classes present among the queries, as RoCoG-v2's mean class accuracy.
-        "mean_class_accuracy": float(per_class[present].mean()) if present.any() else float("nan"),
-        "num_queries": int(len(labels)),
-        "per_class_accuracy": {
-            n: (None if np.isnan(a) else float(a)) for n, a in zip(class_names, per_class)
-        },
-        "class_names": list(class_names),
-        "confusion": matrix.tolist(),
-        **per_video,
+
+def confusion_file(row: Row) -> str | None:
+    return f"confusion_{row.id}.png" if row.headline else None  # sweep points: predictions only
+
+
+def row_json(row: Row) -> dict[str, Any]:
+    """A row as results.json holds it."""
+    out = {"id": row.id, "method": row.method}
+    out.update(encoder=row.encoder, encoder_state=row.encoder_state, gallery=row.gallery, queries=row.queries)
+    out.update(row.settings)
+    out.update(row.metrics)
+    if row.experiment:
+        out["row"] = row.experiment
+    if row.roles:
+        out["roles"] = list(row.roles)
+    if row.selection is not None:
+        out["selection"] = row.selection
+    if row.breakdowns:
+        out["breakdowns"] = row.breakdowns
+    out["predictions_csv"] = predictions_file(row)
+    if confusion_file(row):
+        out["confusion_png"] = confusion_file(row)
+    return out
+
+
+def write(out_dir: str, results: Results) -> None:
+    ids = [r.id for r in results.rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"two result rows share an id: {sorted({i for i in ids if ids.count(i) > 1})}")
+    for row in results.rows:
+        storage.write_text(os.path.join(out_dir, predictions_file(row)), predictions_csv(row))
+        if confusion_file(row):
+            plot_confusion(os.path.join(out_dir, confusion_file(row)), row)
+    body = {
+        "title": results.title,
+        "note": results.note,
+        "rows": [row_json(r) for r in results.rows],
+        "comparisons": list(results.comparisons),
     }
+    storage.write_json(os.path.join(out_dir, RESULTS_JSON), body)
+    storage.write_text(os.path.join(out_dir, RESULTS_MD), markdown(results))
 
 
-def write(out_dir: str, rows: list[dict[str, Any]], *, title: str = "Results", **reported: Any) -> None:
-    """Writes results.json, results.md and one confusion-matrix PNG per row (rows gain `confusion_png`).
-
-    `reported` / `reported_source` go to `markdown`."""
-    for row in rows:
-        per_video = row.pop(PER_VIDEO, None)
-        if per_video is not None:
-            row["predictions_csv"] = f"predictions_{_slug(row)}.csv"
-            workdir.write_text(
-                os.path.join(out_dir, row["predictions_csv"]), predictions_csv(*per_video, row["class_names"])
-            )
-        row["confusion_png"] = f"confusion_{_slug(row)}.png"
-        plot_confusion(
-            os.path.join(out_dir, row["confusion_png"]),
-            np.array(row["confusion"]),
-            row["class_names"],
-            title=_row_title(row),
-        )
-    workdir.write_json(os.path.join(out_dir, RESULTS_JSON), {"rows": rows})
-    workdir.write_text(os.path.join(out_dir, RESULTS_MD), markdown(rows, title=title, **reported))
-
-
-def predictions_csv(
-    ids: Sequence[str], labels: Sequence[int], predictions: Sequence[int], class_names: Sequence[str]
-) -> str:
-    """One line per video: its id, true class and predicted class (by name)."""
+def predictions_csv(row: Row) -> str:
+    """One line per query video: its id, true class and predicted class (one column per gallery draw)."""
     buffer = io.StringIO()
     out = csv.writer(buffer, lineterminator="\n")
-    out.writerow(["id", "label", "prediction", "correct"])
-    for i, t, p in zip(ids, labels, predictions):
-        out.writerow([i, class_names[t], class_names[p], int(t == p)])
+    names = row.class_names
+    if row.predictions.ndim == 1:
+        out.writerow(["id", "label", "prediction", "correct"])
+        for i, t, p in zip(row.ids, row.labels, row.predictions):
+            out.writerow([i, names[t], names[p], int(t == p)])
+    else:
+        draws = range(len(row.predictions))
+        out.writerow(["id", "label", *(f"prediction_draw{s}" for s in draws)])
+        for j, (i, t) in enumerate(zip(row.ids, row.labels)):
+            out.writerow([i, names[t], *(names[row.predictions[s, j]] for s in draws)])
     return buffer.getvalue()
 
 
-def log_row(row: dict[str, Any]) -> None:
-    logging.info(
-        "%s: %s (%s) → %s (%d videos): accuracy %.1f%%, mean class %.1f%%",
-        _encoder_label(row),
-        row["gallery"],
-        f"k={row['k']}, {row['metric']}" if "k" in row else row.get("metric", ""),
-        row["queries"],
-        row["num_queries"],
-        100 * row["accuracy"],
-        100 * row["mean_class_accuracy"],
-    )
+# --- markdown ----------------------------------------------------------------------------------------
 
 
-def publish(out_dir: str, rows: list[dict[str, Any]], *, title: str, **reported: Any) -> None:
-    """Process 0 writes the report and prints its paper-shaped tables; other processes do nothing."""
-    from gesture_jax import parallel
-
-    if parallel.is_main_process():
-        write(out_dir, rows, title=title, **reported)
-        print(markdown(rows, title=title, **reported).split("## All rows")[0].strip())
-    for row in rows:  # `write` took them on process 0; the others drop them
-        row.pop(PER_VIDEO, None)
+def percent(value: float, ci: Sequence[float] | None = None) -> str:
+    """'42.4 [32.3–52.5]' (accuracy % and its 95% interval)."""
+    text = f"{100 * value:.1f}"
+    return f"{text} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]" if ci is not None else text
 
 
-def markdown(
-    rows: list[dict[str, Any]],
-    *,
-    title: str = "Results",
-    reported: dict[str, dict[str, float]] | None = None,
-    reported_source: str = "",
-) -> str:
-    """Paper-shaped tables (encoders × galleries, accuracy %), then every row in detail.
+def method_label(row: Row) -> str:
+    s = row.settings
+    if row.method == "knn":
+        text = "KNN" + (f" k={s['k']}" if "k" in s else "") + (f", {s['metric']}" if "metric" in s else "")
+        text += f", {s['votes']} votes" if s.get("votes", "uniform") != "uniform" else ""
+    elif row.method == "prototype":
+        text = f"prototype, {s.get('metric')}"
+    elif row.method == "linear_probe":
+        text = f"linear probe, weight decay {s.get('weight_decay', float('nan')):g}"
+    else:
+        text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(row.method, row.method)
+    if "classes" in s:
+        text += f", {s['classes']} classes"
+    tags = [
+        t
+        for t, r in (("paper's protocol", "protocol"), ("chosen on validation", "selected"))
+        if r in row.roles
+    ]
+    return text + (f" ({'; '.join(tags)})" if tags else "")
 
-    `reported` (row label → gallery → accuracy %) adds a "reported" column beside each gallery it covers.
-    """
-    reported = reported or {}
-    lines = [f"# {title}", ""]
-    settings = _unique((r["queries"], r.get("k"), r.get("metric")) for r in rows)
-    for queries, k, metric in settings:
-        group = [r for r in rows if (r["queries"], r.get("k"), r.get("metric")) == (queries, k, metric)]
-        galleries = _unique(r["gallery"] for r in group)
-        encoders = _unique(_row_label(r) for r in group)
-        n = _unique(r["num_queries"] for r in group)
-        with_reported = {g for g in galleries if any(g in reported.get(e, {}) for e in encoders)}
+
+def table_label(row: Row) -> str:
+    """A summary-table row: the experiment (mode table) or the encoder and its state, with the method."""
+    who = row.experiment or (f"{row.encoder} ({row.encoder_state})" if row.encoder_state else row.encoder)
+    return f"{who} · {method_label(row)}"
+
+
+def summary_tables(results: Results) -> str:
+    lines = []
+    headline = [r for r in results.rows if r.headline]
+    for queries in _unique(r.queries for r in headline):
+        group = [r for r in headline if r.queries == queries]
+        galleries = _unique(r.gallery for r in group)
+        labels = _unique(table_label(r) for r in group)
+        n = _unique(r.metrics["num_queries"] for r in group)
+        with_reported = {
+            g for g in galleries if any(g in results.reported.get(r.experiment, {}) for r in group)
+        }
         headers = [h for g in galleries for h in [f"gallery `{g}`"] + ["reported"] * (g in with_reported)]
         lines += [
-            f"## Accuracy (%) on `{queries}` ({', '.join(map(str, n))} videos)"
-            + (f", KNN k={k}, {metric}" if k is not None else f", {metric}" if metric else ""),
+            f"## Accuracy (%) [95% interval] on `{queries}` ({', '.join(map(str, n))} videos)",
             "",
-            "| encoder | " + " | ".join(headers) + " |",
+            "| encoder · method | " + " | ".join(headers) + " |",
             "|---|" + "---:|" * len(headers),
         ]
-        for encoder in encoders:
+        for label in labels:
             cells = []
             for gallery in galleries:
-                match = [r for r in group if _row_label(r) == encoder and r["gallery"] == gallery]
-                cells.append(f"{100 * match[0]['accuracy']:.1f}" if match else "–")
+                match = [r for r in group if table_label(r) == label and r.gallery == gallery]
+                cells.append(
+                    percent(match[0].metrics["accuracy"], match[0].metrics.get("accuracy_ci95"))
+                    if match
+                    else "–"
+                )
                 if gallery in with_reported:
-                    value = reported.get(encoder, {}).get(gallery)
+                    value = None
+                    if match and match[0].method == "knn" and "protocol" in match[0].roles:
+                        value = results.reported.get(match[0].experiment, {}).get(gallery)
                     cells.append(f"*{value:.1f}*" if value is not None else "–")
-            lines.append(f"| {encoder} | " + " | ".join(cells) + " |")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
         if with_reported:
-            lines += ["", f"*Reported* values: {reported_source or 'as given'}."]
+            lines += ["", f"*Reported* values: {results.reported_source or 'as given'}."]
         lines.append("")
-    lines += [
-        "## All rows",
+    return "\n".join(lines)
+
+
+def comparisons_section(results: Results) -> str:
+    if not results.comparisons:
+        return ""
+    by_id = {r.id: r for r in results.rows}
+    lines = [
+        "## Paired comparisons (same query videos)",
         "",
-        "| encoder | gallery | queries | k | metric | accuracy % | mean class acc. % | n | confusion |",
-        "|---|---|---|---:|---|---:|---:|---:|---|",
+        "Difference in accuracy points, a − b, with its paired 95% bootstrap interval and the exact "
+        "McNemar p; ✱ marks an interval that excludes 0.",
+        "",
+        "| queries | a | b | a − b [95% interval] | McNemar p | |",
+        "|---|---|---|---:|---:|---|",
     ]
-    for r in rows:
+    for c in results.comparisons:
+        a, b = by_id[c["a"]], by_id[c["b"]]
+        lo, hi = c["ci95"]
+        mark = "✱" if lo > 0 or hi < 0 else ""
         lines.append(
-            f"| {_row_label(r)} | `{r['gallery']}` | `{r['queries']}` | {r.get('k', '')} | "
-            f"{r.get('metric', '')} | {100 * r['accuracy']:.1f} | "
-            f"{100 * r['mean_class_accuracy']:.1f} | {r['num_queries']} | "
-            f"[png]({r.get('confusion_png', '')}) |"
+            f"| `{c['queries']}` | {table_label(a)}, `{a.gallery}` | {table_label(b)}, `{b.gallery}` | "
+            f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | {c['mcnemar_p']:.3g} | {mark} |"
         )
     return "\n".join(lines) + "\n"
 
 
-def plot_confusion(path: str, matrix: np.ndarray, class_names: Sequence[str], *, title: str) -> None:
-    n = len(class_names)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 1.0 + 0.7 * n), dpi=100)
+def breakdowns_section(results: Results) -> str:
+    rows = [r for r in results.rows if r.headline and r.breakdowns]
+    lines = []
+    for queries in _unique(r.queries for r in rows):
+        group = [r for r in rows if r.queries == queries]
+        for field in _unique(f for r in group for f in r.breakdowns):
+            cols = [r for r in group if field in r.breakdowns]
+            values = _unique(c["value"] for r in cols for c in r.breakdowns[field])
+            lines += [
+                f"## Accuracy (%) by `{field}` on `{queries}`",
+                "",
+                "| value | n | " + " | ".join(f"{table_label(r)}, `{r.gallery}`" for r in cols) + " |",
+                "|---|---:|" + "---:|" * len(cols),
+            ]
+            for value in values:
+                cells = [next((c for c in r.breakdowns[field] if c["value"] == value), None) for r in cols]
+                n = next(c["count"] for c in cells if c)
+                shown = [percent(c["accuracy"], c["ci95"]) if c else "–" for c in cells]
+                lines.append(f"| {value} | {n} | " + " | ".join(shown) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def all_rows_section(results: Results) -> str:
+    lines = [
+        "## All rows",
+        "",
+        "| id | method | gallery | queries | setting | accuracy % [95%] | mean class acc. % [95%] | n | files |",
+        "|---|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for r in results.rows:
+        m = r.metrics
+        files = f"[csv]({predictions_file(r)})" + (
+            f" [png]({confusion_file(r)})" if confusion_file(r) else ""
+        )
+        lines.append(
+            f"| {r.id} | {r.method} | `{r.gallery}` | `{r.queries}` | {method_label(r)} | "
+            f"{percent(m['accuracy'], m.get('accuracy_ci95'))} | "
+            f"{percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | {m['num_queries']} | {files} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def sections(results: Results) -> list[tuple[str, str]]:
+    """results.md as named sections, in order."""
+    head = f"# {results.title}\n\n" + (f"{results.note}\n" if results.note else "")
+    named = [
+        ("title", head),
+        ("summary", summary_tables(results)),
+        ("comparisons", comparisons_section(results)),
+        ("breakdowns", breakdowns_section(results)),
+        *results.sections,
+        ("all rows", all_rows_section(results)),
+    ]
+    return [(name, text) for name, text in named if text]
+
+
+def markdown(results: Results) -> str:
+    return "\n".join(text.rstrip("\n") + "\n" for _, text in sections(results))
+
+
+def summary(results: Results) -> str:
+    """What a run prints: the title, the summary tables and the comparisons."""
+    keep = {"title", "summary", "comparisons"}
+    return "\n".join(text.rstrip("\n") + "\n" for name, text in sections(results) if name in keep).strip()
+
+
+# --- plots ---------------------------------------------------------------------------------------------
+
+
+def plot_confusion(path: str, row: Row) -> None:
+    matrix = np.array(row.metrics["confusion"])
+    names = row.class_names
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 1.2 + 0.7 * n), dpi=100)
     support = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     ax.imshow(matrix / support, cmap="Blues", vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
-            ax.text(
-                j,
-                i,
-                str(matrix[i, j]),
-                ha="center",
-                va="center",
-                fontsize=8,
-                color="white" if matrix[i, j] / support[i, 0] > 0.5 else "black",
-            )
-    ax.set_xticks(range(n), class_names, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), class_names, fontsize=8)
+            color = "white" if matrix[i, j] / support[i, 0] > 0.5 else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    ax.set_title(title, fontsize=8)
-    fig.tight_layout()
-    workdir.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
-
-
-def _encoder_label(row: dict[str, Any]) -> str:
-    state = row.get("encoder_state")
-    return f"{row['encoder']} ({state})" if state else row["encoder"]
-
-
-def _row_label(row: dict[str, Any]) -> str:
-    """A table row: the experiment's name when several are collected (mode table), else the encoder."""
-    return row.get("row") or _encoder_label(row)
-
-
-def _row_title(row: dict[str, Any]) -> str:
-    return (
-        f"{_row_label(row)}\ngallery {row['gallery']} → {row['queries']}\n"
-        f"accuracy {100 * row['accuracy']:.1f}%"
+    m = row.metrics
+    ax.set_title(
+        f"{table_label(row)}\ngallery {row.gallery} → {row.queries}\n"
+        f"accuracy {percent(m['accuracy'], m.get('accuracy_ci95'))}%",
+        fontsize=8,
     )
-
-
-def _slug(row: dict[str, Any]) -> str:
-    parts = [
-        row.get("row", ""),
-        row["encoder"],
-        row.get("encoder_state", ""),
-        row["gallery"],
-        row["queries"],
-        f"k{row['k']}" if "k" in row else "",
-        row.get("metric", ""),
-    ]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
+    fig.tight_layout()
+    storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
 
 
 def _unique(items) -> list:

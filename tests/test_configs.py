@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gesture_jax import config_lib, models, reported
+from gesture_jax import config_lib, models, modes, paper_numbers, run_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
@@ -27,21 +27,21 @@ def test_config_loads(path):
     module = _load(path)
     assert "python -m gesture_jax.main --config " + path in module.__doc__  # its run command
     config = module.get_config()
-    importlib.import_module(f"gesture_jax.modes.{config.mode}")
+    modes.get(config.mode)
     if config.mode == "table":  # a table's rows are experiment files of their own
         for reference in config.table.rows:
             config_lib.load_file(reference)
         return
     models.get(config.encoder.name)
     if not config.encoder.checkpoint:  # random-init encoders build as configured
-        models.from_config(config.encoder)
+        run_context.open_encoder(config.encoder)
 
 
 def test_paper_rows_expect_converted_checkpoints():
     rows = [
         p for p in CONFIGS if p.startswith("configs/paper/") and not p.endswith(("table.py", "curves.py"))
     ]
-    assert sorted(os.path.basename(p)[:-3] for p in rows) == sorted(reported.PAPER_KNN_GROUND)
+    assert sorted(os.path.basename(p)[:-3] for p in rows) == sorted(paper_numbers.PAPER_KNN_GROUND)
     for path in rows:
         config = _load(path).get_config()
         assert config.encoder.checkpoint == "checkpoints/" + os.path.basename(path)[:-3]
@@ -54,5 +54,5 @@ def test_paper_rows_expect_converted_checkpoints():
         cross = _load(path).get_config("cross")
         assert cross.knn.galleries == config.knn.galleries and cross.knn.queries == air.knn.queries
     table = config_lib.load_file("configs/paper/table.py")
-    assert [t.split("/")[-1] for t in table.table.rows] == [f"{n}.py" for n in reported.PAPER_KNN_GROUND]
+    assert [t.split("/")[-1] for t in table.table.rows] == [f"{n}.py" for n in paper_numbers.PAPER_KNN_GROUND]
     assert config_lib.load_file("configs/paper/table.py:air").table.rows[0].endswith(".py:air")

@@ -45,8 +45,8 @@ def _extract(data_dir, cache_dir, num_devices, *, spec_overrides=None, chunk_bat
 def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path):
     one, _, split = _extract(toy_data_dir, str(tmp_path / "a"), 1)
     eight, _, _ = _extract(toy_data_dir, str(tmp_path / "b"), 8)
-    assert one.features.shape == (len(split), 64)
-    np.testing.assert_array_equal(one.features, eight.features)  # bit-identical, not just close
+    assert one.vectors.shape == (len(split), 64)
+    np.testing.assert_array_equal(one.vectors, eight.vectors)  # bit-identical, not just close
     np.testing.assert_array_equal(one.labels, eight.labels)
     np.testing.assert_array_equal(one.ids, eight.ids)
     # Row i is record i of the split, in order.
@@ -62,7 +62,7 @@ def test_features_match_a_direct_forward_pass(toy_data_dir, tmp_path):
     video = pipeline.clip_views(record, spec)[0]  # [T, S, S, 3] uint8, one view
     x = (video.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
     expected = np.asarray(model.features(x[None]))[0]
-    np.testing.assert_allclose(feats.features[5], expected, atol=1e-5)
+    np.testing.assert_allclose(feats.vectors[5], expected, atol=1e-5)
 
 
 def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
@@ -80,7 +80,7 @@ def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
     views = pipeline.clip_views(split.source[3], spec)
     assert views.shape == (2 * 3, 8, 32, 32, 3)  # clips × crops
     x = (views.astype(np.float32) / 255.0 - np.float32(spec.mean)) / np.float32(spec.std)
-    np.testing.assert_allclose(feats.features[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
+    np.testing.assert_allclose(feats.vectors[3], np.asarray(model.features(x)).mean(0), atol=1e-5)
 
 
 def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
@@ -108,7 +108,7 @@ def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
         "mean": [0.485, 0.456, 0.406],
         "std": [0.229, 0.224, 0.225],
         "dataset": "toy_gestures/real_small",
-        "dataset_version": None,  # this test's cache key has no version; extract_splits' does
+        "dataset_version": None,  # this test's cache key has no version; the run context's does
         "split": "test",
         "features_file": "features.npz",
         "cache_key": json.loads((entry / features.META_FILE).read_text()),
@@ -120,9 +120,9 @@ def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
 
 
 def test_manifest_of_a_converted_checkpoint_names_its_source_file(toy_data_dir, tmp_path):
-    """Through extract_splits, as every mode calls it: the checkpoint's source file, its sha256 and the
+    """Through the run context, as every mode extracts: the checkpoint's source file, its sha256 and the
     family's own protocol (UMT: 4 clips × 3 crops) are in the manifest."""
-    from gesture_jax import config_lib
+    from gesture_jax import config_lib, run_context
     from gesture_jax.ports import convert
 
     src = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoints", "umt_dev_interp.pth")
@@ -135,9 +135,7 @@ def test_manifest_of_a_converted_checkpoint_names_its_source_file(toy_data_dir, 
         config.data.data_dir = toy_data_dir
         config.encoder.name, config.encoder.checkpoint = "umt-b16", dst
         config.extract.per_device_batch = 2
-    model, spec = models.from_config(config.encoder)
-    extractor = features.Extractor(model, spec, parallel.make_mesh())
-    features.extract_splits(config, str(tmp_path / "run"), extractor, [SPLIT])
+    run_context.RunContext.create(config, str(tmp_path / "run")).vectors([SPLIT])
     (entry,) = (tmp_path / "run" / "features").iterdir()
     manifest = json.loads((entry / features.MANIFEST_FILE).read_text())
     with open(src, "rb") as f:
@@ -182,13 +180,13 @@ def test_cached_and_resumed(toy_data_dir, tmp_path, monkeypatch):
     calls["n"] = -100  # let the resumed run through, counting its steps
     resumed, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
     assert calls["n"] == -100 + 1  # 21 videos / 16 per batch = 2 batches; 1 was done before the kill
-    np.testing.assert_array_equal(resumed.features, reference.features)
+    np.testing.assert_array_equal(resumed.vectors, reference.vectors)
     assert not os.path.exists(os.path.join(cache, entry, "parts"))
 
     calls["n"] = -100
     cached, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=1)
     assert calls["n"] == -100  # served from the cache, nothing recomputed
-    np.testing.assert_array_equal(cached.features, reference.features)
+    np.testing.assert_array_equal(cached.vectors, reference.vectors)
 
 
 def test_resume_ignores_parts_of_another_layout(toy_data_dir, tmp_path, monkeypatch):
@@ -209,7 +207,7 @@ def test_resume_ignores_parts_of_another_layout(toy_data_dir, tmp_path, monkeypa
     resumed, _, _ = _extract(toy_data_dir, cache, 8, chunk_batches=2)
     assert calls["n"] == 10 + 2  # both batches recomputed: the old part had other chunk boundaries
     reference, _, _ = _extract(toy_data_dir, str(tmp_path / "ref"), 8)
-    np.testing.assert_array_equal(resumed.features, reference.features)
+    np.testing.assert_array_equal(resumed.vectors, reference.vectors)
 
 
 def test_cache_key_covers_the_spec():

@@ -1,7 +1,10 @@
 """End to end, as a user runs it: `python -m gesture_jax.main --config configs/demo.py:smoke ...`."""
 
+import csv
 import json
 import os
+
+import numpy as np
 
 import pytest
 from main_runs import run_main
@@ -28,39 +31,82 @@ def demo_run(tmp_path_factory):
     return workdir, str(data_dir), result
 
 
+def _protocol_rows(rows):
+    return [r for r in rows if "protocol" in r.get("roles", ())]
+
+
 def test_demo_writes_the_report(demo_run):
     workdir, data_dir, result = demo_run
     rows = _rows(workdir)
-    assert [r["gallery"] for r in rows] == [
+    protocol_rows = _protocol_rows(rows)
+    assert [r["gallery"] for r in protocol_rows] == [
         "toy_gestures/synthetic_small:train",
         "toy_gestures/real_small:train",
     ]
+    assert {r["method"] for r in rows} == {"knn", "prototype", "linear_probe"}
+    for row in protocol_rows:
+        assert (
+            row["method"] == "knn" and row["encoder"] == "toy-vit" and row["k"] == 3 and row["metric"] == "l2"
+        )
+        assert os.path.getsize(os.path.join(workdir, row["confusion_png"])) > 1000
     for row in rows:
         assert row["queries"] == "toy_gestures/real_small:test"
-        assert row["encoder"] == "toy-vit" and row["k"] == 3 and row["metric"] == "l2"
         assert row["num_queries"] == 21 and 0.0 <= row["accuracy"] <= 1.0
         assert 0.0 <= row["mean_class_accuracy"] <= 1.0
         assert sum(map(sum, row["confusion"])) == 21
-        assert os.path.getsize(os.path.join(workdir, row["confusion_png"])) > 1000
+    # Each probe family has exactly one setting chosen on validation data, never on the queries.
+    for gallery in ("toy_gestures/synthetic_small:train", "toy_gestures/real_small:train"):
+        for method in ("knn", "prototype", "linear_probe"):
+            chosen = [
+                r
+                for r in rows
+                if r["gallery"] == gallery and r["method"] == method and "selected" in r["roles"]
+            ]
+            assert len(chosen) == 1 and "test" not in chosen[0]["selection"]["on"]
     table = open(os.path.join(workdir, "results.md")).read()
-    assert "| toy-vit (frozen) |" in table and "gallery `toy_gestures/synthetic_small:train`" in table
+    assert "| toy-vit (frozen) · KNN k=3, l2 (paper's protocol) |" in table
+    assert "gallery `toy_gestures/synthetic_small:train`" in table and "## Paired comparisons" in table
+    assert "## Accuracy (%) by `params.lead_arm`" in table
     config = json.load(open(os.path.join(workdir, "config.json")))
     assert config["knn"]["k"] == 3 and config["mode"] == "knn"
     log = open(os.path.join(workdir, "log.txt")).read()
-    assert "toy-vit (frozen): toy_gestures/synthetic_small:train (k=3, l2)" in log
+    assert "knn toy-vit (frozen): toy_gestures/synthetic_small:train (k=3, metric=l2, votes=uniform)" in log
     assert os.listdir(os.path.join(data_dir, "toy_gestures"))  # the demo built what it needed
     entries = sorted(os.listdir(os.path.join(workdir, "features")))
-    assert len(entries) == 3  # two galleries + the queries, each with a readable manifest
+    assert len(entries) == 4  # two galleries, the synthetic val split and the queries, each with a manifest
     manifest = json.load(open(os.path.join(workdir, "features", entries[0], "manifest.json")))
     assert manifest["weights"] == {"random_init_seed": 0} and manifest["dataset"].startswith("toy_gestures/")
     assert manifest["dataset_version"] and manifest["count"] > 0 and manifest["pooling"]
+
+
+def test_intervals_and_comparisons_follow_from_the_predictions(demo_run):
+    """As a reader checks a report: each row's interval and each comparison's p from the CSV files."""
+    from gesture_jax import stats
+
+    workdir, _, _ = demo_run
+    body = json.load(open(os.path.join(workdir, "results.json")))
+
+    def outcomes(row):
+        with open(os.path.join(workdir, row["predictions_csv"])) as f:
+            lines = list(csv.DictReader(f))
+        return np.array([line["label"] for line in lines]), np.array([int(line["correct"]) for line in lines])
+
+    by_id = {r["id"]: r for r in body["rows"]}
+    for row in body["rows"]:
+        labels, correct = outcomes(row)
+        assert correct.mean() == row["accuracy"] and row["ci_strata"] == "class"
+        assert row["accuracy_ci95"] == list(stats.bootstrap_ci(correct, strata=labels))
+    assert body["comparisons"]
+    for c in body["comparisons"]:
+        (_, a), (_, b) = outcomes(by_id[c["a"]]), outcomes(by_id[c["b"]])
+        assert c["mcnemar_p"] == stats.mcnemar_exact(a, b) and c["difference"] == a.mean() - b.mean()
 
 
 def test_rerun_reuses_the_features(demo_run, tmp_path):
     workdir, data_dir, _ = demo_run
     result = _main(workdir, data_dir=data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("cached at") == 3  # two galleries + the queries
+    assert result.stderr.count("cached at") == 4  # two galleries, the synthetic val split, the queries
     assert _rows(workdir) == _rows(workdir)
 
 
@@ -70,15 +116,16 @@ def test_same_results_on_8_devices(demo_run, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "on 8 devices" in result.stderr
     one, eight = _rows(workdir), _rows(tmp_path)
+    assert len(one) == len(eight)
     for a, b in zip(one, eight):
-        assert a["confusion"] == b["confusion"] and a["accuracy"] == b["accuracy"]
+        assert a == b  # every probe, interval and selection
 
 
 def test_override_k(demo_run, tmp_path):
     _, data_dir, _ = demo_run
     result = _main(tmp_path, "--config.knn.k=5", "--config.knn.metric=cosine", data_dir=data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert {(r["k"], r["metric"]) for r in _rows(tmp_path)} == {(5, "cosine")}
+    assert {(r["k"], r["metric"]) for r in _protocol_rows(_rows(tmp_path))} == {(5, "cosine")}
 
 
 def test_mistyped_key_fails_naming_it(tmp_path):

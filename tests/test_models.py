@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gesture_jax import config_lib, models
+from gesture_jax import config_lib, models, run_context
 from gesture_jax.models import layers, pos_embed
 
 
@@ -55,7 +55,7 @@ def test_config_spec_overrides():
     cfg = config_lib.encoder("toy-vit")
     cfg.spec.num_frames = 16
     cfg.spec.crop = "three"
-    _, spec = models.from_config(cfg)
+    _, spec = run_context.open_encoder(cfg)
     assert spec.num_frames == 16 and spec.crop == "three" and spec.num_views == 3
     assert spec.sampler == "tsn"  # untouched fields keep the registered protocol
 

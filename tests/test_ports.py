@@ -17,7 +17,7 @@ from flax import nnx
 from main_runs import run_main
 from port_cases import CHECKPOINTS, MODELS, cli, convert_case, convert_state, fixture, max_diff, state
 
-from gesture_jax import models
+from gesture_jax import models, run_context
 from gesture_jax.models import pos_embed
 from gesture_jax.ports import convert, readers
 
@@ -255,12 +255,12 @@ def test_knn_mode_config_with_a_converted_checkpoint(tmp_path):
 
     _, dst, _ = convert_case("videomae_v2_dev", tmp_path)
     cfg = config_lib.encoder("videomae2-b16", checkpoint=dst)
-    model, spec = models.from_config(cfg)
+    model, spec = run_context.open_encoder(cfg)
     assert spec.sampler == "videomae_v2_dense_test" and spec.num_frames == 8
     with pytest.raises(ValueError, match="holds a videomae_v2 model"):
-        models.from_config(config_lib.encoder("umt-b16", checkpoint=dst))
+        run_context.open_encoder(config_lib.encoder("umt-b16", checkpoint=dst))
     cfg.spec.num_frames = 4  # a frame override reaches the model's position table too
-    model, spec = models.from_config(ml_collections.ConfigDict(cfg))
+    model, spec = run_context.open_encoder(ml_collections.ConfigDict(cfg))
     assert model.config.num_frames == 4 and spec.num_frames == 4
 
 

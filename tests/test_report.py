@@ -1,78 +1,144 @@
-"""Results rows, the paper-shaped markdown table and the confusion-matrix plots."""
+"""Result rows (protocol.score), the report's files and sections, and rows that `write` leaves unchanged."""
 
+import copy
+import csv
 import json
 import os
 
 import numpy as np
 
-from gesture_jax import report
+from gesture_jax import protocol, report, stats
 
 NAMES = ("a", "b", "c")
 
 
-def test_row_metrics():
-    labels = np.array([0, 0, 0, 1, 2, 2])
-    preds = np.array([0, 0, 1, 1, 0, 2])
-    row = report.classification_row(
-        labels, preds, NAMES, encoder="e", gallery="g", queries="q", k=3, metric="l2"
+def _row(labels, preds, *, gallery="g", encoder="e", experiment="", **settings):
+    ids = [f"v{i}" for i in range(len(labels))]
+    row = protocol.score(
+        "knn",
+        np.array(labels),
+        np.array(preds),
+        ids,
+        NAMES,
+        encoder=encoder,
+        encoder_state="frozen",
+        gallery=gallery,
+        queries="real:test",
+        **settings,
     )
-    assert row["accuracy"] == 4 / 6
-    assert np.isclose(row["mean_class_accuracy"], (2 / 3 + 1 + 1 / 2) / 3)
-    assert row["per_class_accuracy"] == {"a": 2 / 3, "b": 1.0, "c": 0.5}
-    assert row["confusion"] == [[2, 1, 0], [0, 1, 0], [1, 0, 1]]
-    assert row["num_queries"] == 6
+    return row if not experiment else protocol.dataclasses.replace(row, experiment=experiment)
+
+
+def test_row_metrics_and_intervals():
+    labels, preds = [0, 0, 0, 1, 2, 2], [0, 0, 1, 1, 0, 2]
+    m = _row(labels, preds, k=3, metric="l2").metrics
+    assert m["accuracy"] == 4 / 6
+    assert np.isclose(m["mean_class_accuracy"], (2 / 3 + 1 + 1 / 2) / 3)
+    assert m["per_class_accuracy"] == {"a": 2 / 3, "b": 1.0, "c": 0.5}
+    assert m["confusion"] == [[2, 1, 0], [0, 1, 0], [1, 0, 1]]
+    assert m["num_queries"] == 6 and m["ci_strata"] == "class"
+    correct = np.array(labels) == np.array(preds)
+    # The interval is the stats contract's on the row's own per-video outcomes, stratified by class.
+    assert m["accuracy_ci95"] == list(stats.bootstrap_ci(correct, strata=np.array(labels)))
+    w = stats.mean_class_weights(np.array(labels))
+    assert m["mean_class_accuracy_ci95"] == list(stats.bootstrap_ci(correct * w, strata=np.array(labels)))
+    assert m["accuracy_ci95"][0] <= m["accuracy"] <= m["accuracy_ci95"][1]
 
 
 def test_absent_classes_are_left_out_of_the_mean():
-    row = report.classification_row(
-        np.array([0, 0]), np.array([0, 1]), NAMES, encoder="e", gallery="g", queries="q"
-    )
-    assert row["mean_class_accuracy"] == 0.5 and row["per_class_accuracy"]["c"] is None
+    m = _row([0, 0], [0, 1]).metrics
+    assert m["mean_class_accuracy"] == 0.5 and m["per_class_accuracy"]["c"] is None
 
 
-def test_write_files_and_table_shape(tmp_path):
+def test_draw_rows_average_the_draws():
+    row = protocol.score(
+        "knn", np.array([0, 1]), np.array([[0, 1], [0, 0]]), ["x", "y"], ("a", "b"),
+        encoder="e", encoder_state="frozen", gallery="g", queries="q",
+    )  # fmt: skip
+    m = row.metrics
+    assert m["accuracy"] == 0.75 and m["accuracy_std"] == 0.25 and m["num_seeds"] == 2
+    assert m["confusion"] == [[2, 0], [1, 1]] and m["per_class_accuracy"] == {"a": 1.0, "b": 0.5}
+    assert m["ci_resampling"] == "gallery draws and queries"
+
+
+def test_write_files_leaves_rows_unchanged(tmp_path):
     rows = [
-        report.classification_row(
-            np.array([0, 1, 2]),
-            np.array([0, 1, p]),
-            NAMES,
-            encoder=enc,
-            encoder_state="frozen",
-            gallery=g,
-            queries="real:test",
-            k=3,
-            metric="l2",
-        )
+        _row([0, 1, 2], [0, 1, p], encoder=enc, gallery=g, k=3, metric="l2")
         for enc, p in (("enc1", 2), ("enc2", 0))
         for g in ("syn:train", "real:train")
     ]
-    report.write(str(tmp_path), rows)
-    saved = json.load(open(tmp_path / "results.json"))["rows"]
-    assert len(saved) == 4 and all(os.path.exists(tmp_path / r["confusion_png"]) for r in saved)
-    assert len({r["confusion_png"] for r in saved}) == 4
+    before = copy.deepcopy([(r.settings, r.metrics, r.predictions.tolist()) for r in rows])
+    results = report.Results("T", rows, protocol.comparisons(rows, report.table_label))
+    report.write(str(tmp_path), results)
+    assert before == [(r.settings, r.metrics, r.predictions.tolist()) for r in rows]
+    saved = json.load(open(tmp_path / "results.json"))
+    assert len(saved["rows"]) == 4 and all(
+        os.path.exists(tmp_path / r["confusion_png"]) for r in saved["rows"]
+    )
+    assert len({r["id"] for r in saved["rows"]}) == 4
+    for r in saved["rows"]:
+        assert {"id", "method", "accuracy_ci95", "mean_class_accuracy_ci95", "ci_strata"} <= set(r)
+        lines = list(csv.DictReader(open(tmp_path / r["predictions_csv"])))
+        assert [line["id"] for line in lines] == ["v0", "v1", "v2"]
+    # Pairs in one table row (same encoder, two galleries) and one column (two encoders, one gallery).
+    pairs = {(c["a"], c["b"]) for c in saved["comparisons"]}
+    assert len(pairs) == 4
     md = (tmp_path / "results.md").read_text()
-    assert "| encoder | gallery `syn:train` | gallery `real:train` |" in md
-    assert "| enc1 (frozen) | 100.0 | 100.0 |" in md and "| enc2 (frozen) | 66.7 | 66.7 |" in md
+    assert "| encoder · method | gallery `syn:train` | gallery `real:train` |" in md
+    assert "| enc1 (frozen) · KNN k=3, l2 | 100.0 [100.0–100.0] | 100.0 [100.0–100.0] |" in md
+    assert "## Paired comparisons" in md and "## All rows" in md
 
 
-def test_reported_numbers_sit_beside_ours():
+def test_comparisons_carry_the_exact_mcnemar_p():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 60)
+    a = _row(
+        labels, np.where(rng.random(60) < 0.7, labels, (labels + 1) % 3), gallery="syn", k=3, metric="l2"
+    )
+    b = _row(
+        labels, np.where(rng.random(60) < 0.4, labels, (labels + 1) % 3), gallery="real", k=3, metric="l2"
+    )
+    (c,) = protocol.comparisons([a, b], report.table_label)
+    assert c["a"] == a.id and c["b"] == b.id
+    assert np.isclose(c["difference"], a.correct.mean() - b.correct.mean())
+    assert c["mcnemar_p"] == stats.mcnemar_exact(a.correct, b.correct)
+    assert c["ci95"] == list(stats.paired_bootstrap_ci(a.correct, b.correct, strata=labels))
+
+
+def test_rows_on_other_queries_are_not_compared():
+    a = _row([0, 1], [0, 1], gallery="syn")
+    b = dataclasses_replace(_row([0, 1], [0, 0], gallery="real"), ids=np.array(["p", "q"]))
+    assert protocol.comparisons([a, b], report.table_label) == []
+
+
+def dataclasses_replace(row, **changes):
+    return protocol.dataclasses.replace(row, **changes)
+
+
+def test_reported_numbers_sit_beside_the_protocol_row():
     rows = [
-        {
-            **report.classification_row(
-                np.array([0, 1]),
-                np.array([0, p]),
-                NAMES,
-                encoder="e",
-                gallery=g,
-                queries="real:test",
-                k=3,
-                metric="l2",
-            ),
-            "row": "paper_row",
-        }
+        dataclasses_replace(
+            _row([0, 1], [0, p], gallery=g, experiment="paper_row", k=3, metric="l2"), roles=("protocol",)
+        )
         for g, p in (("syn:train", 0), ("real:train", 1))
     ]
-    md = report.markdown(rows, reported={"paper_row": {"syn:train": 18.2}}, reported_source="a summary")
-    assert "| encoder | gallery `syn:train` | reported | gallery `real:train` |" in md
-    assert "| paper_row | 50.0 | *18.2* | 100.0 |" in md
+    results = report.Results(
+        "T", rows, reported={"paper_row": {"syn:train": 18.2}}, reported_source="a summary"
+    )
+    md = report.markdown(results)
+    assert "| encoder · method | gallery `syn:train` | reported | gallery `real:train` |" in md
+    assert (
+        "| paper_row · KNN k=3, l2 (paper's protocol) | 50.0 [50.0–50.0] | *18.2* | 100.0 [100.0–100.0] |"
+        in md
+    )
     assert "*Reported* values: a summary." in md
+
+
+def test_breakdowns_count_and_interval_each_group():
+    row = _row([0, 1, 2, 0], [0, 1, 0, 1])
+    out = protocol.breakdowns(row, {"subject": np.array(["S1", "S1", "S2", "S2"])})
+    assert [(c["value"], c["count"], c["accuracy"]) for c in out["subject"]] == [
+        ("S1", 2, 1.0),
+        ("S2", 2, 0.0),
+    ]
+    assert out["subject"][0]["ci95"] == [1.0, 1.0]

@@ -12,7 +12,7 @@ with reported numbers), "air" or "cross".
 
 import ml_collections
 
-from gesture_jax import config_lib, reported
+from gesture_jax import config_lib, paper_numbers
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
@@ -26,7 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.extract = config_lib.extract(per_device_batch=4)
     config.table = ml_collections.ConfigDict(
         {
-            "rows": tuple(f"configs/paper/{name}.py{suffix}" for name in reported.PAPER_KNN_GROUND),
+            "rows": tuple(f"configs/paper/{name}.py{suffix}" for name in paper_numbers.PAPER_KNN_GROUND),
             "reported": "paper_knn_ground" if protocol == "ground" else "",
             "keep_going": True,  # report the rows that ran when others fail
             "title": f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders",

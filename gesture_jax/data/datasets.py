@@ -93,16 +93,6 @@ def open_split(
     return Split(ref, source, names, str(b.info.version))
 
 
-def open_configured(text: str, data_config) -> Split:
-    """`open_split` with a run config's ``data`` block (data_dir, build_if_missing, manual_dir)."""
-    return open_split(
-        text,
-        data_config.data_dir,
-        build_if_missing=data_config.build_if_missing,
-        manual_dir=data_config.manual_dir or None,
-    )
-
-
 def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
     """The label of every record, in order (reads each record once; used to select classes)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -111,3 +101,45 @@ def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
         return np.fromiter(
             pool.map(lambda i: split.source[i]["label"], range(len(split))), np.int64, len(split)
         )
+
+
+def split_metadata(split: Split, fields, num_threads: int = 8) -> dict[str, np.ndarray]:
+    """Per-record values of `fields` (nested ones as "params.lead_arm"), in record order.
+
+    A field the split's records do not hold is an error naming the split and the fields they do hold.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    fields = list(fields)
+    if not fields or not len(split):
+        return {f: np.array([]) for f in fields}
+
+    def lookup(record, field):
+        value = record
+        for part in field.split("."):
+            if not isinstance(value, dict) or part not in value:
+                raise KeyError(field)
+            value = value[part]
+        return value.decode() if isinstance(value, bytes) else value
+
+    try:
+        first = split.source[0]
+        for field in fields:
+            lookup(first, field)
+    except KeyError as e:
+        known = sorted(_flat_names(first))
+        raise KeyError(f"{split.ref}: records have no field {e.args[0]!r}; they have {known}") from None
+
+    with ThreadPoolExecutor(num_threads) as pool:
+        records = list(pool.map(lambda i: [lookup(split.source[i], f) for f in fields], range(len(split))))
+    return {f: np.array([r[j] for r in records]) for j, f in enumerate(fields)}
+
+
+def _flat_names(record: dict, prefix: str = "") -> list[str]:
+    names = []
+    for key, value in record.items():
+        if isinstance(value, dict):
+            names += _flat_names(value, f"{prefix}{key}.")
+        elif not isinstance(value, (list, np.ndarray)) or np.ndim(value) == 0:
+            names.append(prefix + key)
+    return names

@@ -15,7 +15,7 @@ from typing import Any
 import jax.numpy as jnp
 from flax import nnx
 
-from gesture_jax import checkpointing, config_lib
+from gesture_jax import checkpointing
 from gesture_jax.data.spec import VideoSpec
 from gesture_jax.models import registry
 from gesture_jax.models.registry import EncoderInfo, get, names
@@ -113,34 +113,27 @@ def _dotted(path: tuple) -> str:
     return ".".join(map(str, path))
 
 
-def from_config(
-    encoder_config, model_overrides: dict[str, Any] | None = None
+def open_encoder(
+    name: str,
+    checkpoint: str = "",
+    *,
+    init_seed: int = 0,
+    dtype: str = "float32",
+    num_frames: int | None = None,
+    model_overrides: dict[str, Any] | None = None,
 ) -> tuple[nnx.Module, VideoSpec]:
-    """The encoder a config's ``encoder`` block describes (see `config_lib.encoder`), with its spec."""
-    if encoder_config.checkpoint:
-        # A frame-count override changes the model too (its position tables), not only the sampler.
-        frames = encoder_config.spec.num_frames
-        model, spec = load(
-            encoder_config.checkpoint,
-            dtype=encoder_config.dtype,
-            num_frames=frames,
-            model_overrides=model_overrides,
+    """Registered encoder `name` with the weights in `checkpoint` (converted), or random-init from `init_seed`
+    when `checkpoint` is ""; `num_frames` (checkpoints only) applies the family's frame-count rule."""
+    if not checkpoint:
+        return create(name, seed=init_seed, dtype=dtype, model_overrides=model_overrides)
+    # A frame-count override changes the model too (its position tables), not only the sampler.
+    model, spec = load(checkpoint, dtype=dtype, num_frames=num_frames, model_overrides=model_overrides)
+    family, meta_family = registry.get(name).family, _checkpoint_family(checkpoint)
+    if meta_family != family:
+        raise ValueError(
+            f"encoder.name={name!r} is a {family} encoder but {checkpoint} holds a {meta_family} model"
         )
-        family = registry.get(encoder_config.name).family
-        meta_family = _checkpoint_family(encoder_config.checkpoint)
-        if meta_family != family:
-            raise ValueError(
-                f"encoder.name={encoder_config.name!r} is a {family} encoder but "
-                f"{encoder_config.checkpoint} holds a {meta_family} model"
-            )
-    else:
-        model, spec = create(
-            encoder_config.name,
-            seed=encoder_config.init_seed,
-            dtype=encoder_config.dtype,
-            model_overrides=model_overrides,
-        )
-    return model, config_lib.apply_spec_overrides(spec, encoder_config)
+    return model, spec
 
 
 def _checkpoint_family(path: str) -> str:
@@ -149,4 +142,4 @@ def _checkpoint_family(path: str) -> str:
     return convert.read_model_json(path)["family"]
 
 
-__all__ = ["EncoderInfo", "VideoSpec", "create", "load", "from_config", "get", "names", "DTYPES"]
+__all__ = ["EncoderInfo", "VideoSpec", "create", "load", "open_encoder", "get", "names", "DTYPES"]

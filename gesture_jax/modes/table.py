@@ -9,16 +9,13 @@ fails is logged and listed; the others still run, and the mode fails at the end.
 
 from __future__ import annotations
 
-import importlib
+import dataclasses
 import logging
 import os
 import traceback
-from typing import Any
-
 import ml_collections
 
-from gesture_jax import config_lib, parallel, report, reported
-from gesture_jax import workdir as workdir_lib
+from gesture_jax import config_lib, modes, paper_numbers, parallel, protocol, report
 
 
 def row_name(reference: str) -> str:
@@ -28,8 +25,8 @@ def row_name(reference: str) -> str:
     return f"{name}:{arg}" if arg else name
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
-    values, source = reported.get(config.table.reported)
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+    values, source = paper_numbers.get(config.table.reported)
     cache_dir = config.extract.cache_dir or os.path.join(workdir, "features")
     rows, failures = [], []
     for reference in config.table.rows:
@@ -40,21 +37,29 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
             with row_config.unlocked():
                 row_config.data = ml_collections.ConfigDict(config.data.to_dict())
                 row_config.extract.cache_dir = cache_dir
-            mode = importlib.import_module(f"gesture_jax.modes.{row_config.mode}")
-            results = mode.run(row_config, os.path.join(workdir, "rows", name))
+            results = modes.get(row_config.mode).run(row_config, os.path.join(workdir, "rows", name))
         except Exception as error:  # one missing checkpoint or dataset must not lose the other rows
             if not config.table.keep_going:
                 raise
             logging.error("table row %s failed: %s\n%s", name, error, traceback.format_exc())
             failures.append(f"{name}: {type(error).__name__}: {error}")
             continue
-        rows += [{**r, "row": name} for r in results]
+        rows += [dataclasses.replace(r, experiment=name) for r in results]
 
-    report.publish(workdir, rows, title=config.table.title, reported=values, reported_source=source)
-    if failures and parallel.is_main_process():
-        path = os.path.join(workdir, report.RESULTS_MD)
-        text = workdir_lib.read_text(path)
-        workdir_lib.write_text(path, text + "\n## Failed rows\n\n" + "".join(f"- {f}\n" for f in failures))
+    sections = (
+        [("failed rows", "## Failed rows\n\n" + "".join(f"- {f}\n" for f in failures))] if failures else []
+    )
+    results = report.Results(
+        config.table.title,
+        rows,
+        protocol.comparisons(rows, report.table_label),
+        sections=sections,
+        reported=values,
+        reported_source=source,
+    )
+    if parallel.is_main_process():
+        report.write(workdir, results)
+        print(report.summary(results))
     if failures:
         raise RuntimeError(
             f"{len(failures)} of {len(config.table.rows)} table rows failed:\n" + "\n".join(failures)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gesture_jax import checkpointing, workdir
+from gesture_jax import checkpointing, storage
 from gesture_jax.models import registry
 from gesture_jax.ports import keymaps, readers
 
@@ -314,7 +314,7 @@ def _write_atomically(dst: str, params: dict[str, np.ndarray], meta: dict[str, A
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(dst)}.")
     try:
         checkpointing.save_params(os.path.join(tmp, PARAMS_DIR), params)
-        workdir.write_json(os.path.join(tmp, MODEL_JSON), meta)
+        storage.write_json(os.path.join(tmp, MODEL_JSON), meta)
         if overwrite and os.path.exists(dst):
             shutil.rmtree(dst)
         os.replace(tmp, dst)
@@ -324,12 +324,12 @@ def _write_atomically(dst: str, params: dict[str, np.ndarray], meta: dict[str, A
 
 def read_model_json(path: str) -> dict[str, Any]:
     file = os.path.join(path, MODEL_JSON)
-    if not workdir.exists(file):
+    if not storage.exists(file):
         raise FileNotFoundError(
             f"{path} is not a converted model directory: no {MODEL_JSON} "
             "(make one with python -m gesture_jax.convert)"
         )
-    meta = json.loads(workdir.read_text(file))
+    meta = json.loads(storage.read_text(file))
     if meta.get("format_version") != FORMAT_VERSION:
         raise ValueError(f"{file}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
     return meta

@@ -13,7 +13,7 @@ import struct
 import time
 from typing import Any, Mapping
 
-from gesture_jax import workdir as workdir_lib
+from gesture_jax import storage
 
 # --- CRC32C (Castagnoli), as TFRecord framing requires. ---------------------------------------------
 
@@ -114,7 +114,7 @@ class EventFileWriter:
     def __init__(self, logdir: str, *, flush_secs: float = 10.0):
         now = time.time()
         self.path = os.path.join(logdir, f"events.out.tfevents.{int(now)}.{socket.gethostname()}")
-        self._file = workdir_lib.AppendFile(self.path, "ab")
+        self._file = storage.AppendFile(self.path, "ab")
         self._flush_secs = flush_secs
         self._last_flush = now
         if self._file.tell() == 0:  # a restart within the same second appends to the same file
@@ -158,7 +158,7 @@ class MetricsLog:
 
     def __init__(self, path: str):
         self.path = path
-        self._file = workdir_lib.AppendFile(path)
+        self._file = storage.AppendFile(path)
 
     def write(self, step: int, metrics: Mapping[str, float]) -> None:
         record = {"step": int(step), "time": time.time()}
@@ -179,7 +179,7 @@ class MetricsLog:
     def read(path: str) -> list[dict[str, Any]]:
         """All records; a torn last line (killed mid-write) is skipped."""
         records = []
-        for line in workdir_lib.read_text(path).splitlines():
+        for line in storage.read_text(path).splitlines():
             try:
                 records.append(json.loads(line))
             except json.JSONDecodeError:

@@ -37,7 +37,7 @@ def test_logs_and_summaries_append_in_a_bucket(tmp_path, monkeypatch):
     and a resumed run continues them."""
     import runpy
 
-    from gesture_jax import workdir
+    from gesture_jax import storage
     from gesture_jax.train import summaries
 
     monkeypatch.setenv("FAKE_GCS_ROOT", str(tmp_path))
@@ -51,14 +51,14 @@ def test_logs_and_summaries_append_in_a_bucket(tmp_path, monkeypatch):
     events = list((tmp_path / "bucket" / "run" / summaries.TENSORBOARD_DIR).glob("events.out.tfevents.*"))
     assert events and all(e.stat().st_size > 0 for e in events)
 
-    log = workdir.AppendFile(f"{run}/log.txt")
+    log = storage.AppendFile(f"{run}/log.txt")
     log.write("first\n")
     assert not (tmp_path / "bucket" / "run" / "log.txt").exists()  # nothing uploaded before a flush
     log.close()
-    again = workdir.AppendFile(f"{run}/log.txt")
+    again = storage.AppendFile(f"{run}/log.txt")
     again.write("second\n")
     again.close()
     assert (tmp_path / "bucket" / "run" / "log.txt").read_text() == "first\nsecond\n"
-    workdir.write_json(f"{run}/final.json", {"step": 2})
-    assert json.loads(workdir.read_text(f"{run}/final.json")) == {"step": 2}
+    storage.write_json(f"{run}/final.json", {"step": 2})
+    assert json.loads(storage.read_text(f"{run}/final.json")) == {"step": 2}
     assert not list(tmp_path.glob("**/.final.json*"))  # no temporary left beside it

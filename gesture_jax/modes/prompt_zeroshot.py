@@ -1,53 +1,57 @@
 """Mode ``zeroshot``: frozen video features against text embeddings of each prompt set → report.
 
 The paper's method B: a video-language encoder (ViCLIP) labels each query video with the class whose
-prompt embedding is closest, no gallery. One result row per prompt set and query split, with the prompt
-set in the ``gallery`` column (its name), so the table reads like the KNN ones.
+prompt embedding is closest, no gallery. One row per prompt set and query split (method ``zeroshot``),
+with the prompt set in the ``gallery`` column, so the table reads like the KNN ones.
+
+    python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import ml_collections
 
-from gesture_jax import features, models, parallel, prompts, report, text, zeroshot
+from gesture_jax import models, prompts, protocol, report, text, zeroshot
+from gesture_jax.run_context import RunContext
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     cfg = config.zeroshot
-    encoder = config.encoder
     # Fail before loading weights and extracting on a mistyped prompt set or a missing vocabulary file.
     prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
     vocab_path = text.resolve_vocab_path(cfg.vocab_path or None)
-    model, spec = models.from_config(encoder)
-    if not hasattr(model, "encode_text"):
+    ctx = RunContext.create(config, workdir)
+    if not hasattr(ctx.model, "encode_text"):
         raise ValueError(
-            f"zero-shot needs an encoder with a text tower; {encoder.name!r} "
-            f"({models.get(encoder.name).family}) has none"
+            f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} "
+            f"({models.get(ctx.encoder_name).family}) has none"
         )
-    logging.info("encoder %s (%s), input %s; vocabulary %s", encoder.name, encoder.dtype, spec, vocab_path)
-
-    mesh = parallel.make_mesh()
-    extractor = features.Extractor(model, spec, mesh)
-    feats, class_names = features.extract_splits(config, workdir, extractor, list(dict.fromkeys(cfg.queries)))
+    logging.info("vocabulary %s", vocab_path)
+    class_names = ctx.class_names(list(cfg.queries))
+    vectors = ctx.vectors(list(cfg.queries))
 
     rows = []
     for prompt_set in prompt_sets:
         _log_prompts(prompt_set, class_names)
         embeddings = zeroshot.class_embeddings(
-            model, prompt_set, class_names, vocab_path=vocab_path, context_length=model.config.context_length
+            ctx.model,
+            prompt_set,
+            class_names,
+            vocab_path=vocab_path,
+            context_length=ctx.model.config.context_length,
         )
         for queries in cfg.queries:
-            q = feats[queries]
-            predictions, _ = zeroshot.zeroshot_scores(q.features, embeddings, scale=cfg.scale)
-            row = report.classification_row(
+            q = vectors[queries]
+            predictions, _ = zeroshot.zeroshot_scores(q.vectors, embeddings, scale=cfg.scale)
+            row = protocol.score(
+                "zeroshot",
                 q.labels,
                 predictions,
+                q.ids,
                 class_names,
-                ids=q.ids,
-                encoder=encoder.name,
+                encoder=ctx.encoder_name,
                 encoder_state="frozen",
                 gallery=prompt_set.name,
                 prompt_set=prompt_set.name,
@@ -55,10 +59,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[dict[str, Any]]
                 metric="zeroshot",
                 scale=cfg.scale,
             )
-            report.log_row(row)
+            protocol.log(row)
             rows.append(row)
 
-    report.publish(workdir, rows, title=f"Zero-shot with frozen {encoder.name} and text prompts")
+    title = f"Zero-shot with frozen {ctx.encoder_name} and text prompts"
+    ctx.publish(report.Results(title, rows, protocol.comparisons(rows, report.table_label)))
     return rows
 
 
