@@ -1,6 +1,6 @@
 r"""Toy demo: real test videos classified by KNN with a synthetic gallery versus a real gallery.
 
-The structure of the study (docs: paper.md) on the embedded toy gestures, offline: the toy dataset is built
+The structure of the study (arXiv 2410.02152) on the embedded toy gestures, offline: the toy dataset is built
 on first use, the random-init toy ViT embeds every video, and KNN (k=3, L2) labels the real test split
 from the synthetic train split and from the real train split.
 

@@ -68,7 +68,7 @@ def extract(
     )
 
 
-# RoCoG-v2 protocols (docs: paper.md §2, rocog_v2.md §4): real test videos labelled by KNN (k=3, L2) from a
+# RoCoG-v2 protocols (arXiv 2410.02152; README: RoCoG-v2): real test videos labelled by KNN (k=3, L2) from a
 # synthetic train split and, for comparison, from a real train split. "ground" is the paper's table
 # (G_S→G_R beside G_R); "air" the same for the air view (A_S→A_R beside A_R); "cross" labels air test
 # videos from ground galleries (G_S→A_R beside G_R→A_R).

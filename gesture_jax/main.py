@@ -2,7 +2,8 @@
 
     python -m gesture_jax.main --config configs/demo.py --workdir /tmp/demo [--config.knn.k=5]
 
-``config.mode`` names a mode of ``gesture_jax.modes.MODES``; its module's ``run(config, workdir)`` does the work.
+``config.mode`` names a mode of ``gesture_jax.modes.MODES``; its module's ``run(config, workdir)``
+does the work.
 """
 
 from __future__ import annotations

@@ -1,13 +1,15 @@
 """Numbers reported for the study, to print beside ours. UNVERIFIED: see the source of each table.
 
-The paper's own tables are not available from a confirmed source (docs: paper.md §4); these values were
+The paper's own tables (arXiv 2410.02152) were not available from a confirmed source; these values were
 attributed to it by a machine-generated literature summary and several are likely extraction errors
 (the identical 49.4 in most real-gallery cells looks copied down the column).
 """
 
 from __future__ import annotations
 
-SUMMARY_SOURCE = "machine-generated summary of arXiv 2410.02152 (unverified; docs paper.md §4)"
+SUMMARY_SOURCE = (
+    "machine-generated summary of arXiv 2410.02152 (unverified: the paper's tables were not checked)"
+)
 
 _SYN, _REAL = "rocog_v2/syn_ground:train", "rocog_v2/real_ground:train"
 

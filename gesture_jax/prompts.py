@@ -71,7 +71,7 @@ def spaced(class_name: str) -> str:
 
 _SPACED = {c: (spaced(c),) for c in ROCOG_V2_CLASSES}
 
-# What each arm motion looks like, after docs rocog_v2.md "What each signal looks like", reworded so the
+# What each arm motion looks like, after the Army field manual's descriptions of each signal, reworded so the
 # text tower sees plain movement words. Each stays well under ViCLIP's 32-token context.
 _DESCRIPTIONS = {
     "Advance": "a person swings one arm from low behind the body up over the head and forward to point ahead",

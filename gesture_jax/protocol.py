@@ -316,8 +316,12 @@ class Validation:
         """(training part, held-out part) pairs on which candidates are scored, pooled."""
         if self.vectors is not None:
             train = ~np.isin(gallery.ids, self.vectors.ids)
+            if not train.any():
+                raise ValueError(f"every gallery video is also in the validation split {self.name}")
             return [(_take(gallery, train), self.vectors)]
-        folds = probes.stratified_folds(gallery.labels, num_folds, seed)
+        if len(gallery) < 2:
+            raise ValueError(f"a gallery of {len(gallery)} video(s) cannot be split into folds to choose on")
+        folds = probes.stratified_folds(gallery.labels, min(num_folds, len(gallery)), seed)
         return [(_take(gallery, ~np.isin(np.arange(len(gallery)), f)), _take(gallery, f)) for f in folds]
 
     def describe(self, num_folds: int) -> str:

@@ -131,10 +131,27 @@ def method_label(row: Row) -> str:
     return text + (f" ({'; '.join(tags)})" if tags else "")
 
 
-def table_label(row: Row) -> str:
-    """A summary-table row: the experiment (mode table) or the encoder and its state, with the method."""
+def table_labels(row: Row) -> list[str]:
+    """The summary-table rows a row appears in: the experiment (mode table) or the encoder and its
+    state, with the method; a setting chosen on validation is one table row per method family, whatever
+    it chose (the choice is in the cell's row of "All rows"), and the paper's fixed KNN another."""
     who = row.experiment or (f"{row.encoder} ({row.encoder_state})" if row.encoder_state else row.encoder)
-    return f"{who} · {method_label(row)}"
+    family = {"knn": "KNN", "prototype": "prototype", "linear_probe": "linear probe"}.get(row.method)
+    labels = []
+    if "protocol" in row.roles:
+        labels.append(f"{who} · {method_label(dataclasses.replace(row, roles=()))} (paper's protocol)")
+    if "selected" in row.roles:
+        labels.append(f"{who} · {family} (chosen on validation)")
+    return labels or [f"{who} · {method_label(row)}"]
+
+
+def table_label(row: Row) -> str:
+    return table_labels(row)[0]
+
+
+def short_label(row: Row) -> str:
+    """A row in a comparison or breakdown: its method and setting, and its gallery."""
+    return f"{method_label(row)}, `{row.gallery}`"
 
 
 def summary_tables(results: Results) -> str:
@@ -143,7 +160,7 @@ def summary_tables(results: Results) -> str:
     for queries in _unique(r.queries for r in headline):
         group = [r for r in headline if r.queries == queries]
         galleries = _unique(r.gallery for r in group)
-        labels = _unique(table_label(r) for r in group)
+        labels = _unique(label for r in group for label in table_labels(r))
         n = _unique(r.metrics["num_queries"] for r in group)
         with_reported = {
             g for g in galleries if any(g in results.reported.get(r.experiment, {}) for r in group)
@@ -158,7 +175,7 @@ def summary_tables(results: Results) -> str:
         for label in labels:
             cells = []
             for gallery in galleries:
-                match = [r for r in group if table_label(r) == label and r.gallery == gallery]
+                match = [r for r in group if label in table_labels(r) and r.gallery == gallery]
                 cells.append(
                     percent(match[0].metrics["accuracy"], match[0].metrics.get("accuracy_ci95"))
                     if match
@@ -166,7 +183,7 @@ def summary_tables(results: Results) -> str:
                 )
                 if gallery in with_reported:
                     value = None
-                    if match and match[0].method == "knn" and "protocol" in match[0].roles:
+                    if match and match[0].method == "knn" and label.endswith("(paper's protocol)"):
                         value = results.reported.get(match[0].experiment, {}).get(gallery)
                     cells.append(f"*{value:.1f}*" if value is not None else "–")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -194,8 +211,9 @@ def comparisons_section(results: Results) -> str:
         lo, hi = c["ci95"]
         mark = "✱" if lo > 0 or hi < 0 else ""
         lines.append(
-            f"| `{c['queries']}` | {table_label(a)}, `{a.gallery}` | {table_label(b)}, `{b.gallery}` | "
-            f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | {c['mcnemar_p']:.3g} | {mark} |"
+            f"| `{c['queries']}` | {short_label(a)} | {short_label(b)} | "
+            f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | "
+            f"{c['mcnemar_p']:.3g} | {mark} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -211,7 +229,7 @@ def breakdowns_section(results: Results) -> str:
             lines += [
                 f"## Accuracy (%) by `{field}` on `{queries}`",
                 "",
-                "| value | n | " + " | ".join(f"{table_label(r)}, `{r.gallery}`" for r in cols) + " |",
+                "| value | n | " + " | ".join(short_label(r) for r in cols) + " |",
                 "|---|---:|" + "---:|" * len(cols),
             ]
             for value in values:
@@ -227,7 +245,8 @@ def all_rows_section(results: Results) -> str:
     lines = [
         "## All rows",
         "",
-        "| id | method | gallery | queries | setting | accuracy % [95%] | mean class acc. % [95%] | n | files |",
+        "| id | method | gallery | queries | setting | accuracy % [95%] | mean class acc. % [95%] | n "
+        "| files |",
         "|---|---|---|---|---|---:|---:|---:|---|",
     ]
     for r in results.rows:
@@ -238,7 +257,8 @@ def all_rows_section(results: Results) -> str:
         lines.append(
             f"| {r.id} | {r.method} | `{r.gallery}` | `{r.queries}` | {method_label(r)} | "
             f"{percent(m['accuracy'], m.get('accuracy_ci95'))} | "
-            f"{percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | {m['num_queries']} | {files} |"
+            f"{percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | "
+            f"{m['num_queries']} | {files} |"
         )
     return "\n".join(lines) + "\n"
 

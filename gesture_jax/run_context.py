@@ -103,9 +103,13 @@ class RunContext:
         ref = self.split(gallery).ref  # opened first: a dataset built on first use has its splits now
         have = datasets.builder(ref.dataset, self.config.data.data_dir).info.splits
         if not have:
-            raise RuntimeError(f"{ref.dataset} lists no splits in {self.config.data.data_dir or 'the default'}")
+            raise RuntimeError(
+                f"{ref.dataset} lists no splits in {self.config.data.data_dir or 'the default'}"
+            )
         name = next((f"{ref.dataset}:{s}" for s in candidates if s in have and s != ref.split), "")
-        logging.info("probe settings for gallery %s are chosen on %s", gallery, name or "folds of the gallery")
+        logging.info(
+            "probe settings for gallery %s are chosen on %s", gallery, name or "folds of the gallery"
+        )
         return name
 
     def breakdown_groups(self, queries: str, fields: Sequence[str]) -> dict[str, np.ndarray]:

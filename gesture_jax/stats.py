@@ -47,8 +47,8 @@ def _check_same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -
 def _bootstrap_means(values: np.ndarray, strata, num_resamples: int, seed: int) -> np.ndarray:
     """Bootstrap means of ``values`` [S, N]: S rows (seeds) and N columns (items), both resampled.
 
-    Each resample consumes N uniforms (items, stratum by stratum in order of first appearance), then S uniforms
-    (rows) when S > 1; a single row needs no draw, so S == 1 is exactly the 1-D bootstrap.
+    Each resample consumes N uniforms (items, stratum by stratum in order of first appearance), then S
+    uniforms (rows) when S > 1; a single row needs no draw, so S == 1 is exactly the 1-D bootstrap.
     """
     num_rows, n = values.shape
     if n == 0 or num_rows == 0:

@@ -1,6 +1,6 @@
 """Zero-shot classification: class embeddings from text prompts, scores = softmax(scale · cosine).
 
-As ViCLIP's demo (docs encoders.md §7): L2-normalised video features against L2-normalised text features,
+As ViCLIP's official demo: L2-normalised video features against L2-normalised text features,
 probabilities softmax(100 · v̂·t̂ᵀ). A class with several prompts gets CLIP's ensemble: the mean of its
 normalised prompt features, normalised again.
 """

@@ -5,38 +5,27 @@ import os
 
 import numpy as np
 
-from gesture_jax import config_lib, fewshot, report
+from gesture_jax import config_lib, protocol, report
 from gesture_jax.modes import curves
 
 
 def test_sample_per_class_counts_and_reproducibility():
     labels = np.array([0] * 10 + [1] * 3 + [2] * 6)
-    picked = fewshot.sample_per_class(labels, 4, seed=0)
+    picked = protocol.sample_per_class(labels, 4, seed=0)
     assert np.bincount(labels[picked]).tolist() == [4, 3, 4]  # class 1 has only 3: all of them
     assert (np.diff(picked) > 0).all()
-    np.testing.assert_array_equal(picked, fewshot.sample_per_class(labels, 4, seed=0))
-    assert not np.array_equal(picked, fewshot.sample_per_class(labels, 4, seed=1))
+    np.testing.assert_array_equal(picked, protocol.sample_per_class(labels, 4, seed=0))
+    assert not np.array_equal(picked, protocol.sample_per_class(labels, 4, seed=1))
     np.testing.assert_array_equal(
-        fewshot.sample_per_class(labels, fewshot.ALL, seed=3), np.arange(len(labels))
+        protocol.sample_per_class(labels, protocol.ALL, seed=3), np.arange(len(labels))
     )
-
-
-def test_aggregate_means_over_seeds():
-    names = ("a", "b")
-    rows = [
-        report.classification_row(np.array([0, 1]), np.array(p), names, encoder="e", gallery="g", queries="q")
-        for p in ([0, 1], [0, 0])
-    ]
-    row = fewshot.aggregate(rows)
-    assert row["accuracy"] == 0.75 and row["accuracy_std"] == 0.25 and row["num_seeds"] == 2
-    assert row["confusion"] == [[2, 0], [1, 1]] and row["per_class_accuracy"] == {"a": 1.0, "b": 0.5}
 
 
 def test_curves_mode(toy_data_dir, tmp_path):
     config = config_lib.load_file("configs/curves/demo.py:smoke")
     with config.unlocked():
         config.data.data_dir = toy_data_dir
-    rows = curves.run(config, str(tmp_path))
+    rows = [report.row_json(r) for r in curves.run(config, str(tmp_path))]
     shots = config.curves.shots
     assert len(rows) == 1 + 2 * len(shots)
     by_key = {(r["curve"], r["shots"]): r for r in rows}
@@ -51,4 +40,7 @@ def test_curves_mode(toy_data_dir, tmp_path):
         "| real videos per class (`toy_gestures/real_small:train`) | real only | synthetic + real |" in text
     )
     assert "| all |" in text and "## All rows" in text
+    for r in rows:  # means with intervals over draws and queries
+        assert r["accuracy_ci95"][0] <= r["accuracy"] <= r["accuracy_ci95"][1]
+    assert by_key[("real", 1)]["ci_resampling"] == "gallery draws and queries"
     assert os.path.getsize(tmp_path / "curves_toy_gestures-real_small-test.png") > 1000

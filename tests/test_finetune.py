@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from main_runs import run_main, start_main
 
-from gesture_jax import checkpointing, config_lib
+from gesture_jax import checkpointing, config_lib, report
 from gesture_jax.modes import finetune
 from gesture_jax.train import optim
 
@@ -119,7 +119,7 @@ def test_linear_probe_learns_and_leaves_the_encoder_alone(toy_data_dir, tmp_path
         for key in ("brightness", "contrast", "saturation", "hue"):
             config.finetune.augment[key] = 0.0
         config.finetune.augment.crop_scale = (1.0, 1.0)
-    rows = finetune.run(config, str(tmp_path))
+    rows = [report.row_json(r) for r in finetune.run(config, str(tmp_path))]
     head = next(
         r
         for r in rows
@@ -137,7 +137,7 @@ def test_linear_probe_learns_and_leaves_the_encoder_alone(toy_data_dir, tmp_path
 
 def test_unseen_class_protocol(toy_data_dir, tmp_path):
     config = _smoke_config(toy_data_dir, heldout_classes=(2, 5), num_steps=6, checkpoint_every=6)
-    rows = finetune.run(config, str(tmp_path))
+    rows = [report.row_json(r) for r in finetune.run(config, str(tmp_path))]
     heldout = [r for r in rows if r.get("classes") == "heldout"]
     assert {r["encoder_state"] for r in heldout} == {
         "frozen",
@@ -193,7 +193,7 @@ def test_other_families_strategies_and_bfloat16(toy_data_dir, tmp_path):
     )
     with config.unlocked():
         config.encoder = config_lib.encoder("toy-viclip", dtype="bfloat16")
-    rows = finetune.run(config, str(tmp_path))
+    rows = [report.row_json(r) for r in finetune.run(config, str(tmp_path))]
     assert {r["encoder_state"] for r in rows} >= {
         "frozen",
         "fine-tuned on toy_gestures/synthetic_small:train",

@@ -5,7 +5,6 @@ import json
 import os
 
 import numpy as np
-
 import pytest
 from main_runs import run_main
 

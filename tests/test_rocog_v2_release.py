@@ -8,7 +8,7 @@ import rocog_release as release
 
 from tfds_builders.rocog_v2 import metadata, names, simulation, sources
 
-LIST_COUNTS = {  # rocog_v2.md §3
+LIST_COUNTS = {  # the release's annotation lists
     "syn_ground_train": 44_510,
     "syn_ground_val": 8_928,
     "syn_air_train": 44_640,
@@ -54,7 +54,9 @@ def test_every_list_name_parses_and_every_synthetic_name_joins_its_playlist_reco
             assert disagreements == [] and fields["metadata_source"] == "playlist"
             mocap += fields["visual_realism"] == "Mocap"
     assert counts == LIST_COUNTS and sum(counts.values()) == 107_769
-    assert mocap == 48_254  # train: 20,030 ground + 20,160 air (rocog_v2.md §5.2); val: the rest
+    assert (
+        mocap == 48_254
+    )  # train: 20,030 ground + 20,160 air (counted from the release's lists); val: the rest
 
 
 def test_the_join_checks_gesture_kind_and_mocap_trigger(sims):

@@ -2,7 +2,7 @@ r"""The paper's whole KNN table: every row of configs/paper/, reported numbers i
 
 Runs each row's experiment (its converted checkpoint must exist, see the README's catalogue) with one
 shared feature cache, and writes results.md with the numbers a machine-generated summary attributes to
-the paper beside ours (unverified; docs paper.md §4). A row whose checkpoint or dataset is missing is
+the paper beside ours (unverified; the paper's tables were not available to check). A row whose checkpoint or dataset is missing is
 listed as failed; the others still run. The argument picks the protocol for every row: "ground" (default,
 with reported numbers), "air" or "cross".
 

@@ -1,6 +1,6 @@
 r"""Zero-shot ViCLIP ViT-B/16 on RoCoG-v2's real ground test videos, one result row per prompt set.
 
-The paper's method B. The weights are an official ViCLIP B/16 release (docs encoders.md §7) converted
+The paper's method B. The weights are an official ViCLIP B/16 release (ViCLIP's official demo and release) converted
 once with gesture_jax.convert; the prompts need OpenAI's CLIP merges file (see gesture_jax.text's error
 message). The RoCoG-v2 dataset must be built in data_dir (it needs the manual download).
 

@@ -10,8 +10,8 @@ Each arm pose is four numbers, ``ARM_FIELDS``:
   ~0.35 = pointing at the camera).
 
 ``arm_tracks`` turns the per-video timing parameters into a ``[T, 4]`` track for each arm. The
-motions follow the working descriptions in ``shared/docs/rocog_v2.md`` ("What each signal looks
-like"); they are a stylised toy, not a reproduction of the field manual.
+motions follow working descriptions of the Army arm-and-hand signals (as in the field manual); they
+are a stylised toy, not a reproduction of the field manual.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ class Family:
     spec: VideoSpec  # the family's official evaluation protocol
 
 
-# Official test protocols (docs/encoders.md §8), at 224 px with ImageNet mean/std.
+# Official test protocols (each family's official evaluation code), at 224 px with ImageNet mean/std.
 _UMT_SPEC = VideoSpec(num_frames=8, sampler="umt_sparse_test", num_clips=4, crop="three")
 _VIDEOMAE_SPEC = VideoSpec(
     num_frames=16,

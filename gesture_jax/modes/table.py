@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import os
 import traceback
+
 import ml_collections
 
 from gesture_jax import config_lib, modes, paper_numbers, parallel, protocol, report

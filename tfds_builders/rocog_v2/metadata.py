@@ -1,5 +1,5 @@
 """Each synthetic video's metadata: its file name joined to its view's playlist record, its scene and,
-where it has one, its companion XML (rocog_v2.md §5.2, §5.3, §6).
+where it has one, its companion XML (the release's simulation_info/xml files).
 
 The name's ``<I>`` indexes the playlist and ``Scene<S>`` the scene table. The join is checked: the
 record must have the name's gesture and Animated/Mocap kind, and a mocap record's

@@ -1,4 +1,4 @@
-"""RoCoG-v2 class map, annotation lists and file names (shared/docs/rocog_v2.md §1, §3, §5).
+"""RoCoG-v2 class map, annotation lists and file names (the release's class_dict.json and annotations/).
 
 Everything here is pure parsing: no file system access, so each rule is testable on strings. Every
 violation raises ``ValueError`` naming the offending file (and line), because a silently mislabelled

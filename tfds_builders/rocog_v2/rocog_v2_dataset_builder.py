@@ -1,6 +1,6 @@
 """TFDS builder ``rocog_v2``: RoCoG-v2 gesture videos as resized JPEG frames (no TensorFlow needed).
 
-Splits follow the official annotation lists, in list order; see shared/docs/rocog_v2.md for the
+Splits follow the official annotation lists, in list order; see README (RoCoG-v2) for the
 release itself. Prepare without TensorFlow::
 
     python -m gesture_jax.data.build rocog_v2/real_ground --data_dir D --manual_dir M

@@ -1,4 +1,4 @@
-"""The release's own generator records, read by their exact element names (rocog_v2.md §5.3, §6).
+"""The release's own generator records (simulation_info/xml), read by their exact element names.
 
 Three kinds of XML, all written by the Unity generator:
 

@@ -1,7 +1,8 @@
 """Where a RoCoG-v2 config's files are: a manual_dir checkout (zips or extracted folders) or downloads.
 
 The list paths are root-relative (``real/ground/<Class>/<file>.mp4``), so an extracted part sits at
-``<root>/real/ground/``. Inside a zip the layout is unconfirmed (rocog_v2.md open question 1), so the
+``<root>/real/ground/``. Inside a zip the layout is unconfirmed (no zip of the release was
+available to check), so the
 part's folder (the "view dir", holding the class folders) is found by a bounded search: the one folder
 at most three levels down that holds class folders; two candidates are an error listing both.
 Synthetic parts also need the generator's XMLs from the repository's ``simulation_info/xml/``.
