@@ -184,7 +184,9 @@ def fitted():
 def test_linear_probe_matches_sklearn(fitted):
     x, y, queries, fits = fitted
     for probe, decay in zip(fits, DECAYS):
-        assert probe.weight_decay == decay and probe.grad_norm < 1e-6 and 0 < probe.steps < 500
+        assert (
+            probe.weight_decay == decay and probe.grad_norm < 1e-5 and 0 < probe.steps < 300
+        )  # the default tol, max_steps
         np.testing.assert_allclose(probe.mean, x.mean(0, dtype=np.float64))
         standardised = (x - probe.mean) / probe.scale
         # scikit-learn minimises C Σ CE + ½‖W‖²; with C = 1 / (λ N) that is our objective divided by λ.
@@ -225,7 +227,7 @@ def test_linear_probe_absent_class_and_constant_feature():
     x[:, 5] = 7.0  # zero variance: the floored scale keeps it at zero, not nan
     (probe,) = probes.fit_linear_probe(x, y, num_classes=4, weight_decays=[1e-2], mesh=_mesh(8))
     assert probe.bias[1] == -np.inf and not probe.weights[:, 1].any()
-    assert np.isfinite(probe.weights).all() and probe.grad_norm < 1e-6
+    assert np.isfinite(probe.weights).all() and probe.grad_norm < 1e-5  # the default tol
     assert not probe.weights[5].any()
     assert set(probes.linear_probe_predict(probe, np.concatenate([x, queries])).tolist()) == {0, 2, 3}
 

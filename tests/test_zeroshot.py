@@ -179,6 +179,7 @@ def test_demo_end_to_end(toy_data_dir, tmp_path):
         assert row["metric"] == "zeroshot" and row["scale"] == 100.0 and "k" not in row
         assert 0.0 <= row["accuracy"] <= 1.0 and sum(map(sum, row["confusion"])) == 21
     table = (workdir / "results.md").read_text()
-    assert "| toy-viclip (frozen) |" in table and "gallery `descriptions`" in table
+    assert "| toy-viclip (frozen) · zero-shot |" in table and "gallery `descriptions`" in table
+    assert all(r["method"] == "zeroshot" and len(r["accuracy_ci95"]) == 2 for r in rows)
     log = (workdir / "log.txt").read_text()
     assert "Halt: a person raises one arm straight up" in log  # the embedded texts are logged
