@@ -56,7 +56,12 @@ def knn_classify(
             f"gallery label {gallery_labels.max()} is out of range for num_classes={num_classes}"
         )
     neighbours = knn_neighbours(gallery, queries, k=k, metric=metric, mesh=mesh)
-    votes = (gallery_labels[neighbours][..., None] == np.arange(num_classes)).sum(axis=1)
+    return majority_vote(gallery_labels[neighbours], num_classes)
+
+
+def majority_vote(neighbour_labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """[Q] int32: the most common of each row's [Q, k] neighbour labels, ties → the smallest label."""
+    votes = (neighbour_labels[..., None] == np.arange(num_classes)).sum(axis=1)
     return votes.argmax(axis=1).astype(np.int32)  # argmax returns the first maximum: the smallest label
 
 

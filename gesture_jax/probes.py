@@ -68,9 +68,8 @@ def knn_predict(
         )
     if neighbours is None:
         neighbours = knn.knn_neighbours(gallery, queries, k=k, metric=metric, mesh=mesh)
-    if votes == "uniform":  # knn_classify's vote: counts, ties → the smallest class index
-        counts = (labels[neighbours][..., None] == np.arange(num_classes)).sum(axis=1)
-        return counts.argmax(axis=1).astype(np.int32)
+    if votes == "uniform":
+        return knn.majority_vote(labels[neighbours], num_classes)
     scores = np.zeros((len(queries), num_classes))
     block = max(1, 2**22 // (k * max(gallery.shape[1], 1)))  # bounds the [block, k, D] float64 copy
     for start in range(0, len(queries), block):

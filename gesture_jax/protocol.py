@@ -130,12 +130,11 @@ def _metrics(row: Row) -> dict[str, Any]:
             num_seeds=len(draws),
         )
     if len(row.labels):
-        correct = draws == row.labels
-        weights = stats.mean_class_weights(row.labels)
+        correct = row.correct  # [N], or [S, N] over draws
         ci = stats.bootstrap_ci if row.predictions.ndim == 1 else stats.bootstrap_ci_2d
-        one = (lambda x: x[0]) if row.predictions.ndim == 1 else (lambda x: x)
-        m["accuracy_ci95"] = list(ci(one(correct), strata=row.labels))
-        m["mean_class_accuracy_ci95"] = list(ci(one(correct * weights), strata=row.labels))
+        m["accuracy_ci95"] = list(ci(correct, strata=row.labels))
+        weighted = correct * stats.mean_class_weights(row.labels)
+        m["mean_class_accuracy_ci95"] = list(ci(weighted, strata=row.labels))
         m["ci_strata"] = CI_STRATA
         m["ci_resampling"] = "queries" if row.predictions.ndim == 1 else "gallery draws and queries"
     return m
@@ -338,27 +337,29 @@ def probe_rows(
     mesh,
     describe: dict[str, Any],
 ) -> list[Row]:
-    """Every probe of `settings.methods` from one gallery, on each query split, side by side."""
+    """Every probe of `settings.methods` from one gallery, on each query split, side by side. The
+    paper's fixed KNN (`settings.k`, clamped to the gallery) is always a row of its own, computed by
+    `knn_row` exactly as the other modes compute it."""
     num_classes = len(class_names)
     tasks = validation.tasks(gallery, settings.num_folds)
-    smallest = min(len(t) for t, _ in tasks)
     on = validation.describe(settings.num_folds)
+    protocol = {"k": min(settings.k, len(gallery)), "metric": settings.metric, "votes": "uniform"}
     rows = []
     for method in settings.methods:
         if method not in PROBES:
             raise ValueError(f"unknown probe {method!r}; expected some of {PROBES}")
         if method == "knn":
-            candidates = _knn_candidates(settings, min(len(gallery), smallest))
-            predict = functools.partial(
-                _knn_predictions, settings=settings, mesh=mesh, num_classes=num_classes
-            )
+            # k may not exceed the smallest part that candidates are fitted on while choosing.
+            size = min(len(gallery), *(len(train) for train, _ in tasks))
+            candidates = _knn_candidates(settings, size)
+            fit = functools.partial(_fit_knn, settings=settings, mesh=mesh, num_classes=num_classes)
         elif method == "prototype":
             candidates = [{"metric": m} for m in settings.metrics]
-            predict = functools.partial(_prototype_predictions, num_classes=num_classes)
+            fit = functools.partial(_fit_prototypes, num_classes=num_classes)
         else:
             candidates = [{"weight_decay": float(w)} for w in settings.weight_decays]
-            predict = functools.partial(_linear_predictions, mesh=mesh, num_classes=num_classes)
-        val_acc = _validation_accuracy(candidates, tasks, predict)
+            fit = functools.partial(_fit_linear, mesh=mesh, num_classes=num_classes)
+        val_acc = _validation_accuracy(candidates, tasks, fit)
         best = int(np.argmax(val_acc))  # the first maximum: the earlier candidate
         choice = {
             "on": on,
@@ -366,43 +367,42 @@ def probe_rows(
             "candidates": [{**c, "validation_accuracy": a} for c, a in zip(candidates, val_acc)],
         }
         # The linear probe reports its chosen weight decay only; KNN and prototypes every candidate.
-        shown = [best] if method == "linear_probe" else range(len(candidates))
+        shown = [best] if method == "linear_probe" else list(range(len(candidates)))
+        predict = fit(gallery, [candidates[i] for i in shown])  # fitted once, for every query split
+        with_protocol = method == "knn"
         for name, q in queries.items():
-            predictions = predict(gallery, q.vectors, [candidates[i] for i in shown])
-            for i, p in zip(shown, predictions):
-                cand = candidates[i]
-                protocol = method == "knn" and cand == {
-                    "k": settings.k,
-                    "metric": settings.metric,
-                    "votes": "uniform",
-                }
-                if protocol:  # the paper's row exactly as `knn_row` computes it, whatever the sweep did
-                    p = knn_row(
-                        gallery,
-                        q,
-                        k=settings.k,
-                        metric=settings.metric,
-                        class_names=class_names,
-                        mesh=mesh,
-                        describe={**describe, "queries": name},
-                    ).predictions
-                roles = ("protocol",) * protocol + ("selected",) * (i == best) or ("sweep",)
+            where = {**describe, "queries": name}
+            paper = None
+            if with_protocol:  # the paper's row exactly as `knn_row` computes it, whatever the sweep did
+                paper = knn_row(gallery, q, **_keys(protocol, "k", "metric"), class_names=class_names,
+                                mesh=mesh, describe=where)  # fmt: skip
+            for i, p in zip(shown, predict(q.vectors)):
+                is_protocol = with_protocol and candidates[i] == protocol
+                roles = ("protocol",) * is_protocol + ("selected",) * (i == best) or ("sweep",)
                 row = score(
                     method,
                     q.labels,
-                    p,
+                    paper.predictions if is_protocol else p,
                     q.ids,
                     class_names,
-                    **_with({**describe, "queries": name}, **cand, num_gallery=len(gallery)),
+                    **_with(where, **candidates[i], num_gallery=len(gallery)),
                 )
                 sel = choice if i == best else {"on": on, "validation_accuracy": val_acc[i]}
                 rows.append(dataclasses.replace(row, roles=roles, selection=sel))
+            if with_protocol and protocol not in candidates:  # a gallery too small to choose k on
+                row = score("knn", q.labels, paper.predictions, q.ids, class_names,
+                            **_with(where, **protocol, num_gallery=len(gallery)))  # fmt: skip
+                rows.append(dataclasses.replace(row, roles=("protocol",)))
     return rows
 
 
+def _keys(d: dict[str, Any], *keys: str) -> dict[str, Any]:
+    return {k: d[k] for k in keys}
+
+
 def _knn_candidates(settings: ProbeSettings, size: int) -> list[dict[str, Any]]:
-    """(k, metric, votes) in the configured order; k above the gallery (or a fold's part) is dropped. The
-    paper's fixed setting is always a candidate."""
+    """(k, metric, votes) in the configured order, k at most `size`; the paper's setting leads when
+    the sweep does not hold it (and it fits)."""
     out = [
         {"k": k, "metric": m, "votes": v}
         for m in settings.metrics
@@ -411,58 +411,66 @@ def _knn_candidates(settings: ProbeSettings, size: int) -> list[dict[str, Any]]:
         for k in settings.k_sweep
         if k <= size
     ]
-    protocol = {"k": min(settings.k, size), "metric": settings.metric, "votes": "uniform"}
-    return out if protocol in out else [protocol, *out]
+    protocol = {"k": settings.k, "metric": settings.metric, "votes": "uniform"}
+    return out if protocol in out or settings.k > size else [protocol, *out]
 
 
-def _validation_accuracy(candidates, tasks, predict) -> list[float]:
+def _validation_accuracy(candidates, tasks, fit) -> list[float]:
+    """Each candidate's accuracy over the held-out parts of every task, pooled."""
     correct = np.zeros(len(candidates))
-    total = 0
     for train, held in tasks:
-        for i, p in enumerate(predict(train, held.vectors, candidates)):
+        for i, p in enumerate(fit(train, candidates)(held.vectors)):
             correct[i] += (p == held.labels).sum()
-        total += len(held)
-    return [float(c / max(total, 1)) for c in correct]
+    return [float(c / sum(len(held) for _, held in tasks)) for c in correct]
 
 
-def _knn_predictions(gallery: VideoVectors, queries: np.ndarray, candidates, *, settings, mesh, num_classes):
-    """Predictions of every (k, metric, votes) candidate from one neighbour search per metric."""
-    neighbours = {
-        m: knn.knn_neighbours(
-            gallery.vectors,
-            queries,
-            k=max(c["k"] for c in candidates if c["metric"] == m),
-            metric=m,
-            mesh=mesh,
-        )
-        for m in _unique_values(c["metric"] for c in candidates)
-    }
-    return [
-        probes.knn_predict(
-            gallery.vectors,
-            gallery.labels,
-            queries,
-            k=c["k"],
-            metric=c["metric"],
-            votes=c["votes"],
-            temperature=settings.temperature,
-            num_classes=num_classes,
-            neighbours=neighbours[c["metric"]][:, : c["k"]],
-        )
-        for c in candidates
-    ]
+# A probe family's `fit(gallery, candidates)` returns `predict(queries) -> one prediction per candidate`.
 
 
-def _prototype_predictions(gallery: VideoVectors, queries: np.ndarray, candidates, *, num_classes):
-    return [
-        probes.prototype_predict(
-            gallery.vectors, gallery.labels, queries, metric=c["metric"], num_classes=num_classes
-        )
-        for c in candidates
-    ]
+def _fit_knn(gallery: VideoVectors, candidates, *, settings, mesh, num_classes):
+    def predict(queries: np.ndarray) -> list[np.ndarray]:
+        # One neighbour search per metric, at the largest k; every (k, votes) reads its prefix.
+        neighbours = {
+            m: knn.knn_neighbours(
+                gallery.vectors,
+                queries,
+                k=max(c["k"] for c in candidates if c["metric"] == m),
+                metric=m,
+                mesh=mesh,
+            )
+            for m in dict.fromkeys(c["metric"] for c in candidates)
+        }
+        return [
+            probes.knn_predict(
+                gallery.vectors,
+                gallery.labels,
+                queries,
+                k=c["k"],
+                metric=c["metric"],
+                votes=c["votes"],
+                temperature=settings.temperature,
+                num_classes=num_classes,
+                neighbours=neighbours[c["metric"]][:, : c["k"]],
+            )
+            for c in candidates
+        ]
+
+    return predict
 
 
-def _linear_predictions(gallery: VideoVectors, queries: np.ndarray, candidates, *, mesh, num_classes):
+def _fit_prototypes(gallery: VideoVectors, candidates, *, num_classes):
+    def predict(queries: np.ndarray) -> list[np.ndarray]:
+        return [
+            probes.prototype_predict(
+                gallery.vectors, gallery.labels, queries, metric=c["metric"], num_classes=num_classes
+            )
+            for c in candidates
+        ]
+
+    return predict
+
+
+def _fit_linear(gallery: VideoVectors, candidates, *, mesh, num_classes):
     fitted = probes.fit_linear_probe(
         gallery.vectors,
         gallery.labels,
@@ -470,15 +478,11 @@ def _linear_predictions(gallery: VideoVectors, queries: np.ndarray, candidates, 
         weight_decays=[c["weight_decay"] for c in candidates],
         mesh=mesh,
     )
-    return [probes.linear_probe_predict(p, queries) for p in fitted]
+    return lambda queries: [probes.linear_probe_predict(p, queries) for p in fitted]
 
 
 def _take(v: VideoVectors, index: np.ndarray) -> VideoVectors:
     return VideoVectors(v.vectors[index], v.labels[index], v.ids[index])
-
-
-def _unique_values(items) -> list:
-    return list(dict.fromkeys(items))
 
 
 # --- comparisons and breakdowns ----------------------------------------------------------------------

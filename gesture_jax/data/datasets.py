@@ -95,12 +95,7 @@ def open_split(
 
 def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
     """The label of every record, in order (reads each record once; used to select classes)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(num_threads) as pool:
-        return np.fromiter(
-            pool.map(lambda i: split.source[i]["label"], range(len(split))), np.int64, len(split)
-        )
+    return split_metadata(split, ["label"], num_threads)["label"].astype(np.int64)
 
 
 def split_metadata(split: Split, fields, num_threads: int = 8) -> dict[str, np.ndarray]:
