@@ -540,6 +540,18 @@ def breakdowns(row: Row, groups: dict[str, np.ndarray]) -> dict[str, list[dict[s
     return out
 
 
+def nearest_gallery_groups(
+    gallery: VideoVectors, queries: VideoVectors, *, metric: str, mesh, metadata
+) -> dict[str, np.ndarray]:
+    """Each query's group by its nearest gallery video: ``"nearest gallery video: <field>"`` → one value
+    per query, from `metadata(indices) -> {field: values}` of the gallery records at those indices (only
+    the neighbours are read, not a whole synthetic gallery). With a synthetic gallery this attributes
+    accuracy to generator parameters: which avatars, camera yaws, ... the queries were matched to."""
+    nearest = knn.knn_neighbours(gallery.vectors, queries.vectors, k=1, metric=metric, mesh=mesh)[:, 0]
+    unique, inverse = np.unique(nearest, return_inverse=True)
+    return {f"nearest gallery video: {f}": values[inverse] for f, values in metadata(unique).items()}
+
+
 def log(row: Row) -> None:
     m = row.metrics
     ci = m.get("accuracy_ci95", [float("nan")] * 2)

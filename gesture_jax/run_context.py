@@ -93,9 +93,11 @@ class RunContext:
                 raise ValueError(f"{name} has classes {self.split(name).class_names}, {names[0]} has {first}")
         return first
 
-    def metadata(self, name: str, fields: Sequence[str]) -> dict[str, np.ndarray]:
-        """Per-video values of `fields` of a split, in record order (for breakdowns)."""
-        return datasets.split_metadata(self.split(name), fields, num_threads=self.config.data.num_threads)
+    def metadata(self, name: str, fields: Sequence[str], indices=None) -> dict[str, np.ndarray]:
+        """Per-video values of `fields` of a split, in record order (or at `indices`), for breakdowns."""
+        return datasets.split_metadata(
+            self.split(name), fields, num_threads=self.config.data.num_threads, indices=indices
+        )
 
     def validation_split(self, gallery: str, candidates: Sequence[str]) -> str:
         """The first of `candidates` that the gallery's dataset has ("" when none), e.g. RoCoG-v2's syn
@@ -112,11 +114,11 @@ class RunContext:
         )
         return name
 
-    def breakdown_groups(self, queries: str, fields: Sequence[str]) -> dict[str, np.ndarray]:
-        """Per-query values of the breakdown fields ("auto": the dataset's, from `data.groups`)."""
+    def breakdown_groups(self, name: str, fields: Sequence[str], indices=None) -> dict[str, np.ndarray]:
+        """Per-video values of a split's breakdown fields ("auto": the dataset's, from `data.groups`)."""
         if tuple(fields) == ("auto",):
-            fields = groups.breakdown_fields(datasets.SplitRef.parse(queries).dataset)
-        return self.metadata(queries, fields) if fields else {}
+            fields = groups.breakdown_fields(datasets.SplitRef.parse(name).dataset)
+        return self.metadata(name, fields, indices) if fields else {}
 
     def probe_settings(self, block: ml_collections.ConfigDict) -> protocol.ProbeSettings:
         """A config's probe block (mode knn's ``knn``) as the protocol's settings."""

@@ -66,6 +66,9 @@ def test_demo_writes_the_report(demo_run):
     assert "| toy-vit (frozen) · KNN k=3, l2 (paper's protocol) |" in table
     assert "gallery `toy_gestures/synthetic_small:train`" in table and "## Paired comparisons" in table
     assert "## Accuracy (%) by `params.lead_arm`" in table
+    breakdowns = protocol_rows[0]["breakdowns"]
+    for field in ("params.lead_arm", "nearest gallery video: params.lead_arm"):
+        assert sum(c["count"] for c in breakdowns[field]) == 21
     config = json.load(open(os.path.join(workdir, "config.json")))
     assert config["knn"]["k"] == 3 and config["mode"] == "knn"
     log = open(os.path.join(workdir, "log.txt")).read()

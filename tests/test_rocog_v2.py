@@ -489,5 +489,13 @@ def test_paper_protocol_runs_on_the_built_splits(built, tmp_path):
     ]
     assert rows[0]["num_gallery"] == len(LISTS["syn_ground"]["train"])
     assert all(r["num_queries"] == len(LISTS["real_ground"]["test"]) for r in rows)
+    # Broken down by the real queries' subject, distance and view, and by the generator parameters of
+    # each query's nearest synthetic video, read from the builder's records by their exact names.
+    n = len(LISTS["real_ground"]["test"])
+    synthetic = rows[0]["breakdowns"]
+    for field in ("subject", "distance_m", "view", "nearest gallery video: avatar"):
+        assert sum(c["count"] for c in synthetic[field]) == n
+        assert all(c["ci95"][0] <= c["accuracy"] <= c["ci95"][1] for c in synthetic[field])
+    assert {c["value"] for c in synthetic["nearest gallery video: visual_realism"]} <= {"Animated", "Mocap"}
     ids = np.load(next((tmp_path / "features").glob("*real_ground_test*")) / "features.npz")["ids"]
     assert ids.tolist() == [p for p, _ in LISTS["real_ground"]["test"]]  # features keyed by the list paths

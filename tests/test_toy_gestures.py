@@ -239,3 +239,24 @@ def test_builder_is_deterministic(data_dir, tmp_path):
             assert ra["params"] == rb["params"]
             assert list(ra["frames"]) == list(rb["frames"])
     assert "tensorflow" not in sys.modules
+
+
+def test_split_metadata_by_exact_name(toy_data_dir):
+    """Breakdown fields are read by their exact (nested) names; a missing one names what the records hold."""
+    from gesture_jax.data import datasets
+
+    split = datasets.open_split("toy_gestures/real_small:test", toy_data_dir)
+    everything = datasets.split_metadata(split, ["params.lead_arm", "id"])
+    some = datasets.split_metadata(split, ["params.lead_arm", "id"], indices=[4, 0])
+    assert len(everything["id"]) == len(split) and list(some["id"]) == [
+        everything["id"][4],
+        everything["id"][0],
+    ]
+    assert list(some["params.lead_arm"]) == [
+        everything["params.lead_arm"][4],
+        everything["params.lead_arm"][0],
+    ]
+    with pytest.raises(
+        KeyError, match=r"real_small:test: records have no field 'params.lead_leg'.*params.lead_arm"
+    ):
+        datasets.split_metadata(split, ["params.lead_leg"])

@@ -98,15 +98,17 @@ def split_labels(split: Split, num_threads: int = 8) -> np.ndarray:
     return split_metadata(split, ["label"], num_threads)["label"].astype(np.int64)
 
 
-def split_metadata(split: Split, fields, num_threads: int = 8) -> dict[str, np.ndarray]:
-    """Per-record values of `fields` (nested ones as "params.lead_arm"), in record order.
+def split_metadata(split: Split, fields, num_threads: int = 8, indices=None) -> dict[str, np.ndarray]:
+    """Per-record values of `fields` (nested ones as "params.lead_arm"), in record order, of every
+    record or of the records at `indices` (e.g. a few nearest neighbours in a large gallery).
 
     A field the split's records do not hold is an error naming the split and the fields they do hold.
     """
     from concurrent.futures import ThreadPoolExecutor
 
     fields = list(fields)
-    if not fields or not len(split):
+    indices = range(len(split)) if indices is None else [int(i) for i in indices]
+    if not fields or not len(indices):
         return {f: np.array([]) for f in fields}
 
     def lookup(record, field):
@@ -126,7 +128,7 @@ def split_metadata(split: Split, fields, num_threads: int = 8) -> dict[str, np.n
         raise KeyError(f"{split.ref}: records have no field {e.args[0]!r}; they have {known}") from None
 
     with ThreadPoolExecutor(num_threads) as pool:
-        records = list(pool.map(lambda i: [lookup(split.source[i], f) for f in fields], range(len(split))))
+        records = list(pool.map(lambda i: [lookup(split.source[i], f) for f in fields], indices))
     return {f: np.array([r[j] for r in records]) for j, f in enumerate(fields)}
 
 

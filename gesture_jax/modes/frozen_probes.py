@@ -4,7 +4,9 @@ The training-free half of the study: how well a gallery of synthetic videos (ver
 real test videos, by the paper's KNN (k=3, L2, majority vote) and, on the same cached features and the
 same queries, by a KNN sweep, class prototypes and a linear probe whose settings are chosen on each
 gallery's validation data (never on the queries). Every number carries a 95% interval; rows on the same
-queries are compared pairwise.
+queries are compared pairwise. Summary rows are broken down by the queries' metadata, and KNN rows
+also by that of each query's nearest gallery video (for a synthetic gallery: the generator parameters
+it was matched to).
 
     python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo
 """
@@ -12,6 +14,7 @@ queries are compared pairwise.
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import ml_collections
 
@@ -30,6 +33,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     queries = {q: vectors[q] for q in cfg.queries}
     groups = {q: ctx.breakdown_groups(q, cfg.breakdowns) for q in cfg.queries}
 
+    @functools.cache
+    def nearest(gallery: str, queries: str, metric: str) -> dict:
+        return protocol.nearest_gallery_groups(
+            vectors[gallery],
+            vectors[queries],
+            metric=metric,
+            mesh=ctx.mesh,
+            metadata=lambda indices: ctx.breakdown_groups(gallery, cfg.breakdowns, indices),
+        )
+
     rows = []
     for gallery in cfg.galleries:
         val = protocol.Validation(validation[gallery], vectors.get(validation[gallery]))
@@ -44,7 +57,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             describe=describe,
         ):
             if row.headline:
-                row = dataclasses.replace(row, breakdowns=protocol.breakdowns(row, groups[row.queries]))
+                by = groups[row.queries]
+                if row.method == "knn":  # and by the generator parameters of each query's nearest match
+                    by = {**by, **nearest(gallery, row.queries, row.settings["metric"])}
+                row = dataclasses.replace(row, breakdowns=protocol.breakdowns(row, by))
                 protocol.log(row)
             rows.append(row)
     # Sorted by query split so each split's rows sit together, in gallery and method order.
