@@ -555,7 +555,9 @@ def nearest_gallery_groups(
 def log(row: Row) -> None:
     m = row.metrics
     ci = m.get("accuracy_ci95", [float("nan")] * 2)
-    setting = ", ".join(f"{k}={row.settings[k]}" for k in ("k", "metric", "votes") if k in row.settings)
+    setting = ", ".join(
+        f"{k}={row.settings[k]}" for k in ("k", "metric", "votes", "weight_decay") if k in row.settings
+    )
     logging.info(
         "%s %s (%s): %s (%s) → %s (%d videos): accuracy %.1f%% [%.1f–%.1f], mean class %.1f%%",
         row.method,
