@@ -280,7 +280,13 @@ def test_knn_experiment_with_a_converted_checkpoint(toy_data_dir, tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.load(open(workdir / "results.json"))["rows"]
-    assert [r["encoder"] for r in rows] == ["umt-b16", "umt-b16"] and rows[0]["num_queries"] == 21
+    paper = [r for r in rows if "protocol" in r.get("roles", ())]  # one per gallery; every probe beside
+    assert [r["encoder"] for r in paper] == ["umt-b16", "umt-b16"] and paper[0]["num_queries"] == 21
+    assert {r["encoder"] for r in rows} == {"umt-b16"} and {r["method"] for r in rows} == {
+        "knn",
+        "prototype",
+        "linear_probe",
+    }
     (entry,) = [e for e in os.listdir(workdir / "features") if "real_small_test" in e]
     feats = np.load(workdir / "features" / entry / "features.npz")["features"]
     assert feats.shape == (21, 32)  # the fixture model's width
