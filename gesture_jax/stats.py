@@ -21,7 +21,6 @@ random stream does not depend on the chunking: each resample consumes a fixed nu
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 # Random numbers (one per resampled item) drawn per chunk; results do not depend on it, only memory does.
 _CHUNK_ELEMENTS = 1 << 21
@@ -144,6 +143,8 @@ def mcnemar_exact(correct_a, correct_b) -> float:
     n01, n10 = int(np.sum(a & ~b)), int(np.sum(~a & b))
     if n01 + n10 == 0:
         return 1.0
+    from scipy import stats as scipy_stats  # here, not at import: it costs every run ~1 s of start-up
+
     return float(min(1.0, 2.0 * scipy_stats.binom.cdf(min(n01, n10), n01 + n10, 0.5)))
 
 
