@@ -1,4 +1,4 @@
-"""Toy RoCoG-v2 renderer (gesture_jax.data.toy_render) and its TFDS builder (toy_gestures)."""
+"""Toy RoCoG-v2 renderer (tfds_builders.toy_gestures.render) and its TFDS builder (toy_gestures)."""
 
 import itertools
 import sys
@@ -6,9 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from gesture_jax.data import toy_motion, toy_render
 from gesture_jax.data.frames import decode_frames, encode_frames
-from gesture_jax.data.toy_render import CLASS_NAMES, DOMAINS, example_rng, render_video
+from tfds_builders.toy_gestures import motion as toy_motion
+from tfds_builders.toy_gestures import render as toy_render
+from tfds_builders.toy_gestures.render import CLASS_NAMES, DOMAINS, example_rng, render_video
 
 N = len(CLASS_NAMES)
 

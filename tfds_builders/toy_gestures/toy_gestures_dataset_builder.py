@@ -1,6 +1,6 @@
 """TFDS builder ``toy_gestures``: procedural stick-figure videos of the 7 RoCoG-v2 signals.
 
-Nothing is downloaded; every example is rendered by ``gesture_jax.data.toy_render`` from
+Nothing is downloaded; every example is rendered by ``tfds_builders.toy_gestures.render`` from
 ``np.random.default_rng([seed, domain_id, split_id, index])`` with ``label = index % 7``, so the
 ``*_small`` configs hold exactly the first examples of the full configs of the same domain.
 
@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gesture_jax.data.frames import encode_frames
-from gesture_jax.data.toy_render import CLASS_NAMES, DOMAINS, PARAM_DTYPES, example_rng, render_video
+from tfds_builders.toy_gestures.render import CLASS_NAMES, DOMAINS, PARAM_DTYPES, example_rng, render_video
 
 _DESCRIPTION = """\
 Toy stand-in for RoCoG-v2 (Robot Control Gestures v2, arXiv 2303.10280): front-view 2-D stick

@@ -11,7 +11,7 @@ returned in its parameter dict (scalars only, keys ``PARAM_DTYPES``). Datasets s
 example with ``example_rng(seed, domain, split, index)``, so an example does not depend on
 generation order or process.
 
-CLI: ``python -m gesture_jax.data.toy_render --out DIR`` writes one contact sheet per domain.
+CLI: ``python -m tfds_builders.toy_gestures.render --out DIR`` writes one contact sheet per domain.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pathlib
 import cv2
 import numpy as np
 
-from gesture_jax.data.toy_motion import CLASS_NAMES, MOTIONS, NUM_CLASSES, arm_tracks
+from tfds_builders.toy_gestures.motion import CLASS_NAMES, MOTIONS, NUM_CLASSES, arm_tracks
 
 __all__ = [
     "CLASS_NAMES",
