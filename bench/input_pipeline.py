@@ -110,10 +110,14 @@ def main() -> None:
 
     cv2.setNumThreads(1)
 
-    import tfds_builders  # noqa: F401  (registers rocog_v2)
+    import tfds_builders
     from gesture_jax.data import datasets, pipeline
     from gesture_jax.data.spec import VideoSpec
     from gesture_jax.models import registry
+
+    failures = tfds_builders.register_all()
+    if "rocog_v2" in failures:
+        raise failures["rocog_v2"]
 
     spec = registry.get(args.encoder).spec if args.encoder else VideoSpec(num_frames=16, sampler="tsn")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,12 +1,16 @@
-r"""Toy demo: real test videos classified by KNN with a synthetic gallery versus a real gallery.
+r"""Toy demo: real-looking test videos classified with a synthetic gallery versus a real gallery, by a frozen
+pre-trained encoder.
 
-The structure of the study (arXiv 2410.02152) on the embedded toy gestures, offline: the toy dataset is built
-on first use, the random-init toy ViT embeds every video, and KNN (k=3, L2) labels the real test split
-from the synthetic train split and from the real train split.
+The study (arXiv 2410.02152) in miniature, offline: `toy-vit-pretrained`, the toy ViT pre-trained on the
+toy world's everyday motions (configs/toy_pretrain.py; none of them a gesture) and shipped in the
+repository, embeds every toy gesture video frozen; KNN (k=3, L2, the paper's protocol), a KNN sweep,
+class prototypes and a linear probe (chosen on validation data) label the real-look test split from the
+synthetic train split and from the real train split. The toy gesture sets are built on first use.
 
   python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo
   python -m gesture_jax.main --config configs/demo.py:smoke --workdir workdirs/demo_smoke  # seconds
   python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo_k5 --config.knn.k=5
+  python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo_random --config.encoder.name=toy-vit
 """
 
 import ml_collections
@@ -22,7 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.mode = "knn"
     config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit", init_seed=0)
+    config.encoder = config_lib.encoder("toy-vit-pretrained")
     config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
     config.knn = config_lib.knn(
         galleries=(f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),

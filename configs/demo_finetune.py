@@ -1,16 +1,19 @@
-r"""Toy fine-tuning demo: does training the toy ViT on synthetic toy gestures help on real-looking ones?
+r"""Toy fine-tuning demo: the study's intervention in miniature. Does fine-tuning the pre-trained toy encoder
+on synthetic toy gestures make its features better for real-looking ones?
 
-KNN on the real toy test split with the synthetic and the real gallery, with the frozen (random-init)
-toy ViT and after fine-tuning it on the synthetic train split; the head's accuracy on synthetic val and
-real test. Checkpoints land in the workdir and the run resumes from them when started again.
+KNN on the real toy test split with the synthetic and the real gallery, with the frozen pre-trained
+encoder (`toy-vit-pretrained`, as in configs/demo.py) and after fine-tuning it on the synthetic train
+split; the head's accuracy on synthetic val and real test. Checkpoints land in the workdir and the run
+resumes from them when started again.
 
   python -m gesture_jax.main --config configs/demo_finetune.py --workdir workdirs/demo_finetune
   python -m gesture_jax.main --config configs/demo_finetune.py:smoke --workdir workdirs/demo_finetune_smoke
   python -m gesture_jax.main --config configs/demo_finetune.py:unseen --workdir workdirs/demo_unseen
 
 `smoke`: the small toy sets and a few dozen steps (under a minute), still checkpointing several times.
-`unseen`: Rally and FollowMe are left out of fine-tuning; KNN then also runs on the real videos of those
-two classes alone (real few-shot and full galleries), frozen versus fine-tuned.
+`unseen`: Rally and FollowMe are left out of fine-tuning, as the real protocol holds classes out; KNN then
+also runs on the real videos of those two classes alone (real few-shot and full galleries), frozen versus
+fine-tuned.
 """
 
 import ml_collections
@@ -27,7 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config.mode = "finetune"
     config.seed = 0
     config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit", init_seed=0)
+    config.encoder = config_lib.encoder("toy-vit-pretrained")
     config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
     config.finetune = config_lib.finetune(
         train_split=f"toy_gestures/synthetic{suffix}:train",
@@ -36,9 +39,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         real_gallery=f"toy_gestures/real{suffix}:train",
         num_steps=24 if smoke else 600,
         batch_per_device=8 if smoke else 32,
-        learning_rate=2e-3,
+        learning_rate=1e-3,
         warmup_steps=4 if smoke else 40,
-        layer_decay=1.0,  # the toy ViT starts from random weights: every layer learns at the full rate
+        layer_decay=0.75,
         drop_path=0.0,
         checkpoint_every=6 if smoke else 150,
         log_every=2 if smoke else 10,

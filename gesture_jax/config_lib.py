@@ -34,7 +34,8 @@ def encoder(
     return ml_collections.ConfigDict(
         {
             "name": name,
-            "checkpoint": checkpoint,  # a converted checkpoint directory; "" = random init (toy encoders)
+            # a converted checkpoint directory; "" = the registered weights (toy-vit-pretrained) or random init
+            "checkpoint": checkpoint,
             "init_seed": init_seed,  # random-init seed, used when checkpoint is ""
             "dtype": dtype,  # compute dtype: "float32" or "bfloat16" (parameters stay float32)
             "spec": {k: config_dict.placeholder(t) for k, t in _SPEC_TYPES.items()},
@@ -149,22 +150,11 @@ def curves(
     )
 
 
-def finetune(
-    *,
-    train_split: str = "rocog_v2/syn_ground:train",
-    val_split: str = "rocog_v2/syn_ground:val",
-    test_split: str = "rocog_v2/real_ground:test",
-    real_gallery: str = "rocog_v2/real_ground:train",
-    **overrides: Any,
-) -> ml_collections.ConfigDict:
-    """Fine-tuning on a synthetic split; KNN and head evaluation on real videos before and after."""
+def training(**overrides: Any) -> ml_collections.ConfigDict:
+    """Supervised training of an encoder with a classification head (gesture_jax/train/supervised.py);
+    the fields modes ``finetune`` and ``pretrain`` share."""
     block = ml_collections.ConfigDict(
         {
-            "train_split": train_split,
-            "val_split": val_split,  # head accuracy here picks the best checkpoint
-            "test_split": test_split,  # real test videos: KNN queries and head accuracy
-            "synthetic_gallery": "",  # "" = the train split
-            "real_gallery": real_gallery,
             "strategy": "full",  # "full", "linear_probe" or "last_blocks"
             "last_blocks": 2,  # with strategy "last_blocks"
             "num_steps": 1000,
@@ -191,11 +181,49 @@ def finetune(
             "log_every": 10,
             "checkpoint_every": 100,  # also evaluates the head on val_split
             "keep_checkpoints": 3,  # the latest ones; the best on val is kept besides
+        }
+    )
+    block.update(overrides)
+    return block
+
+
+def finetune(
+    *,
+    train_split: str = "rocog_v2/syn_ground:train",
+    val_split: str = "rocog_v2/syn_ground:val",
+    test_split: str = "rocog_v2/real_ground:test",
+    real_gallery: str = "rocog_v2/real_ground:train",
+    **overrides: Any,
+) -> ml_collections.ConfigDict:
+    """Fine-tuning on a synthetic split; KNN and head evaluation on real videos before and after."""
+    block = ml_collections.ConfigDict(
+        {
+            "train_split": train_split,
+            "val_split": val_split,  # head accuracy here picks the best checkpoint
+            "test_split": test_split,  # real test videos: KNN queries and head accuracy
+            "synthetic_gallery": "",  # "" = the train split
+            "real_gallery": real_gallery,
+            **training().to_dict(),
             "heldout_classes": (),  # class indices left out of fine-tuning (the unseen-class protocol)
             "shots": (1, 2, 4, 0),  # real gallery videos per held-out class for KNN; 0 = all
             "num_seeds": 3,
             "k": 3,  # the paper's KNN before and after fine-tuning
             "metric": "l2",
+        }
+    )
+    block.update(overrides)
+    return block
+
+
+def pretrain(*, train_split: str, val_split: str, **overrides: Any) -> ml_collections.ConfigDict:
+    """Supervised pre-training of an encoder on a corpus's classes; the encoder is exported as a converted
+    model directory (model.json with provenance + params/) for any mode to load."""
+    block = ml_collections.ConfigDict(
+        {
+            "train_split": train_split,
+            "val_split": val_split,  # head accuracy here picks the best checkpoint
+            **training().to_dict(),
+            "export_dir": "",  # "" = <workdir>/encoder
         }
     )
     block.update(overrides)

@@ -87,6 +87,12 @@ def main(argv: list[str]) -> None:
         storage.setup_logging(out_dir)
         storage.save_config(config, out_dir)
     logging.info("mode %s, workdir %s\n%s", config.mode, out_dir, config)
+    import tfds_builders
+
+    # Registered here, once logging is set up: a broken builder is logged and costs only its own
+    # datasets; the other builders and the modes keep working.
+    for name, error in tfds_builders.register_all().items():
+        logging.warning("dataset builder %s could not be registered: %r", name, error)
     from gesture_jax import modes
 
     try:

@@ -210,12 +210,20 @@ def comparisons_section(results: Results) -> str:
         a, b = by_id[c["a"]], by_id[c["b"]]
         lo, hi = c["ci95"]
         mark = "✱" if lo > 0 or hi < 0 else ""
+        la, lb = _pair_labels(a, b)
         lines.append(
-            f"| `{c['queries']}` | {short_label(a)} | {short_label(b)} | "
+            f"| `{c['queries']}` | {la} | {lb} | "
             f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | "
             f"{c['mcnemar_p']:.3g} | {mark} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _pair_labels(a: Row, b: Row) -> tuple[str, str]:
+    """Method and gallery; with the encoder and its state too where they differ (frozen vs fine-tuned)."""
+    if (a.experiment, a.encoder, a.encoder_state) == (b.experiment, b.encoder, b.encoder_state):
+        return short_label(a), short_label(b)
+    return f"{table_label(a)}, `{a.gallery}`", f"{table_label(b)}, `{b.gallery}`"
 
 
 def breakdowns_section(results: Results) -> str:

@@ -164,7 +164,8 @@ class RunContext:
         enc, extract = self.config.encoder, self.config.extract
         extractor = extractor or self.extractor()
         if self._weights is None:
-            self._weights = features.weights_provenance(enc.checkpoint, enc.init_seed)  # model.json once
+            weights = models.weights_dir(enc.name, enc.checkpoint)
+            self._weights = features.weights_provenance(weights, enc.init_seed)  # model.json once
         self.class_names(list(names))
         out = {}
         for name in dict.fromkeys(names):

@@ -1,4 +1,5 @@
-"""Shared test set-up: 8 fake CPU devices, set before any JAX backend starts."""
+"""Shared test set-up: 8 fake CPU devices, set before any JAX backend starts, and every TFDS builder
+of tfds_builders registered."""
 
 import os
 
@@ -11,6 +12,16 @@ jax.config.update("jax_num_cpu_devices", 8)
 
 import pytest  # noqa: E402
 
+import tfds_builders  # noqa: E402
+
+# Tests are an entry point: they register every builder themselves (gesture_jax imports none), and
+# need them all, so a builder that cannot be registered stops the run here.
+_failures = tfds_builders.register_all()
+if _failures:
+    raise RuntimeError(
+        "dataset builders could not be registered: " + "; ".join(f"{n}: {e!r}" for n, e in _failures.items())
+    ) from next(iter(_failures.values()))
+
 
 @pytest.fixture(scope="session")
 def toy_data_dir(tmp_path_factory) -> str:
@@ -21,3 +32,12 @@ def toy_data_dir(tmp_path_factory) -> str:
     for name in ("toy_gestures/synthetic_small", "toy_gestures/real_small"):
         datasets.build(name, data_dir)
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def toy_motions_data_dir(toy_data_dir) -> str:
+    """`toy_data_dir` with the small pre-training corpus (toy_motions/neutral_small) built into it too."""
+    from gesture_jax.data import datasets
+
+    datasets.build("toy_motions/neutral_small", toy_data_dir)
+    return toy_data_dir

@@ -22,7 +22,7 @@ def test_demo_with_a_gs_workdir(tmp_path, toy_data_dir):
     assert len(headline) >= 2 and all((out / r["confusion_png"]).stat().st_size > 1000 for r in headline)
     assert all((out / r["predictions_csv"]).read_text().startswith("id,label,prediction") for r in rows)
     assert json.loads((out / "config.json").read_text())["mode"] == "knn"
-    assert "toy-vit (frozen)" in (out / "log.txt").read_text()
+    assert "toy-vit-pretrained (frozen)" in (out / "log.txt").read_text()
     assert len(list((out / "features").glob("*/features.npz"))) == 4  # + the synthetic val split
     assert not (tmp_path / "gs:").exists() and not os.path.exists(os.path.join(ROOT, "gs:"))
 

@@ -45,7 +45,10 @@ def test_demo_writes_the_report(demo_run):
     assert {r["method"] for r in rows} == {"knn", "prototype", "linear_probe"}
     for row in protocol_rows:
         assert (
-            row["method"] == "knn" and row["encoder"] == "toy-vit" and row["k"] == 3 and row["metric"] == "l2"
+            row["method"] == "knn"
+            and row["encoder"] == "toy-vit-pretrained"
+            and row["k"] == 3
+            and row["metric"] == "l2"
         )
         assert os.path.getsize(os.path.join(workdir, row["confusion_png"])) > 1000
     for row in rows:
@@ -63,7 +66,7 @@ def test_demo_writes_the_report(demo_run):
             ]
             assert len(chosen) == 1 and "test" not in chosen[0]["selection"]["on"]
     table = open(os.path.join(workdir, "results.md")).read()
-    assert "| toy-vit (frozen) · KNN k=3, l2 (paper's protocol) |" in table
+    assert "| toy-vit-pretrained (frozen) · KNN k=3, l2 (paper's protocol) |" in table
     assert "gallery `toy_gestures/synthetic_small:train`" in table and "## Paired comparisons" in table
     assert "## Accuracy (%) by `params.lead_arm`" in table
     breakdowns = protocol_rows[0]["breakdowns"]
@@ -72,13 +75,35 @@ def test_demo_writes_the_report(demo_run):
     config = json.load(open(os.path.join(workdir, "config.json")))
     assert config["knn"]["k"] == 3 and config["mode"] == "knn"
     log = open(os.path.join(workdir, "log.txt")).read()
-    assert "knn toy-vit (frozen): toy_gestures/synthetic_small:train (k=3, metric=l2, votes=uniform)" in log
+    assert (
+        "knn toy-vit-pretrained (frozen): toy_gestures/synthetic_small:train (k=3, metric=l2, votes=uniform)"
+        in log
+    )
     assert os.listdir(os.path.join(data_dir, "toy_gestures"))  # the demo built what it needed
     entries = sorted(os.listdir(os.path.join(workdir, "features")))
     assert len(entries) == 4  # two galleries, the synthetic val split and the queries, each with a manifest
     manifest = json.load(open(os.path.join(workdir, "features", entries[0], "manifest.json")))
-    assert manifest["weights"] == {"random_init_seed": 0} and manifest["dataset"].startswith("toy_gestures/")
+    weights = manifest["weights"]  # the shipped pre-trained encoder, identified by its model.json
+    assert weights["checkpoint_dir"].endswith("weights/toy-vit-pretrained") and weights["source_sha256"]
+    assert manifest["dataset"].startswith("toy_gestures/")
     assert manifest["dataset_version"] and manifest["count"] > 0 and manifest["pooling"]
+
+
+def test_full_demo_rows_all_sit_above_chance(tmp_path):
+    """`make demo` as a new user runs it (full toy sets, built into an empty data dir): every row of the
+    frozen pre-trained encoder, with either gallery, has its 95% interval above chance (1/7)."""
+    result = run_main(
+        "configs/demo.py", tmp_path / "run", f"--config.data.data_dir={tmp_path / 'data'}", devices=1
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _rows(tmp_path / "run")
+    assert {r["gallery"] for r in rows} == {"toy_gestures/synthetic:train", "toy_gestures/real:train"}
+    headline = [r for r in rows if {"protocol", "selected"} & set(r["roles"])]  # the printed table's rows
+    assert len(headline) == 8 and {r["method"] for r in headline} == {"knn", "prototype", "linear_probe"}
+    for row in headline:  # the paper's KNN and each probe chosen on validation data, for each gallery
+        assert row["encoder"] == "toy-vit-pretrained" and row["num_queries"] == 140
+        assert row["accuracy_ci95"][0] > 1 / 7, (row["id"], row["accuracy_ci95"])
+    assert "Chance is 14.3% (7 classes)." in result.stdout
 
 
 def test_intervals_and_comparisons_follow_from_the_predictions(demo_run):

@@ -61,7 +61,9 @@ def test_two_processes_with_flags_match_one(one_process, toy_data_dir, tmp_path)
     assert _outputs(tmp_path) == one_process
     (out0, err0), (out1, err1) = results
     assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
-    assert "| toy-vit (frozen) · " in out0 and "| toy-vit (frozen) · " not in out1  # only process 0 reports
+    assert (
+        "| toy-vit-pretrained (frozen) · " in out0 and "| toy-vit-pretrained (frozen) · " not in out1
+    )  # only process 0 reports
     rows = json.loads(one_process["results.json"])["rows"]
     assert all(r["num_queries"] == 21 for r in rows)
 

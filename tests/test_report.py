@@ -105,6 +105,15 @@ def test_comparisons_carry_the_exact_mcnemar_p():
     assert c["ci95"] == list(stats.paired_bootstrap_ci(a.correct, b.correct, strata=labels))
 
 
+def test_a_comparison_across_encoder_states_names_them():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    frozen = _row(labels, [0, 1, 1, 0, 2, 2], gallery="syn", k=3, metric="l2")
+    tuned = dataclasses_replace(_row(labels, labels, gallery="syn", k=3, metric="l2"), encoder_state="tuned")
+    results = report.Results("t", [frozen, tuned], protocol.comparisons([frozen, tuned], report.table_label))
+    line = next(x for x in report.markdown(results).splitlines() if x.startswith("| `real:test` |"))
+    assert "e (frozen) · KNN k=3, l2, `syn`" in line and "e (tuned) · KNN k=3, l2, `syn`" in line
+
+
 def test_rows_on_other_queries_are_not_compared():
     a = _row([0, 1], [0, 1], gallery="syn")
     b = dataclasses_replace(_row([0, 1], [0, 0], gallery="real"), ids=np.array(["p", "q"]))

@@ -18,7 +18,6 @@ import rocog_release as release
 import tensorflow_datasets as tfds
 from absl import app
 
-import tfds_builders  # noqa: F401  (registers rocog_v2)
 from gesture_jax.data import build as build_cli
 from gesture_jax.data import datasets
 from gesture_jax.data.frames import decode_frames

@@ -142,11 +142,18 @@ def test_frames_roundtrip():
 
 
 def test_contact_sheet_cli(tmp_path):
-    toy_render.main(["--out", str(tmp_path), "--cols", "4"])
+    import cv2
+
+    from tfds_builders import toy_sheets
+
+    toy_sheets.main(["--out", str(tmp_path), "--cols", "4"])
     assert sorted(p.name for p in tmp_path.glob("*.png")) == [
         "toy_gestures_real.png",
         "toy_gestures_synthetic.png",
+        "toy_motions_neutral.png",
     ]
+    sheet = cv2.imread(str(tmp_path / "toy_motions_neutral.png"))
+    assert sheet.shape == (25 * 66, 120 + 4 * 66, 3)  # a row per motion, 4 frames of 64 px + borders
 
 
 # ----------------------------------------------------------------------------- TFDS builder
@@ -155,7 +162,7 @@ def test_contact_sheet_cli(tmp_path):
 def _build(data_dir, *configs):
     import tensorflow_datasets as tfds
 
-    import tfds_builders  # noqa: F401  (registers toy_gestures)
+    import tfds_builders.toy_gestures  # noqa: F401  (importing a builder registers it)
 
     for cfg in configs:
         # Plain call: the builder defaults to array_record on its own.
@@ -171,7 +178,7 @@ def data_dir(tmp_path_factory):
 def _source(data_dir, config, split=None):
     import tensorflow_datasets as tfds
 
-    import tfds_builders  # noqa: F401
+    import tfds_builders.toy_gestures  # noqa: F401
 
     return tfds.data_source(f"toy_gestures/{config}", split=split, data_dir=data_dir)
 

@@ -1,6 +1,6 @@
 r"""Toy few-shot and mixing curves: real toy test videos labelled from n real videos per class, alone and
-added to the synthetic gallery, averaged over 5 draws, with a plot. Random-init toy ViT, so the numbers
-show the mode, not a finding.
+added to the synthetic gallery, averaged over 5 draws, with a plot, from the frozen pre-trained toy encoder
+(`toy-vit-pretrained`, as in configs/demo.py).
 
   python -m gesture_jax.main --config configs/curves/demo.py --workdir workdirs/curves_demo
   python -m gesture_jax.main --config configs/curves/demo.py:smoke --workdir workdirs/curves_smoke
@@ -20,7 +20,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     config = ml_collections.ConfigDict()
     config.mode = "curves"
     config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit", init_seed=0)
+    config.encoder = config_lib.encoder("toy-vit-pretrained")
     config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
     config.curves = config_lib.curves(
         synthetic_gallery=f"toy_gestures/synthetic{suffix}:train",

@@ -32,17 +32,39 @@ _FRAME_SHORT_SIDE = flags.DEFINE_integer(
 def builder_kwargs(name: str, **flag_values: Any) -> dict[str, Any]:
     """Flags that were set -> constructor arguments of `name`'s builder; a flag it lacks is an error."""
     kwargs = {k: v for k, v in flag_values.items() if v is not None and v is not False}
-    accepted = inspect.signature(tfds.builder_cls(name.split("/")[0]).__init__).parameters
+    try:
+        cls = tfds.builder_cls(name.split("/")[0])
+    except tfds.core.registered.DatasetNotFoundError:
+        import tfds_builders
+
+        ours = ", ".join(tfds_builders.BUILDERS)
+        raise app.UsageError(f"no dataset builder is registered for {name} (our builders: {ours})") from None
+    accepted = inspect.signature(cls.__init__).parameters
     unknown = [f"--{k}" for k in kwargs if k not in accepted]
     if unknown:
         raise app.UsageError(f"{', '.join(unknown)} does not apply to {name}")
     return kwargs
 
 
+def register_builders(names: list[str]) -> None:
+    """Registers the builders of ``tfds_builders``; one of `names` whose builder fails is an error."""
+    import tfds_builders
+
+    failures = tfds_builders.register_all()
+    asked = {name.split("/")[0] for name in names}
+    for builder, error in failures.items():
+        if builder not in asked:
+            logging.warning("dataset builder %s could not be registered: %r", builder, error)
+    broken = [f"{b}: {e!r}" for b, e in failures.items() if b in asked]
+    if broken:
+        raise app.UsageError(f"dataset builder could not be registered (import failed): {'; '.join(broken)}")
+
+
 def main(argv: list[str]) -> None:
     names = argv[1:]
     if not names:
         raise app.UsageError("name at least one dataset, e.g. toy_gestures/synthetic")
+    register_builders(names)
     flag_values = {"skip_bad_videos": _SKIP_BAD_VIDEOS.value, "frame_short_side": _FRAME_SHORT_SIDE.value}
     kwargs = {name: builder_kwargs(name, **flag_values) for name in names}  # all checked before building
     for name in names:

@@ -1,20 +1,27 @@
 """TFDS datasets by name: ``"<builder>/<config>:<split>"`` → a random-access grain source.
 
-Our builders live in the top-level ``tfds_builders`` package and need no TensorFlow. Reading goes through
-``tfds.data_source`` (array_record), never ``tf.data``.
+Our builders live in the top-level ``tfds_builders`` package and need no TensorFlow; this module imports
+none of them: the entry points register them with ``tfds_builders.register_all()`` (Python code that
+opens a dataset calls it first). Reading goes through ``tfds.data_source`` (array_record), never
+``tf.data``. Building takes a file lock next to the dataset, so that processes sharing a local
+``data_dir`` (one task per GPU) build each dataset once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
+import fcntl
 import logging
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-import tfds_builders  # noqa: F401  (registers our builders with TFDS)
 from gesture_jax import parallel
 
 
@@ -46,7 +53,21 @@ class Split:
 
 
 def builder(dataset: str, data_dir: str | None = None) -> tfds.core.DatasetBuilder:
-    return tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record")
+    return _tfds_builder(dataset, data_dir)
+
+
+def _tfds_builder(dataset: str, data_dir: str | None, **builder_kwargs: Any) -> tfds.core.DatasetBuilder:
+    """``tfds.builder``, with an error naming `dataset` and how builders get registered when TFDS has
+    no such builder (and no built copy in `data_dir` to read without one)."""
+    try:
+        return tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record", **builder_kwargs)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise tfds.core.registered.DatasetNotFoundError(
+            f"dataset {dataset!r}: TFDS has no builder of that name registered (and no built copy in "
+            f"{data_dir or 'its default data_dir'}). The builders of tfds_builders are registered by the "
+            "entry points (gesture_jax.main, gesture_jax.data.build) through tfds_builders.register_all(); "
+            "from Python, call it first. An entry point logs each builder that could not be registered."
+        ) from None
 
 
 def build(
@@ -56,11 +77,51 @@ def build(
     manual_dir: str | None = None,
     builder_kwargs: dict[str, Any] | None = None,
 ) -> tfds.core.DatasetBuilder:
-    """Builds (downloads and prepares) `dataset` into `data_dir`; a no-op when already built."""
-    b = tfds.builder(dataset, data_dir=data_dir or None, file_format="array_record", **(builder_kwargs or {}))
-    config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
-    b.download_and_prepare(download_config=config)
+    """Builds (downloads and prepares) `dataset` into `data_dir`; a no-op when already built.
+
+    In a local `data_dir`, the build holds an exclusive lock next to the dataset: a process that finds
+    another one building it waits, then uses that build (it logs which one it did).
+    """
+    kwargs = builder_kwargs or {}
+    b = _tfds_builder(dataset, data_dir, **kwargs)
+    if b.is_prepared():
+        logging.info("%s is already built in %s", dataset, b.data_dir)
+        return b
+    with _build_lock(dataset, b):
+        b = _tfds_builder(dataset, data_dir, **kwargs)  # afresh: another process may have built it
+        if b.is_prepared():
+            logging.info("%s was built in %s by another process", dataset, b.data_dir)
+            return b
+        logging.info("building %s into %s", dataset, b.data_dir)
+        config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
+        b.download_and_prepare(download_config=config)
     return b
+
+
+@contextlib.contextmanager
+def _build_lock(dataset: str, b: tfds.core.DatasetBuilder) -> Iterator[None]:
+    """An exclusive ``flock`` on ``<data_dir>/<builder>/<config>.lock`` (``<data_dir>/<builder>.lock``
+    without configs), for a local data_dir; none for a bucket, where the lock would not hold."""
+    folder = os.path.dirname(str(b.data_dir))  # the data_dir's <builder>/<config>, above the version
+    if "://" in folder:
+        yield
+        return
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    # The file stays: removing it while another process waits on it would let a third one in.
+    fd = os.open(folder + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logging.info("waiting for another process building %s into %s", dataset, b.data_dir)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as e:
+            if e.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+                raise
+            logging.warning("no file locks in %s (%s): building %s without one", folder, e, dataset)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def open_split(
@@ -77,7 +138,6 @@ def open_split(
     # Every process takes the same branch (it holds barriers), decided by all of them together.
     if build_if_missing and parallel.any_process(not b.is_prepared()):
         if jax.process_index() == 0 and not b.is_prepared():
-            logging.info("building %s into %s", ref.dataset, b.data_dir)
             build(ref.dataset, data_dir, manual_dir=manual_dir)
         parallel.barrier(f"build {ref.dataset}")
         b = builder(ref.dataset, data_dir)

@@ -122,8 +122,10 @@ def open_encoder(
     num_frames: int | None = None,
     model_overrides: dict[str, Any] | None = None,
 ) -> tuple[nnx.Module, VideoSpec]:
-    """Registered encoder `name` with the weights in `checkpoint` (converted), or random-init from `init_seed`
-    when `checkpoint` is ""; `num_frames` (checkpoints only) applies the family's frame-count rule."""
+    """Registered encoder `name` with the weights in `checkpoint` (converted), else its shipped weights
+    (`weights_dir`), else random-init from `init_seed`; `num_frames` (checkpoints only) applies the
+    family's frame-count rule."""
+    checkpoint = weights_dir(name, checkpoint)
     if not checkpoint:
         return create(name, seed=init_seed, dtype=dtype, model_overrides=model_overrides)
     # A frame-count override changes the model too (its position tables), not only the sampler.
@@ -136,10 +138,29 @@ def open_encoder(
     return model, spec
 
 
+def weights_dir(name: str, checkpoint: str = "") -> str:
+    """The converted directory encoder `name` loads: `checkpoint` when given, else the weights shipped with
+    a registered pre-trained encoder (``toy-vit-pretrained``), else "" (random init)."""
+    if checkpoint:
+        return checkpoint
+    shipped = registry.get(name).weights
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), shipped) if shipped else ""
+
+
 def _checkpoint_family(path: str) -> str:
     from gesture_jax.ports import convert
 
     return convert.read_model_json(path)["family"]
 
 
-__all__ = ["EncoderInfo", "VideoSpec", "create", "load", "open_encoder", "get", "names", "DTYPES"]
+__all__ = [
+    "EncoderInfo",
+    "VideoSpec",
+    "create",
+    "load",
+    "open_encoder",
+    "weights_dir",
+    "get",
+    "names",
+    "DTYPES",
+]

@@ -52,18 +52,27 @@ class EncoderInfo:
     model_config: dict[str, Any]  # the family's config_defaults are already merged in
     spec: VideoSpec
     description: str = ""
+    # A converted model directory shipped in this package (relative to gesture_jax/models/), loaded when
+    # a config names no checkpoint; "" = random init from the config's seed.
+    weights: str = ""
 
 
 _ENCODERS: dict[str, EncoderInfo] = {}
 
 
 def register(
-    name: str, family: str, size: dict[str, Any], *, spec: VideoSpec | None = None, description: str = ""
+    name: str,
+    family: str,
+    size: dict[str, Any],
+    *,
+    spec: VideoSpec | None = None,
+    description: str = "",
+    weights: str = "",
 ) -> EncoderInfo:
     if name in _ENCODERS:
         raise ValueError(f"encoder {name!r} is registered twice")
     fam = get_family(family)
-    info = EncoderInfo(name, family, {**fam.config_defaults, **size}, spec or fam.spec, description)
+    info = EncoderInfo(name, family, {**fam.config_defaults, **size}, spec or fam.spec, description, weights)
     _ENCODERS[name] = info
     return info
 
@@ -98,24 +107,34 @@ def dataclass_from_dict(cls, fields: dict[str, Any], what: str):
 _B16 = dict(patch_size=16, embed_dim=768, depth=12, num_heads=12)
 _L16 = dict(patch_size=16, embed_dim=1024, depth=24, num_heads=16)
 
-# The toy encoder: small enough for CPU demos and tests, random-initialised.
+# The toy encoder: small enough for CPU demos and tests. Small patches: the toy arms are 1–2 px thick at
+# 32², and coarse patches learn them slowly. Frame differences as input: a motion prior without which it
+# learns far too slowly on a CPU.
+_TOY_VIT = dict(
+    img_size=32,
+    patch_size=4,
+    num_frames=8,
+    tubelet_size=2,
+    embed_dim=64,
+    depth=2,
+    num_heads=4,
+    temporal_difference=True,
+)
+_TOY_SPEC = VideoSpec(num_frames=8, sampler="tsn", resize_size=32, crop_size=32)
 register(
     "toy-vit",
     "toy",
-    # Small patches: the toy arms are 1–2 px thick at 32², and coarse patches learn them slowly.
-    # Frame differences as input: a motion prior without which it learns gestures far too slowly on a CPU.
-    dict(
-        img_size=32,
-        patch_size=4,
-        num_frames=8,
-        tubelet_size=2,
-        embed_dim=64,
-        depth=2,
-        num_heads=4,
-        temporal_difference=True,
-    ),
-    spec=VideoSpec(num_frames=8, sampler="tsn", resize_size=32, crop_size=32),
+    _TOY_VIT,
+    spec=_TOY_SPEC,
     description="tiny VideoMAE-style ViT on frame differences (8×32², tubelet 2, patch 4, D 64, depth 2)",
+)
+register(
+    "toy-vit-pretrained",
+    "toy",
+    _TOY_VIT,
+    spec=_TOY_SPEC,
+    description="toy-vit pre-trained on the toy everyday motions (configs/toy_pretrain.py), shipped",
+    weights="weights/toy-vit-pretrained",
 )
 register(
     "toy-viclip",

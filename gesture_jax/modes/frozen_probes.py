@@ -70,7 +70,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             title=f"Probes on frozen {ctx.encoder_name} features",
             rows=rows,
             comparisons=protocol.comparisons(rows, report.table_label),
-            note=NOTE,
+            note=f"{NOTE} Chance is {100 / len(class_names):.1f}% ({len(class_names)} classes).",
         )
     )
     return rows
@@ -78,6 +78,5 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
 
 NOTE = (
     "Each cell is accuracy with its 95% bootstrap interval over the query videos; a difference between "
-    "two cells means something only where its paired interval (Paired comparisons) excludes 0, and a "
-    "random-init encoder (the toy demo) shows the protocol, not a finding."
+    "two cells means something only where its paired interval (Paired comparisons) excludes 0."
 )

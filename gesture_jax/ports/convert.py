@@ -303,11 +303,11 @@ def convert(
             "num_params": int(sum(v.size for v in params.values())),
         },
     }
-    _write_atomically(dst, params, meta, overwrite)
+    write_model_dir(dst, params, meta, overwrite)
     return meta
 
 
-def _write_atomically(dst: str, params: dict[str, np.ndarray], meta: dict[str, Any], overwrite: bool) -> None:
+def write_model_dir(dst: str, params: dict[str, np.ndarray], meta: dict[str, Any], overwrite: bool) -> None:
     """Builds the directory beside `dst` and renames it into place, so `dst` is never half written."""
     parent = os.path.dirname(os.path.abspath(dst))
     os.makedirs(parent, exist_ok=True)

@@ -31,6 +31,7 @@ def train(
     validate: Callable[[dict], float],
     logdir: str,
     is_main: bool,
+    desc: str = "fine-tuning",
 ) -> dict:
     """Runs from `start_step` to `num_steps`; every `checkpoint_every` steps (and at the end) scores
     `validate(state)` (the best checkpoint is chosen by it) and saves state and data iterator."""
@@ -38,7 +39,7 @@ def train(
     bar = tqdm(
         total=num_steps,
         initial=start_step,
-        desc="fine-tuning",
+        desc=desc,
         unit="step",
         dynamic_ncols=True,
         disable=not is_main,

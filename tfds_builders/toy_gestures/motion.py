@@ -48,7 +48,7 @@ MOTIONS = (
 _POINT = (95.0, 0.0, 0.45, 0.45)  # arm pointing (almost) at the camera at shoulder height
 
 
-def _keyframes(t: np.ndarray, times, poses) -> np.ndarray:
+def keyframes(t: np.ndarray, times, poses) -> np.ndarray:
     """Smooth-step interpolation between key poses; ``t`` in [0, 1] -> ``[len(t), 4]``."""
     times = np.asarray(times, np.float64)
     poses = np.asarray(poses, np.float64)
@@ -58,7 +58,7 @@ def _keyframes(t: np.ndarray, times, poses) -> np.ndarray:
     return poses[i] + (poses[i + 1] - poses[i]) * s[:, None]
 
 
-def _cycle(t: np.ndarray) -> np.ndarray:
+def cycle(t: np.ndarray) -> np.ndarray:
     """0 -> 1 -> 0 over one repetition (raised cosine)."""
     return 0.5 - 0.5 * np.cos(2.0 * np.pi * t)
 
@@ -71,7 +71,7 @@ def gesture_pose(label: int, t: np.ndarray, amp: float = 1.0) -> np.ndarray:
     name = CLASS_NAMES[label]
     one = np.ones_like(t)
     if name == "Advance":  # down/rear -> up the side -> overhead -> forward to horizontal, hold
-        return _keyframes(
+        return keyframes(
             t,
             (0.0, 0.2, 0.42, 0.56, 0.68, 1.0),
             (
@@ -84,22 +84,22 @@ def gesture_pose(label: int, t: np.ndarray, amp: float = 1.0) -> np.ndarray:
             ),
         )
     if name == "Halt":  # raise straight up to full extension and hold
-        return _keyframes(t, (0.0, 0.3, 1.0), ((12, 5, 1, 1), (180, 0, 1, 1), (180, 0, 1, 1)))
+        return keyframes(t, (0.0, 0.3, 1.0), ((12, 5, 1, 1), (180, 0, 1, 1), (180, 0, 1, 1)))
     if name == "Attention":  # sideways, slightly above the shoulder; forearm waved to the head
-        c = _cycle(t)
+        c = cycle(t)
         return np.stack([110 * one, 15 + 110 * amp * c, one, one], axis=1)
     if name == "Rally":  # overhead, hand circling: side-to-side sweep with depth change
         s, co = np.sin(2 * np.pi * t), np.cos(2 * np.pi * t)
         return np.stack([180 + 24 * amp * s, 32 * amp * s, 0.95 + 0.05 * co, 0.78 + 0.22 * co], 1)
     if name == "MoveForward":  # upper arms at the camera, forearms bend back to the head and out
-        c = _cycle(t)
+        c = cycle(t)
         return np.stack([95 * one, 100 * amp * c, 0.4 * one, 0.35 + 0.65 * c], axis=1)
     if name == "FollowMe":  # point at the viewer, then swing down and in towards the body
-        c = _cycle(t)
+        c = cycle(t)
         target = np.array([35.0, -115.0 * amp, 0.95, 0.85])
         return np.asarray(_POINT) + (target - np.asarray(_POINT)) * c[:, None]
     if name == "MoveInReverse":  # hands at the chest, push out towards the camera, back again
-        c = _cycle(t)
+        c = cycle(t)
         pulled = np.array([35.0, 175.0, 0.85, 0.7])
         pushed = np.array([88.0, 0.0, 0.35, 0.35])
         pushed[0] = 35.0 + 53.0 * amp

@@ -6,37 +6,48 @@ Two domains with a deliberate gap:
 * ``real``: textured background (smooth noise, gradient, optional stripes), muted clothing,
   Gaussian blur, camera shake, lighting flicker, colour cast and sensor noise.
 
+A third look, ``neutral``, is never used for the gestures: it is the look of the pre-training corpus
+(``toy_motions``): mid-tone backgrounds with a soft gradient and smooth blotches but no stripes,
+medium-saturation clothes, and a milder camera (less blur, shake and noise than ``real``).
+
+The figure is drawn from per-frame *parts* (`draw`): two arm tracks (``motion.ARM_FIELDS``) and,
+optionally, whole-body tracks (lean, torso foreshortening, width for turning, offset, leg joints)
+that the gestures leave at rest.
+
 Every random choice of a video is drawn from the generator passed to ``render_video`` and
 returned in its parameter dict (scalars only, keys ``PARAM_DTYPES``). Datasets seed each
 example with ``example_rng(seed, domain, split, index)``, so an example does not depend on
 generation order or process.
 
-CLI: ``python -m tfds_builders.toy_gestures.render --out DIR`` writes one contact sheet per domain.
+``python -m tfds_builders.toy_sheets --out DIR`` writes a contact sheet of every look.
 """
 
 from __future__ import annotations
 
-import argparse
 import colorsys
-import pathlib
 
 import cv2
 import numpy as np
 
-from tfds_builders.toy_gestures.motion import CLASS_NAMES, MOTIONS, NUM_CLASSES, arm_tracks
+from tfds_builders.toy_gestures.motion import CLASS_NAMES, MOTIONS, NUM_CLASSES, ClassMotion, arm_tracks
 
 __all__ = [
     "CLASS_NAMES",
     "DOMAINS",
+    "LOOKS",
     "NUM_CLASSES",
     "PARAM_DTYPES",
     "SPLIT_IDS",
+    "draw",
     "example_rng",
     "render_video",
+    "sample_appearance",
     "sample_params",
+    "sample_timing",
 ]
 
-DOMAINS = ("synthetic", "real")
+DOMAINS = ("synthetic", "real")  # the gesture domains
+LOOKS = (*DOMAINS, "neutral")  # every look the renderer draws; example_rng numbers them in this order
 SPLIT_IDS = {"train": 0, "val": 1, "test": 2}
 MIN_FRAMES, MAX_FRAMES = 24, 40
 _SS = 2  # supersampling factor of the figure drawing
@@ -74,12 +85,13 @@ PARAM_DTYPES = {
 _NECK_Y, _SHOULDER_Y, _HEAD_Y, _HEAD_R = 0.30, 0.285, 0.385, 0.06
 _UPPER, _FORE, _HAND_R = 0.15, 0.14, 0.03
 _TOP, _BOTTOM, _HALF_W = 0.62, 0.47, 0.44  # extent of the figure incl. a raised arm
+_LEG = ((0.05, 0.0), (0.065, -0.22), (0.08, -0.45))  # hip, knee, foot of the left leg (x mirrored)
 _SKIN = ((241, 194, 125), (224, 172, 105), (198, 134, 66), (141, 85, 36), (92, 56, 34))
 
 
 def example_rng(seed: int, domain: str, split: str, index: int) -> np.random.Generator:
-    """The generator of example ``index`` of ``split`` in ``domain``."""
-    return np.random.default_rng([seed, DOMAINS.index(domain), SPLIT_IDS[split], index])
+    """The generator of example ``index`` of ``split`` in ``domain`` (a look of `LOOKS`)."""
+    return np.random.default_rng([seed, LOOKS.index(domain), SPLIT_IDS[split], index])
 
 
 def _hsv(h: float, s: float, v: float) -> tuple[int, int, int]:
@@ -95,13 +107,18 @@ def _unpack(x: int) -> tuple[int, int, int]:
 
 
 def sample_params(label: int, domain: str, rng: np.random.Generator) -> dict:
-    """Draw every per-video parameter (timing, body, colours, camera) for one video."""
+    """Draw every per-video parameter (timing, body, colours, camera) of one gesture video."""
     if domain not in DOMAINS:
         raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
-    m = MOTIONS[label]
-    real = domain == "real"
-    p: dict = {}
-    # Timing: reps at the sampled speed, then squeeze (speed up) or pad (idle) into [24, 40].
+    p = sample_timing(MOTIONS[label], rng)
+    p.update(sample_appearance(domain, rng))
+    assert set(p) == set(PARAM_DTYPES), set(p) ^ set(PARAM_DTYPES)
+    return p
+
+
+def sample_timing(m: ClassMotion, rng: np.random.Generator) -> dict:
+    """Timing and style of one performance of motion `m`: repetitions at a sampled speed, squeezed
+    (sped up) or padded (idle) into [MIN_FRAMES, MAX_FRAMES], start phase, size, leading arm."""
     reps = int(rng.integers(m.reps[0], m.reps[1] + 1))
     speed = float(rng.uniform(0.8, 1.25))
     lead_in, tail = int(rng.integers(3, 8)), int(rng.integers(3, 8))
@@ -111,7 +128,7 @@ def sample_params(label: int, domain: str, rng: np.random.Generator) -> dict:
     extra = min(extra, MAX_FRAMES - (lead_in + g + tail))
     k = int(rng.integers(0, extra + 1))
     lead_in, tail = lead_in + k, tail + extra - k
-    p.update(
+    p = dict(
         num_frames=lead_in + g + tail,
         lead_in=lead_in,
         tail=tail,
@@ -125,37 +142,64 @@ def sample_params(label: int, domain: str, rng: np.random.Generator) -> dict:
     p["arm_lag"] = float(rng.uniform(0.0, 0.06))
     p["idle_sway"] = float(rng.uniform(1.0, 5.0))
     p["sway_phase"] = float(rng.uniform(0.0, 2 * np.pi))
-    # Body: scale (body height / frame size) and a position that keeps the figure in view.
-    s = float(rng.uniform(0.74, 0.85))
+    return p
+
+
+def sample_appearance(look: str, rng: np.random.Generator) -> dict:
+    """Body (scale, position in view, build), colours and camera of one video in `look`."""
+    if look not in LOOKS:
+        raise ValueError(f"look must be one of {LOOKS}, got {look!r}")
+    real, neutral = look == "real", look == "neutral"
+    p: dict = {}
+    s = float(rng.uniform(0.74, 0.85))  # body height / frame size; the position keeps it in view
     p["body_scale"] = s
     p["center_x"] = float(rng.uniform(_HALF_W * s + 0.03, 1 - _HALF_W * s - 0.03))
     p["center_y"] = float(rng.uniform(_TOP * s + 0.03, 1 - _BOTTOM * s - 0.03))
     p["shoulder_width"] = float(rng.uniform(0.085, 0.12))
-    p["limb_thickness"] = float(rng.uniform(2.8, 4.0) if real else rng.uniform(3.0, 4.2))
-    # Colours: pastel flat background + saturated clothes (synthetic); earthy, muted (real).
+    thickness = (2.8, 4.0) if real else (2.9, 4.1) if neutral else (3.0, 4.2)
+    p["limb_thickness"] = float(rng.uniform(*thickness))
+    # Colours: pastel flat background + saturated clothes (synthetic); earthy, muted (real); mid-tone
+    # background of any hue + medium-saturation clothes (neutral).
     if real:
         bg = _hsv(rng.uniform(0.05, 0.35), rng.uniform(0.15, 0.5), rng.uniform(0.35, 0.7))
         shirt = _hsv(rng.uniform(0, 1), rng.uniform(0.1, 0.45), rng.uniform(0.15, 0.55))
         pants = _hsv(rng.uniform(0, 1), rng.uniform(0.1, 0.4), rng.uniform(0.1, 0.45))
+    elif neutral:
+        bg = _hsv(rng.uniform(0, 1), rng.uniform(0.05, 0.4), rng.uniform(0.45, 0.9))
+        shirt = _hsv(rng.uniform(0, 1), rng.uniform(0.3, 0.75), rng.uniform(0.2, 0.8))
+        pants = _hsv(rng.uniform(0, 1), rng.uniform(0.25, 0.7), rng.uniform(0.15, 0.6))
     else:
         bg = _hsv(rng.uniform(0, 1), rng.uniform(0.08, 0.3), rng.uniform(0.82, 0.97))
         shirt = _hsv(rng.uniform(0, 1), rng.uniform(0.7, 1.0), rng.uniform(0.6, 0.95))
         pants = _hsv(rng.uniform(0, 1), rng.uniform(0.6, 1.0), rng.uniform(0.35, 0.7))
     skin = _SKIN[int(rng.integers(len(_SKIN)))]
     p.update(bg_rgb=_pack(bg), shirt_rgb=_pack(shirt), pants_rgb=_pack(pants), skin_rgb=_pack(skin))
-    # Camera: only the real domain is degraded.
-    p["blur_sigma"] = float(rng.uniform(0.5, 1.1)) if real else 0.0
-    p["noise_std"] = float(rng.uniform(2.0, 7.0)) if real else 0.0
-    p["shake_std"] = float(rng.uniform(0.3, 1.2)) if real else 0.0
-    p["flicker"] = float(rng.uniform(0.01, 0.05)) if real else 0.0
-    assert set(p) == set(PARAM_DTYPES), set(p) ^ set(PARAM_DTYPES)
+    # Camera: the synthetic look is clean; neutral is milder than real.
+    if real:
+        p["blur_sigma"] = float(rng.uniform(0.5, 1.1))
+        p["noise_std"] = float(rng.uniform(2.0, 7.0))
+        p["shake_std"] = float(rng.uniform(0.3, 1.2))
+        p["flicker"] = float(rng.uniform(0.01, 0.05))
+    elif neutral:
+        p["blur_sigma"] = float(rng.uniform(0.3, 0.8))
+        p["noise_std"] = float(rng.uniform(0.5, 4.0))
+        p["shake_std"] = float(rng.uniform(0.1, 0.8))
+        p["flicker"] = float(rng.uniform(0.0, 0.03))
+    else:
+        p.update(blur_sigma=0.0, noise_std=0.0, shake_std=0.0, flicker=0.0)
     return p
 
 
-def _background(p: dict, domain: str, n: int, rng: np.random.Generator) -> np.ndarray:
+def _background(p: dict, look: str, n: int, rng: np.random.Generator) -> np.ndarray:
     base = np.asarray(_unpack(p["bg_rgb"]), np.float32)
-    if domain == "synthetic":
+    if look == "synthetic":
         return np.broadcast_to(base.astype(np.uint8), (n, n, 3)).copy()
+    if look == "neutral":  # soft gradient and smooth blotches, no stripes
+        k = int(rng.integers(2, 5))
+        noise = cv2.resize(rng.random((k, k, 3), dtype=np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
+        yy = np.linspace(-0.5, 0.5, n, dtype=np.float32)[:, None, None]
+        img = base * (1 + rng.uniform(-0.25, 0.25) * yy) + rng.uniform(8, 30) * (noise - 0.5)
+        return np.clip(img, 0, 255).astype(np.uint8)
     k = int(rng.integers(3, 8))
     noise = cv2.resize(rng.random((k, k, 3), dtype=np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
     yy, xx = np.mgrid[0:n, 0:n].astype(np.float32) / n
@@ -187,23 +231,54 @@ def render_video(
     if not 0 <= label < NUM_CLASSES:
         raise ValueError(f"label must be in [0, {NUM_CLASSES}), got {label}")
     p = sample_params(label, domain, rng)
-    n = size * _SS
-    bg = _background(p, domain, n, rng)
     right, left = arm_tracks(label, p)
-    T = p["num_frames"]
+    return draw({"right": right, "left": left}, p, domain, rng, size=size), p
+
+
+BODY_PARTS = ("lean", "torso", "width", "offset", "right_leg", "left_leg")
+
+
+def draw(parts: dict, p: dict, look: str, rng: np.random.Generator, *, size: int = 64) -> np.ndarray:
+    """The figure performing `parts` over the background of `look` -> uint8 ``[T, size, size, 3]``.
+
+    `parts` holds ``right`` and ``left`` arm tracks ``[T, 4]`` and, optionally, whole-body tracks
+    (`BODY_PARTS`): ``lean`` [T] degrees of the upper body about the pelvis (positive tilts towards
+    the image's left), ``torso`` [T] vertical scale of the upper body (< 1: bent forward), ``width``
+    [T] horizontal scale of the whole figure (< 1: turned away from the camera), ``offset`` [T, 2]
+    in body heights (y up), ``right_leg``/``left_leg`` [T, 4] displacements (dx, dy) of knee and foot.
+    Body geometry, colours and camera come from `p` (`sample_appearance`'s fields).
+    """
+    unknown = sorted(set(parts) - {"right", "left", *BODY_PARTS})
+    if unknown:
+        raise ValueError(f"unknown body parts {unknown}; expected right, left and some of {BODY_PARTS}")
+    n = size * _SS
+    bg = _background(p, look, n, rng)
+    right, left = parts["right"], parts["left"]
+    T = len(right)
     h = p["body_scale"] * n
     origin = np.array([p["center_x"] * n, p["center_y"] * n])
+    upper, lower = _body_transforms(parts, T)
 
     def px(pt) -> tuple[int, int]:  # body space -> fixed-point pixel coordinates (shift=4)
         return (int(round((origin[0] + pt[0] * h) * 16)), int(round((origin[1] - pt[1] * h) * 16)))
 
     sw = p["shoulder_width"]
     sh_r, sh_l = np.array([-sw, _SHOULDER_Y]), np.array([sw, _SHOULDER_Y])  # person's right = image left
-    arms = [(sh_r, *_arm_joints(sh_r, -1.0, right), right), (sh_l, *_arm_joints(sh_l, 1.0, left), left)]
+    arms = [
+        (upper(sh), *(upper(j) for j in _arm_joints(sh, side, arm)), arm)
+        for sh, side, arm in ((sh_r, -1.0, right), (sh_l, 1.0, left))
+    ]
+    pelvis, neck, head = upper(np.zeros(2)), upper(np.array([0.0, _NECK_Y])), upper(np.array([0.0, _HEAD_Y]))
+    legs = []
+    for key, side in (("right_leg", -1.0), ("left_leg", 1.0)):
+        hip, knee, foot = (np.array([side * x, y]) for x, y in _LEG)
+        d = parts.get(key)
+        if d is not None:
+            knee, foot = knee + d[:, 0:2], foot + d[:, 2:4]
+        legs.append((lower(hip), lower(knee), lower(foot)))
     shirt, pants, skin = (_unpack(p[k]) for k in ("shirt_rgb", "pants_rgb", "skin_rgb"))
     th = max(1, int(round(p["limb_thickness"] * _SS)))
     th_torso = max(2, int(round(p["limb_thickness"] * _SS * 1.9)))
-    legs = [((-0.05, 0.0), (-0.065, -0.22), (-0.08, -0.45)), ((0.05, 0.0), (0.065, -0.22), (0.08, -0.45))]
     line = lambda img, a, b, c, t: cv2.line(img, px(a), px(b), c, t, cv2.LINE_AA, 4)  # noqa: E731
     circle = lambda img, a, r, c: cv2.circle(img, px(a), int(round(r * h * 16)), c, -1, cv2.LINE_AA, 4)  # noqa: E731
 
@@ -211,24 +286,47 @@ def render_video(
     for t in range(T):
         img = bg.copy()
         for hip, knee, foot in legs:
-            line(img, hip, knee, pants, th)
-            line(img, knee, foot, pants, th)
-        line(img, (0.0, 0.0), (0.0, _NECK_Y), shirt, th_torso)
-        line(img, sh_r, sh_l, shirt, th)
-        circle(img, (0.0, _HEAD_Y), _HEAD_R, skin)
+            line(img, hip[t], knee[t], pants, th)
+            line(img, knee[t], foot[t], pants, th)
+        line(img, pelvis[t], neck[t], shirt, th_torso)
+        line(img, arms[0][0][t], arms[1][0][t], shirt, th)
+        circle(img, head[t], _HEAD_R, skin)
         for sh, elbow, wrist, hand, arm in arms:
-            line(img, sh, elbow[t], shirt, th)
+            line(img, sh[t], elbow[t], shirt, th)
             line(img, elbow[t], wrist[t], skin, th)
             near = 1.0 + 0.8 * (1.0 - min(arm[t, 2], arm[t, 3]))  # hands near the camera look bigger
             circle(img, hand[t], _HAND_R * near, skin)
         frames[t] = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
-    if domain == "real":
+    if look != "synthetic":
         frames = _degrade(frames, p, rng)
-    return frames, p
+    return frames
+
+
+def _body_transforms(parts: dict, T: int):
+    """(upper, lower): body-space points (``[2]`` or ``[T, 2]``) -> ``[T, 2]`` per frame, for the upper
+    body (lean about the pelvis, torso scale, width, offset) and the legs (width, offset). Without body
+    parts both are the identity (the gestures), so their pixels do not depend on this code's arithmetic."""
+    if not any(k in parts for k in ("lean", "torso", "width", "offset")):
+        return (lambda pt: np.broadcast_to(pt, (T, 2)),) * 2
+    lean = np.radians(parts.get("lean", np.zeros(T)))
+    torso, width = parts.get("torso", np.ones(T)), parts.get("width", np.ones(T))
+    offset = parts.get("offset", np.zeros((T, 2)))
+    c, s = np.cos(lean), np.sin(lean)
+
+    def upper(pt):
+        pt = np.broadcast_to(pt, (T, 2))
+        x, y = pt[:, 0] * width, pt[:, 1] * torso
+        return np.stack([c * x - s * y, s * x + c * y], 1) + offset
+
+    def lower(pt):
+        pt = np.broadcast_to(pt, (T, 2))
+        return np.stack([pt[:, 0] * width, pt[:, 1]], 1) + offset
+
+    return upper, lower
 
 
 def _degrade(frames: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarray:
-    """Camera shake, blur, flicker + colour cast and sensor noise of the ``real`` domain."""
+    """Camera shake, blur, flicker + colour cast and sensor noise (the real and neutral looks)."""
     T, size = frames.shape[0], frames.shape[1]
     drift = np.cumsum(rng.normal(0, 0.3 * p["shake_std"], (T, 2)), axis=0)
     shake = drift - drift.mean(0) + rng.normal(0, p["shake_std"], (T, 2))
@@ -244,47 +342,3 @@ def _degrade(frames: np.ndarray, p: dict, rng: np.random.Generator) -> np.ndarra
     out *= gain * cast
     out += rng.standard_normal(out.shape, dtype=np.float32) * np.float32(p["noise_std"])
     return np.clip(out, 0, 255).astype(np.uint8)
-
-
-def contact_sheet(domain: str, *, seed: int = 0, size: int = 64, cols: int = 8) -> np.ndarray:
-    """One row per class: ``cols`` frames spread evenly over one video, uint8 RGB."""
-    rows = []
-    for label in range(NUM_CLASSES):
-        video, _ = render_video(label, domain, example_rng(seed, domain, "train", label), size=size)
-        idx = np.linspace(0, len(video) - 1, cols).round().astype(int)
-        row = np.concatenate(
-            [np.pad(video[i], ((1, 1), (1, 1), (0, 0)), constant_values=255) for i in idx], 1
-        )
-        label_img = np.full((size + 2, 110, 3), 255, np.uint8)
-        cv2.putText(
-            label_img,
-            CLASS_NAMES[label],
-            (3, size // 2 + 5),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            (0, 0, 0),
-            1,
-            cv2.LINE_AA,
-        )
-        rows.append(np.concatenate([label_img, row], 1))
-    return np.concatenate(rows, 0)
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="output folder for the PNG contact sheets")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--size", type=int, default=64)
-    ap.add_argument("--cols", type=int, default=8)
-    args = ap.parse_args(argv)
-    out = pathlib.Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    for domain in DOMAINS:
-        sheet = contact_sheet(domain, seed=args.seed, size=args.size, cols=args.cols)
-        path = out / f"toy_gestures_{domain}.png"
-        cv2.imwrite(str(path), sheet[..., ::-1])
-        print(path)
-
-
-if __name__ == "__main__":
-    main()

@@ -67,37 +67,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     ]
 
     def __init__(self, *, file_format=None, **kwargs):
-        # TFDS has no class-level default file format (its global default is tfrecord, which needs
-        # TensorFlow to read). Default to array_record unless the caller chose a format or the
-        # dataset was already prepared on disk (then its dataset_info.json decides).
         super().__init__(file_format=file_format, **kwargs)
-        if file_format is None:
-            try:
-                self.info.set_file_format("array_record", override=True)
-            except RuntimeError:  # restored from an existing dataset_info.json: keep its format
-                pass
+        default_to_array_record(self, file_format)
 
     def _info(self) -> tfds.core.DatasetInfo:
-        params = {
-            k: tfds.features.Scalar(np.int32 if t == "int" else np.float32) for k, t in PARAM_DTYPES.items()
-        }
         return self.dataset_info_from_configs(
             description=_DESCRIPTION,
-            features=tfds.features.FeaturesDict(
-                {
-                    "frames": tfds.features.Sequence(
-                        tfds.features.Tensor(shape=(), dtype=np.object_),
-                        doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
-                    ),
-                    "label": tfds.features.ClassLabel(names=CLASS_NAMES),
-                    "id": tfds.features.Text(doc="<domain>/<split>/<index:05d>, unique"),
-                    "domain": tfds.features.Text(doc="synthetic or real"),
-                    "num_frames": tfds.features.Scalar(np.int32),
-                    "height": tfds.features.Scalar(np.int32),
-                    "width": tfds.features.Scalar(np.int32),
-                    "params": tfds.features.FeaturesDict(params),
-                }
-            ),
+            features=video_features(CLASS_NAMES, "synthetic or real"),
             supervised_keys=None,
             disable_shuffling=True,  # record i of a split is example index i
         )
@@ -116,16 +92,50 @@ class Builder(tfds.core.GeneratorBasedBuilder):
             rng = example_rng(cfg.seed, cfg.domain, split, index)
             frames, params = render_video(label, cfg.domain, rng, size=cfg.frame_size)
             key = f"{cfg.domain}/{split}/{index:05d}"
-            yield (
-                key,
-                {
-                    "frames": encode_frames(frames, quality=_JPEG_QUALITY),
-                    "label": label,
-                    "id": key,
-                    "domain": cfg.domain,
-                    "num_frames": frames.shape[0],
-                    "height": frames.shape[1],
-                    "width": frames.shape[2],
-                    "params": params,
-                },
-            )
+            yield key, video_example(key, frames, label, cfg.domain, params)
+
+
+def default_to_array_record(builder: tfds.core.DatasetBuilder, file_format) -> None:
+    """TFDS has no class-level default file format (its global default is tfrecord, which needs
+    TensorFlow to read): array_record unless the caller chose a format or the dataset was already
+    prepared on disk (then its dataset_info.json decides)."""
+    if file_format is None:
+        try:
+            builder.info.set_file_format("array_record", override=True)
+        except RuntimeError:  # restored from an existing dataset_info.json: keep its format
+            pass
+
+
+def video_features(class_names, domains: str) -> tfds.features.FeaturesDict:
+    """The record of a toy video: JPEG frames, label, id, look, size and every generator parameter."""
+    params = {
+        k: tfds.features.Scalar(np.int32 if t == "int" else np.float32) for k, t in PARAM_DTYPES.items()
+    }
+    return tfds.features.FeaturesDict(
+        {
+            "frames": tfds.features.Sequence(
+                tfds.features.Tensor(shape=(), dtype=np.object_),
+                doc="one JPEG per frame (RGB after decoding with gesture_jax.data.frames)",
+            ),
+            "label": tfds.features.ClassLabel(names=class_names),
+            "id": tfds.features.Text(doc="<domain>/<split>/<index:05d>, unique"),
+            "domain": tfds.features.Text(doc=domains),
+            "num_frames": tfds.features.Scalar(np.int32),
+            "height": tfds.features.Scalar(np.int32),
+            "width": tfds.features.Scalar(np.int32),
+            "params": tfds.features.FeaturesDict(params),
+        }
+    )
+
+
+def video_example(key: str, frames: np.ndarray, label: int, domain: str, params: dict) -> dict:
+    return {
+        "frames": encode_frames(frames, quality=_JPEG_QUALITY),
+        "label": label,
+        "id": key,
+        "domain": domain,
+        "num_frames": frames.shape[0],
+        "height": frames.shape[1],
+        "width": frames.shape[2],
+        "params": params,
+    }

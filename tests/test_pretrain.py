@@ -1,0 +1,104 @@
+"""Pre-training (mode pretrain, configs/toy_pretrain.py) and the shipped pre-trained toy encoder."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from gesture_jax import checkpointing, config_lib, models
+from gesture_jax.modes import pretrain
+from gesture_jax.ports import convert
+from gesture_jax.train import trainer as trainer_lib
+
+SHIPPED = models.weights_dir("toy-vit-pretrained")
+
+
+def _smoke(data_dir, **overrides):
+    config = config_lib.load_file("configs/toy_pretrain.py:smoke")
+    with config.unlocked():
+        config.data.data_dir = data_dir
+        config.pretrain.update(overrides)
+    return config
+
+
+@pytest.fixture(scope="module")
+def exported(toy_motions_data_dir, tmp_path_factory):
+    """The smoke config shrunk to 6 steps, run twice in fresh workdirs, and once resumed half way."""
+    runs = {}
+    for name in ("a", "b"):
+        workdir = tmp_path_factory.mktemp(f"pretrain_{name}")
+        rows = pretrain.run(_smoke(toy_motions_data_dir, num_steps=6, checkpoint_every=3), str(workdir))
+        runs[name] = (workdir, rows)
+    resumed = tmp_path_factory.mktemp("pretrain_resumed")
+    pretrain.run(_smoke(toy_motions_data_dir, num_steps=3, checkpoint_every=3), str(resumed))
+    pretrain.run(_smoke(toy_motions_data_dir, num_steps=6, checkpoint_every=3), str(resumed))
+    runs["resumed"] = (resumed, None)
+    return runs
+
+
+def _meta(workdir):
+    return convert.read_model_json(os.path.join(workdir, pretrain.ENCODER_DIR))
+
+
+def test_rerunning_the_shrunk_config_is_deterministic(exported):
+    a, b, resumed = (_meta(exported[k][0]) for k in ("a", "b", "resumed"))
+    assert a["source"]["sha256"] == b["source"]["sha256"]
+    # a run stopped at step 3 and started again ends where the uninterrupted one ends
+    assert resumed["source"]["sha256"] == a["source"]["sha256"]
+    assert a["source"]["steps"] == 6
+
+
+def test_export_is_a_converted_model_with_its_provenance(exported, toy_motions_data_dir):
+    workdir, rows = exported["a"]
+    path = os.path.join(workdir, pretrain.ENCODER_DIR)
+    meta = _meta(workdir)
+    assert meta["family"] == "toy" and meta["encoder"] == "toy-vit"
+    assert meta["model_config"]["drop_path_rate"] == 0.0
+    source = meta["source"]
+    assert source["train_split"] == "toy_motions/neutral_small:train" and source["dataset_version"] == "1.0.0"
+    assert source["config"]["pretrain"]["num_steps"] == 6 and source["config"]["mode"] == "pretrain"
+    params = checkpointing.load_params(os.path.join(path, convert.PARAMS_DIR))
+    assert trainer_lib.checksum(params) == source["sha256"]
+    assert source["num_params"] == sum(v.size for v in params.values())
+    # it loads like any converted checkpoint, and is not the random init it started from
+    model, spec = models.open_encoder("toy-vit", path)
+    assert spec == models.get("toy-vit").spec
+    video = np.random.default_rng(0).normal(size=(2, 8, 32, 32, 3)).astype(np.float32)
+    random, _ = models.create("toy-vit", seed=0)
+    assert not np.allclose(model.features(video), random.features(video))
+    (row,) = rows
+    assert row.gallery == "classifier head" and row.queries == "toy_motions/neutral_small:val"
+    assert source["val_accuracy"] == row.metrics["accuracy"]
+
+
+def test_shipped_encoder_loads_and_matches_its_checksum():
+    meta = convert.read_model_json(SHIPPED)
+    params = checkpointing.load_params(os.path.join(SHIPPED, convert.PARAMS_DIR))
+    assert trainer_lib.checksum(params) == meta["source"]["sha256"]
+    model, spec = models.open_encoder("toy-vit-pretrained")
+    assert spec == models.get("toy-vit-pretrained").spec
+    loaded = {k: np.asarray(v) for k, v in _flat_params(model).items()}
+    assert loaded.keys() == params.keys()
+    assert all(np.array_equal(loaded[k], params[k]) for k in params)
+    # Its size stays small enough to ship in the repository.
+    size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(SHIPPED) for f in fs)
+    assert size < 3 * 2**20
+
+
+def test_shipped_encoder_is_the_output_of_the_pretrain_config():
+    """model.json states the config it came from: configs/toy_pretrain.py as it is now (data_dir aside)."""
+    source = convert.read_model_json(SHIPPED)["source"]
+    config = json.loads(config_lib.load_file("configs/toy_pretrain.py").to_json_best_effort())
+    recorded = source["config"]
+    for block in (config, recorded):
+        block["data"].pop("data_dir")
+    assert recorded == config
+    assert source["steps"] == config["pretrain"]["num_steps"]
+    assert source["train_split"] == config["pretrain"]["train_split"]
+
+
+def _flat_params(model):
+    from flax import nnx
+
+    return {".".join(map(str, p)): v.get_value() for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}
