@@ -170,10 +170,10 @@ def knn_row(
     describe: dict[str, Any],
     query_mask: np.ndarray | None = None,
 ) -> Row:
-    """The paper's KNN (majority vote) row; k is clamped to the gallery size (a 1-shot gallery of two
-    classes holds two videos) and reported as used."""
+    """The paper's KNN (majority vote) row; k is clamped below the gallery size (`usable_k`) and
+    reported as used."""
     mask = np.ones(len(queries), bool) if query_mask is None else query_mask
-    k = min(k, len(gallery))
+    k = usable_k(k, len(gallery))
     predictions = knn.knn_classify(
         gallery.vectors,
         gallery.labels,
@@ -191,6 +191,12 @@ def knn_row(
         class_names,
         **_with(describe, k=k, metric=metric, num_gallery=len(gallery)),
     )
+
+
+def usable_k(k: int, gallery_size: int) -> int:
+    """k clamped to at most the gallery size − 1 (at least 1): a vote over every gallery video predicts
+    the same class for every query (a 1-shot gallery of two classes holds two videos: 1-NN, not k=2)."""
+    return max(1, min(k, gallery_size - 1))
 
 
 def sample_per_class(
@@ -338,12 +344,12 @@ def probe_rows(
     describe: dict[str, Any],
 ) -> list[Row]:
     """Every probe of `settings.methods` from one gallery, on each query split, side by side. The
-    paper's fixed KNN (`settings.k`, clamped to the gallery) is always a row of its own, computed by
+    paper's fixed KNN (`settings.k`, clamped by `usable_k`) is always a row of its own, computed by
     `knn_row` exactly as the other modes compute it."""
     num_classes = len(class_names)
     tasks = validation.tasks(gallery, settings.num_folds)
     on = validation.describe(settings.num_folds)
-    protocol = {"k": min(settings.k, len(gallery)), "metric": settings.metric, "votes": "uniform"}
+    protocol = {"k": usable_k(settings.k, len(gallery)), "metric": settings.metric, "votes": "uniform"}
     rows = []
     for method in settings.methods:
         if method not in PROBES:
