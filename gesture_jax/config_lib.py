@@ -34,7 +34,7 @@ def encoder(
     return ml_collections.ConfigDict(
         {
             "name": name,
-            # a converted checkpoint directory; "" = the registered weights (toy-vit-pretrained) or random init
+            # a converted checkpoint directory; "" = the encoder's registered weights, else random init
             "checkpoint": checkpoint,
             "init_seed": init_seed,  # random-init seed, used when checkpoint is ""
             "dtype": dtype,  # compute dtype: "float32" or "bfloat16" (parameters stay float32)

@@ -1,10 +1,22 @@
 """Shared test set-up: 8 fake CPU devices, set before any JAX backend starts, and every TFDS builder
 of tfds_builders registered."""
 
+import atexit
 import os
+import shutil
+import tempfile
 
 # Tests never touch the network or a GPU; the fake devices exercise every sharded code path.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# One XLA compilation cache for the session (a fresh folder, inherited by every subprocess the tests
+# start): the suite runs the same small programs in many processes (the demos end to end), and compiling
+# them took most of those runs' time. Cached executables compute exactly what fresh ones do.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+    _cache = tempfile.mkdtemp(prefix="gesture_jax_tests_xla_cache_")
+    os.environ["JAX_COMPILATION_CACHE_DIR"] = _cache
+    atexit.register(shutil.rmtree, _cache, ignore_errors=True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "-1")
 
 import jax  # noqa: E402
 
