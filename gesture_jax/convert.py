@@ -82,7 +82,7 @@ def main(argv: list[str]) -> int:
     if _LIST.value:
         for name in registry.names():
             info = registry.get(name)
-            print(f"{name:16s} {info.family:12s} {info.description}")
+            print(f"{name:20s} {info.family:12s} {info.description}")
         return 0
     if _VERIFY.value:
         return _verify()
