@@ -230,6 +230,25 @@ def pretrain(*, train_split: str, val_split: str, **overrides: Any) -> ml_collec
     return block
 
 
+def diagnose(
+    *, synthetic: str, real_gallery: str, queries: str, metric: str = "l2", k: int = 3
+) -> ml_collections.ConfigDict:
+    """The domain gap between a synthetic gallery, a real gallery and real queries (mode diagnose)."""
+    return ml_collections.ConfigDict(
+        {
+            "synthetic": synthetic,
+            "real_gallery": real_gallery,
+            "queries": queries,
+            "metric": metric,  # the paper's KNN and the features the gap numbers see (unit rows for cosine)
+            "k": k,
+            "max_points": 1000,  # per set, for the gap numbers (deterministic subsample above it)
+            "embedding_points": 400,  # per set, for the t-SNE picture
+            "num_permutations": 200,  # MMD² permutation test
+            "seed": 0,
+        }
+    )
+
+
 def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collections.ConfigDict:
     from gesture_jax import prompts
 

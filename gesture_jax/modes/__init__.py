@@ -9,6 +9,7 @@ MODES = {
     "zeroshot": "prompt_zeroshot",  # frozen video features against text prompts
     "curves": "curves",  # few-shot and mixed galleries
     "finetune": "finetune",  # fine-tune on synthetic videos, evaluate before and after
+    "diagnose": "diagnose",  # the synthetic ↔ real gap in feature space: numbers and a picture
     "pretrain": "pretrain",  # supervised pre-training on a corpus, exported as a converted model
     "table": "table",  # several experiment files as one report
 }

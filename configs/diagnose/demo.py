@@ -1,0 +1,31 @@
+r"""Toy domain-gap diagnosis: how far the synthetic toy gestures sit from the real-look ones in the frozen
+pre-trained toy encoder's features (MMD², Fréchet, proxy A-distance, class gaps, neighbour provenance,
+t-SNE), beside the paper's KNN with the synthetic, real and mixed galleries.
+
+  python -m gesture_jax.main --config configs/diagnose/demo.py --workdir workdirs/diagnose_demo
+  python -m gesture_jax.main --config configs/diagnose/demo.py:smoke --workdir workdirs/diagnose_smoke
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    """`arg`: "" for the full toy sets, "smoke" for the small ones."""
+    if arg not in (None, "", "smoke"):
+        raise ValueError(f"configs/diagnose/demo.py takes no argument or 'smoke', got {arg!r}")
+    suffix = "_small" if arg == "smoke" else ""
+    config = ml_collections.ConfigDict()
+    config.mode = "diagnose"
+    config.data = config_lib.data(build_if_missing=True)
+    config.encoder = config_lib.encoder("toy-vit-pretrained")
+    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config.diagnose = config_lib.diagnose(
+        synthetic=f"toy_gestures/synthetic{suffix}:train",
+        real_gallery=f"toy_gestures/real{suffix}:train",
+        queries=f"toy_gestures/real{suffix}:test",
+    )
+    if arg == "smoke":
+        config.diagnose.num_permutations = 50
+    return config
