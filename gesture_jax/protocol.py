@@ -204,8 +204,9 @@ def sample_per_class(
 ) -> np.ndarray:
     """Sorted indices of `shots` videos of each class (all of a class that has fewer; all for `ALL`).
 
-    The draw depends only on (seed, shots, class), so adding seeds or shot counts never changes the
-    galleries already drawn.
+    Nested: each class's videos are put in one random order per (seed, class), and a draw takes the first
+    `shots` of it, so the n-shot gallery of a seed holds its m-shot gallery for every m < n, and adding
+    seeds or shot counts never changes the galleries already drawn.
     """
     labels = np.asarray(labels)
     classes = np.unique(labels) if classes is None else classes
@@ -215,8 +216,8 @@ def sample_per_class(
         if shots == ALL or len(members) <= shots:
             picked.append(members)
         else:
-            rng = np.random.default_rng([seed, shots, int(c)])
-            picked.append(rng.choice(members, size=shots, replace=False))
+            order = np.random.default_rng([seed, int(c)]).permutation(members)
+            picked.append(order[:shots])
     return np.sort(np.concatenate(picked)) if picked else np.zeros(0, int)
 
 

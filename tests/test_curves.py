@@ -21,6 +21,20 @@ def test_sample_per_class_counts_and_reproducibility():
     )
 
 
+def test_draws_are_nested():
+    """Each seed's smaller gallery is contained in its larger one, class by class."""
+    labels = np.random.default_rng(0).integers(0, 5, 300)
+    for seed in range(4):
+        previous = set()
+        for shots in (1, 2, 4, 8, 16, protocol.ALL):
+            picked = set(protocol.sample_per_class(labels, shots, seed).tolist())
+            assert previous <= picked, (seed, shots)
+            previous = picked
+    assert not np.array_equal(
+        protocol.sample_per_class(labels, 8, 0), protocol.sample_per_class(labels, 8, 1)
+    )
+
+
 def test_curves_mode(toy_data_dir, tmp_path):
     config = config_lib.load_file("configs/curves/demo.py:smoke")
     with config.unlocked():

@@ -2,8 +2,9 @@
 the synthetic gallery, averaged over seeds, with a plot per query split.
 
 How many real videos is a synthetic gallery worth? Each point draws n real train videos per class
-(`protocol.sample_per_class`, one draw per seed), labels the real test videos by KNN from those alone
-and from those added to the whole synthetic gallery; the synthetic gallery alone is the baseline line.
+(`protocol.sample_per_class`: one draw per seed, nested across n), labels the real test videos by KNN
+from those alone and from those added to the whole synthetic gallery; the synthetic gallery alone is the
+baseline line.
 Features come from the shared cache, so the curves cost one extraction of each split.
 """
 
