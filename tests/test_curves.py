@@ -4,6 +4,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from gesture_jax import config_lib, protocol, report
 from gesture_jax.modes import curves
@@ -58,3 +59,14 @@ def test_curves_mode(toy_data_dir, tmp_path):
         assert r["accuracy_ci95"][0] <= r["accuracy"] <= r["accuracy_ci95"][1]
     assert by_key[("real", 1)]["ci_resampling"] == "gallery draws and queries"
     assert os.path.getsize(tmp_path / "curves_toy_gestures-real_small-test.png") > 1000
+    # The synthetic gallery's real-video equivalent, read off the real-only curve as a reader would.
+    from gesture_jax import real_equivalent
+
+    (equivalent,) = json.load(open(tmp_path / curves.REAL_EQUIVALENT_JSON)).values()
+    xs = [p["real_videos_per_class"] for p in equivalent["curve"]]
+    assert xs == [1.0, 2.0, 3.0]  # the smoke shots (1, 2, all): `all` is the 3 real train videos per class
+    accuracy = [by_key[("real", s)]["accuracy"] for s in (1, 2, 0)]
+    assert [p["accuracy"] for p in equivalent["curve"]] == pytest.approx(accuracy)
+    synthetic = by_key[("synthetic", None)]["accuracy"]
+    assert equivalent["real_videos_per_class"] == real_equivalent.crossing(xs, accuracy, synthetic)[0]
+    assert equivalent["ci95"][0] <= equivalent["ci95"][1] and "Real-video equivalent" in text

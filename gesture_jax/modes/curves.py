@@ -17,7 +17,7 @@ import matplotlib
 import ml_collections
 import numpy as np
 
-from gesture_jax import protocol, report, storage
+from gesture_jax import protocol, real_equivalent, report, storage
 from gesture_jax.run_context import RunContext
 
 matplotlib.use("Agg")
@@ -66,14 +66,20 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     title = f"Few-shot and mixed galleries, frozen {config.encoder.name} features"
     sections = []
     if ctx.is_main:
+        equivalents = {}
         for queries in cfg.queries:
             group = [r for r in rows if r.queries == queries]
-            sections.append(
-                (f"curves {queries}", _markdown(group, cfg, queries, _plot(workdir, group, queries, cfg)))
+            equivalents[queries] = _equivalent(group, cfg, real)
+            markdown = _markdown(
+                group, cfg, queries, _plot(workdir, group, queries, cfg), equivalents[queries]
             )
+            sections.append((f"curves {queries}", markdown))
+        storage.write_json(os.path.join(workdir, REAL_EQUIVALENT_JSON), equivalents)
     ctx.publish(report.Results(title, rows, sections=sections, note=NOTE))
     return rows
 
+
+REAL_EQUIVALENT_JSON = "real_equivalent.json"
 
 NOTE = (
     "Points are means over random real-gallery draws with 95% intervals that resample both the draws and "
@@ -89,7 +95,24 @@ def _point(rows: list[protocol.Row], curve: str, shots) -> protocol.Row:
     return next(r for r in rows if r.settings["curve"] == curve and r.settings["shots"] == shots)
 
 
-def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str) -> str:
+def _equivalent(group: list[protocol.Row], cfg, real) -> dict:
+    """The synthetic gallery's real-video equivalent on the real-only curve; `all` sits at the real
+    gallery's mean videos per class (left out when that is not beyond the largest drawn count)."""
+    baseline = _point(group, "synthetic", None)
+    points = sorted(
+        (float(np.bincount(real.labels).mean()) if s == protocol.ALL else float(s), s) for s in cfg.shots
+    )
+    points = [(x, s) for i, (x, s) in enumerate(points) if i == 0 or x > points[i - 1][0]]
+    return real_equivalent.real_video_equivalent(
+        [x for x, _ in points],
+        [_point(group, "real", s).correct for _, s in points],
+        baseline.correct,
+        strata=baseline.labels,
+        seed=0,
+    )
+
+
+def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str, equivalent: dict) -> str:
     baseline = _point(group, "synthetic", None)
     lines = [
         f"## Accuracy (%) on `{queries}`, KNN k={cfg.k}, {cfg.metric}: mean over {cfg.num_seeds} draws "
@@ -108,6 +131,18 @@ def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str) -> str:
             + " | ".join(report.percent(m["accuracy"], m["accuracy_ci95"]) for m in cells)
             + " |"
         )
+    n, (lo, hi) = equivalent["real_videos_per_class"], equivalent["ci95"]
+    value = {
+        "below": f"fewer than {n:.1f} real videos per class (the curve's first point already beats it)",
+        "above": f"more than {n:.1f} real videos per class (it beats every point of the real curve)",
+    }.get(equivalent["where"], f"{n:.1f} real videos per class")
+    lines += [
+        "",
+        f"Real-video equivalent of the synthetic gallery: {value} [95% interval "
+        f"{lo:.1f}–{hi:.1f}, resampling the queries within classes, clipped to the curve's range: "
+        f"{100 * equivalent['resamples_below']:.0f}% of resamples below its first point, "
+        f"{100 * equivalent['resamples_above']:.0f}% above its last] ({REAL_EQUIVALENT_JSON}).",
+    ]
     lines += ["", f"![curves]({plot})", ""]
     return "\n".join(lines) + "\n"
 
