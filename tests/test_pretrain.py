@@ -9,6 +9,7 @@ import pytest
 from gesture_jax import checkpointing, config_lib, models
 from gesture_jax.modes import pretrain
 from gesture_jax.ports import convert
+from gesture_jax.train import supervised
 from gesture_jax.train import trainer as trainer_lib
 
 SHIPPED = models.weights_dir("toy-vit-pretrained")
@@ -78,7 +79,7 @@ def test_shipped_encoder_loads_and_matches_its_checksum():
     assert trainer_lib.checksum(params) == meta["source"]["sha256"]
     model, spec = models.open_encoder("toy-vit-pretrained")
     assert spec == models.get("toy-vit-pretrained").spec
-    loaded = {k: np.asarray(v) for k, v in _flat_params(model).items()}
+    loaded = supervised.encoder_params(model)
     assert loaded.keys() == params.keys()
     assert all(np.array_equal(loaded[k], params[k]) for k in params)
     # Its size stays small enough to ship in the repository.
@@ -96,9 +97,3 @@ def test_shipped_encoder_is_the_output_of_the_pretrain_config():
     assert recorded == config
     assert source["steps"] == config["pretrain"]["num_steps"]
     assert source["train_split"] == config["pretrain"]["train_split"]
-
-
-def _flat_params(model):
-    from flax import nnx
-
-    return {".".join(map(str, p)): v.get_value() for p, v in nnx.to_flat_state(nnx.state(model, nnx.Param))}

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import tensorflow_datasets as tfds
 
+from tfds_builders.array_record import default_to_array_record
 from tfds_builders.rocog_v2 import metadata, names, simulation, sources, video
 
 log = logging.getLogger(__name__)
@@ -172,11 +173,7 @@ class Builder(tfds.core.GeneratorBasedBuilder):
         self._manual_dir: Path | None = None
         self._decoder = video.Decoder(workers=1)  # replaced by a pooled one for each build
         super().__init__(file_format=file_format, **kwargs)
-        if file_format is None:  # as toy_gestures: array_record unless already prepared on disk
-            try:
-                self.info.set_file_format("array_record", override=True)
-            except RuntimeError:
-                pass
+        default_to_array_record(self, file_format)
         if frame_short_side is not None and self.is_prepared():
             built = self.info.metadata["frame_short_side"]
             if built != frame_short_side:

@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from gesture_jax.data.frames import encode_frames
+from tfds_builders.array_record import default_to_array_record
 from tfds_builders.toy_gestures.render import CLASS_NAMES, DOMAINS, PARAM_DTYPES, example_rng, render_video
 
 _DESCRIPTION = """\
@@ -87,23 +88,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, per_class: int):
         cfg = self.builder_config
-        for index in range(per_class * len(CLASS_NAMES)):
-            label = index % len(CLASS_NAMES)
-            rng = example_rng(cfg.seed, cfg.domain, split, index)
-            frames, params = render_video(label, cfg.domain, rng, size=cfg.frame_size)
-            key = f"{cfg.domain}/{split}/{index:05d}"
-            yield key, video_example(key, frames, label, cfg.domain, params)
-
-
-def default_to_array_record(builder: tfds.core.DatasetBuilder, file_format) -> None:
-    """TFDS has no class-level default file format (its global default is tfrecord, which needs
-    TensorFlow to read): array_record unless the caller chose a format or the dataset was already
-    prepared on disk (then its dataset_info.json decides)."""
-    if file_format is None:
-        try:
-            builder.info.set_file_format("array_record", override=True)
-        except RuntimeError:  # restored from an existing dataset_info.json: keep its format
-            pass
+        yield from toy_examples(
+            render_video, len(CLASS_NAMES), cfg.domain, split, per_class, cfg.seed, cfg.frame_size
+        )
 
 
 def video_features(class_names, domains: str) -> tfds.features.FeaturesDict:
@@ -126,6 +113,17 @@ def video_features(class_names, domains: str) -> tfds.features.FeaturesDict:
             "params": tfds.features.FeaturesDict(params),
         }
     )
+
+
+def toy_examples(render_fn, num_classes: int, look: str, split: str, per_class: int, seed: int, size: int):
+    """(key, record) of every example of a toy split, in index order: label = index % num_classes, each
+    video rendered by ``render_fn(label, look, rng, size=)`` with ``example_rng(seed, look, split,
+    index)``. Shared by toy_gestures and toy_motions."""
+    for index in range(per_class * num_classes):
+        label = index % num_classes
+        frames, params = render_fn(label, look, example_rng(seed, look, split, index), size=size)
+        key = f"{look}/{split}/{index:05d}"
+        yield key, video_example(key, frames, label, look, params)
 
 
 def video_example(key: str, frames: np.ndarray, label: int, domain: str, params: dict) -> dict:

@@ -17,12 +17,9 @@ import dataclasses
 
 import tensorflow_datasets as tfds
 
+from tfds_builders.array_record import default_to_array_record
 from tfds_builders.toy_gestures import render
-from tfds_builders.toy_gestures.toy_gestures_dataset_builder import (
-    default_to_array_record,
-    video_example,
-    video_features,
-)
+from tfds_builders.toy_gestures.toy_gestures_dataset_builder import toy_examples, video_features
 from tfds_builders.toy_motions.motions import CLASS_NAMES, MOTIONS, body_parts
 
 _DESCRIPTION = f"""\
@@ -81,13 +78,9 @@ class Builder(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, per_class: int):
         cfg = self.builder_config
-        for index in range(per_class * len(CLASS_NAMES)):
-            label = index % len(CLASS_NAMES)
-            frames, params = render_motion(
-                label, cfg.look, render.example_rng(cfg.seed, cfg.look, split, index)
-            )
-            key = f"{cfg.look}/{split}/{index:05d}"
-            yield key, video_example(key, frames, label, cfg.look, params)
+        yield from toy_examples(
+            render_motion, len(CLASS_NAMES), cfg.look, split, per_class, cfg.seed, cfg.frame_size
+        )
 
 
 def render_motion(label: int, look: str, rng, *, size: int = 64):
