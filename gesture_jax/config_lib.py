@@ -231,22 +231,54 @@ def pretrain(*, train_split: str, val_split: str, **overrides: Any) -> ml_collec
 
 
 def diagnose(
-    *, synthetic: str, real_gallery: str, queries: str, metric: str = "l2", k: int = 3
+    *, synthetic: str, real_gallery: str, queries: str, selection: str = "", metric: str = "l2", k: int = 3
 ) -> ml_collections.ConfigDict:
-    """The domain gap between a synthetic gallery, a real gallery and real queries (mode diagnose)."""
+    """The domain gap between a synthetic gallery, a real gallery and real queries, and the synthetic
+    gallery's attribution to its generator parameters (mode diagnose). `selection`: the real split a
+    curated synthetic gallery is chosen on (never `queries`; "" skips curation)."""
     return ml_collections.ConfigDict(
         {
             "synthetic": synthetic,
             "real_gallery": real_gallery,
             "queries": queries,
+            "selection": selection,
             "metric": metric,  # the paper's KNN and the features the gap numbers see (unit rows for cosine)
             "k": k,
             "max_points": 1000,  # per set, for the gap numbers (deterministic subsample above it)
             "embedding_points": 400,  # per set, for the t-SNE picture
             "num_permutations": 200,  # MMD² permutation test
+            # Generator parameters to attribute to: ("auto",) = the dataset's (data/groups.py), () = none.
+            "attribute": ("auto",),
+            "max_values": 6,  # a numeric parameter with more distinct values is cut into `bins` bins
+            "bins": 4,
+            "curation_steps": 3,  # at most this many parameter values left out by the curation
+            "failures": 6,  # failed real queries on the contact sheet
             "seed": 0,
         }
     )
+
+
+def paper_diagnose(row: str, protocol: str | None) -> ml_collections.ConfigDict:
+    """Mode diagnose on RoCoG-v2 for a paper row's encoder (its file in configs/paper/), under one of
+    `KNN_PROTOCOLS`: its synthetic and real galleries and real test queries; curation is chosen on the
+    query view's real train split (its val_tsonly is a subset of it)."""
+    protocol = protocol or "ground"
+    if protocol not in KNN_PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(KNN_PROTOCOLS)}")
+    (synthetic, real), (queries,) = KNN_PROTOCOLS[protocol]
+    encoder_block = load_file(f"configs/paper/{row}.py").encoder
+    config = ml_collections.ConfigDict()
+    config.mode = "diagnose"
+    config.data = data()
+    config.encoder = ml_collections.ConfigDict(encoder_block.to_dict())
+    config.extract = extract(per_device_batch=4)
+    config.diagnose = diagnose(
+        synthetic=synthetic,
+        real_gallery=real,
+        queries=queries,
+        selection=queries.replace(":test", ":train"),
+    )
+    return config
 
 
 def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collections.ConfigDict:

@@ -31,6 +31,7 @@ def knn_classify(
     metric: str = "l2",
     num_classes: int | None = None,
     mesh: jax.sharding.Mesh | None = None,
+    gallery_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Predicted label of each query by a k-NN majority vote over the gallery.
 
@@ -39,6 +40,7 @@ def knn_classify(
       k: neighbours per query. metric: "l2" (Euclidean, as in the paper) or "cosine".
       num_classes: defaults to max(gallery_labels) + 1.
       mesh: 1-D ``data`` mesh to shard the gallery over (default: every device of every process).
+      gallery_mask: [G] bool, the gallery rows that take part (default all); see `knn_neighbours`.
     Returns:
       [Q] int32 numpy array of predicted labels.
     """
@@ -55,7 +57,7 @@ def knn_classify(
         raise ValueError(
             f"gallery label {gallery_labels.max()} is out of range for num_classes={num_classes}"
         )
-    neighbours = knn_neighbours(gallery, queries, k=k, metric=metric, mesh=mesh)
+    neighbours = knn_neighbours(gallery, queries, k=k, metric=metric, mesh=mesh, gallery_mask=gallery_mask)
     return majority_vote(gallery_labels[neighbours], num_classes)
 
 
@@ -74,8 +76,13 @@ def knn_neighbours(
     mesh: jax.sharding.Mesh | None = None,
     query_block: int = 1024,
     gallery_block: int = 16384,
+    gallery_mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Gallery indices [Q, k] of each query's k nearest neighbours, nearest first."""
+    """Gallery indices [Q, k] of each query's k nearest neighbours, nearest first.
+
+    `gallery_mask` ([G] bool) leaves the False rows out as if they were not in the gallery, but keeps
+    its shape, so many subsets of one gallery (ablations) share one compiled search: a left-out row's
+    score is −inf, like padding's. Indices still count every row."""
     gallery = np.asarray(gallery, np.float32)
     queries = np.asarray(queries, np.float32)
     if metric not in METRICS:
@@ -84,8 +91,16 @@ def knn_neighbours(
         raise ValueError(
             f"expected gallery [G, D] and queries [Q, D], got {gallery.shape} and {queries.shape}"
         )
-    if not 1 <= k <= len(gallery):
-        raise ValueError(f"k={k} must be between 1 and the gallery size {len(gallery)}")
+    if gallery_mask is not None:
+        gallery_mask = np.asarray(gallery_mask)
+        if gallery_mask.dtype != np.bool_ or gallery_mask.shape != (len(gallery),):
+            raise ValueError(
+                f"gallery_mask must be a bool array of shape [{len(gallery)}], "
+                f"got {gallery_mask.dtype} {gallery_mask.shape}"
+            )
+    kept = len(gallery) if gallery_mask is None else int(gallery_mask.sum())
+    if not 1 <= k <= kept:
+        raise ValueError(f"k={k} must be between 1 and the gallery size {kept}")
     # A row with an inf or nan has a non-finite squared norm, so the norms (needed anyway) screen the
     # inputs in one pass; only a suspect (or overflowing) row pays for the element-wise check.
     gallery_sq, queries_sq = (np.einsum("gd,gd->g", x, x) for x in (gallery, queries))
@@ -99,6 +114,8 @@ def knn_neighbours(
         scale, bias = 1.0, np.zeros(len(gallery), np.float32)
     else:  # ‖q − g‖² = ‖q‖² − (2 q·g − ‖g‖²): rank by the bracket, which does not depend on the query.
         scale, bias = 2.0, -gallery_sq
+    if gallery_mask is not None:
+        bias = np.where(gallery_mask, bias, -np.inf).astype(np.float32)
 
     num_devices = mesh.devices.size
     per_device = max(math.ceil(len(gallery) / num_devices), k)  # every device proposes k candidates

@@ -12,6 +12,7 @@ Everything here works on per-item correctness vectors (numpy in, Python floats o
   items and stays valid when they are few.
 * ``bootstrap_ci_2d``: few-shot curves, resampling both the random gallery draws and the query videos.
 * ``mean_class_weights``: weights that turn a plain mean into the mean per-class accuracy.
+* ``holm``: Holm's step-down adjustment of p-values for the number of tests made together.
 
 Resampling is chunked so memory stays bounded (about ``_CHUNK_ELEMENTS`` random numbers at a time), and the
 random stream does not depend on the chunking: each resample consumes a fixed number of uniform doubles from
@@ -179,3 +180,17 @@ def mean_class_weights(labels) -> np.ndarray:
         raise ValueError("labels is empty")
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return len(labels) / (len(counts) * counts[inverse].astype(np.float64))
+
+
+def holm(p_values) -> np.ndarray:
+    """Holm's step-down adjusted p-values (family-wise error control, any dependence between the tests):
+    the i-th smallest p times (m − i), made monotone and capped at 1, in the input's order."""
+    p = _as_1d(p_values, "p_values").astype(np.float64)
+    if ((p < 0) | (p > 1) | np.isnan(p)).any():
+        raise ValueError("p_values must lie in [0, 1]")
+    m = len(p)
+    order = np.argsort(p, kind="stable")
+    adjusted = np.minimum(1.0, np.maximum.accumulate(p[order] * (m - np.arange(m))))
+    out = np.empty(m)
+    out[order] = adjusted
+    return out

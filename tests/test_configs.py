@@ -56,3 +56,22 @@ def test_paper_rows_expect_converted_checkpoints():
     table = config_lib.load_file("configs/paper/table.py")
     assert [t.split("/")[-1] for t in table.table.rows] == [f"{n}.py" for n in paper_numbers.PAPER_KNN_GROUND]
     assert config_lib.load_file("configs/paper/table.py:air").table.rows[0].endswith(".py:air")
+
+
+def test_diagnose_configs_one_per_paper_row_and_protocol():
+    """configs/diagnose/<row>.py: the paper row's encoder and checkpoint, the protocol's splits, and
+    curation chosen on the query view's real train split, never its test split."""
+    rows = [p for p in CONFIGS if p.startswith("configs/diagnose/") and not p.endswith("demo.py")]
+    assert sorted(os.path.basename(p)[:-3] for p in rows) == sorted(paper_numbers.PAPER_KNN_GROUND)
+    for path in rows:
+        row = os.path.basename(path)[:-3]
+        paper = config_lib.load_file(f"configs/paper/{row}.py")
+        for protocol, (galleries, (queries,)) in config_lib.KNN_PROTOCOLS.items():
+            config = config_lib.load_file(f"{path}:{protocol}")
+            assert config.mode == "diagnose" and config.encoder.to_dict() == paper.encoder.to_dict()
+            d = config.diagnose
+            assert (d.synthetic, d.real_gallery, d.queries) == (*galleries, queries)
+            assert d.selection == queries.replace(":test", ":train") != queries
+        assert config_lib.load_file(path).diagnose.queries == "rocog_v2/real_ground:test"
+        with pytest.raises(ValueError, match="unknown protocol 'sky'"):
+            config_lib.load_file(f"{path}:sky")

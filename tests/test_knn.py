@@ -152,3 +152,30 @@ def test_huge_but_finite_values_are_accepted():
     """Squared norms overflow float32 here; the element-wise check then clears the rows."""
     gallery = np.array([[3e19], [1.0], [-3e19]], np.float32)
     assert knn.knn_neighbours(gallery, np.array([[2.0]], np.float32), k=1, mesh=_mesh(1))[0, 0] == 1
+
+
+@pytest.mark.parametrize("num_devices", [1, 8])
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_gallery_mask_equals_the_subset_gallery(num_devices, metric):
+    """A masked gallery finds the neighbours the kept rows alone would (in full-gallery indices), with
+    one compiled search for every mask (ablations change the mask, not the shape)."""
+    rng = np.random.default_rng(3)
+    gallery = rng.normal(size=(61, 12)).astype(np.float32)
+    queries = rng.normal(size=(17, 12)).astype(np.float32)
+    mesh = _mesh(num_devices)
+    for num_kept in (55, 30, 4):
+        mask = np.zeros(61, bool)
+        mask[rng.choice(61, num_kept, replace=False)] = True
+        kept = np.flatnonzero(mask)
+        got = knn.knn_neighbours(gallery, queries, k=3, metric=metric, mesh=mesh, gallery_mask=mask)
+        want = kept[knn.knn_neighbours(gallery[kept], queries, k=3, metric=metric, mesh=mesh)]
+        np.testing.assert_array_equal(got, want)
+        assert mask[got].all()
+
+
+def test_gallery_mask_is_checked():
+    gallery, queries = np.ones((5, 2), np.float32), np.ones((1, 2), np.float32)
+    with pytest.raises(ValueError, match=r"bool array of shape \[5\]"):
+        knn.knn_neighbours(gallery, queries, k=1, gallery_mask=np.ones(5, int))
+    with pytest.raises(ValueError, match="between 1 and the gallery size 2"):
+        knn.knn_neighbours(gallery, queries, k=3, gallery_mask=np.array([1, 1, 0, 0, 0], bool))

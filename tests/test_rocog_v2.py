@@ -498,3 +498,39 @@ def test_paper_protocol_runs_on_the_built_splits(built, tmp_path):
     assert {c["value"] for c in synthetic["nearest gallery video: visual_realism"]} <= {"Animated", "Mocap"}
     ids = np.load(next((tmp_path / "features").glob("*real_ground_test*")) / "features.npz")["ids"]
     assert ids.tolist() == [p for p, _ in LISTS["real_ground"]["test"]]  # features keyed by the list paths
+
+
+def test_diagnose_attributes_to_the_generator_fields_by_their_names(built, tmp_path):
+    """A paper row's diagnose config on the fake release (the toy encoder in place of the checkpoint):
+    the generator's fields come from the records by their exact names, the splits are the protocol's,
+    and a set too small for the domain classifier says so rather than failing."""
+    import csv
+    import json
+
+    from gesture_jax import config_lib
+    from gesture_jax.data import groups
+    from gesture_jax.modes import diagnose
+
+    config = config_lib.load_file("configs/diagnose/umt_b16_ft_k710.py")
+    smoke = config_lib.load_file("configs/diagnose/demo.py:smoke")
+    with config.unlocked():
+        config.encoder, config.extract = smoke.encoder, smoke.extract
+        config.data.data_dir = str(built)
+        config.diagnose.k = 1  # the fake synthetic gallery holds 2 videos
+    assert config.diagnose.selection == "rocog_v2/real_ground:train"
+    diagnose.run(config, str(tmp_path))
+    gap = json.load(open(tmp_path / diagnose.DOMAIN_GAP_JSON))["encoders"]["toy-vit-pretrained"]
+    pair = gap["pairs"]["rocog_v2/syn_ground:train | rocog_v2/real_ground:test"]
+    assert (
+        pair["proxy_a_distance"] is None
+        and "at least 5 videos in each set, got 2 and 2" in (pair["proxy_a_distance_not_computed"])
+    )
+    lines = list(csv.DictReader(open(tmp_path / diagnose.ATTRIBUTION_CSV)))
+    assert {line["field"] for line in lines} == set(groups.attribution_fields("rocog_v2/syn_ground"))
+    records = _records(built, "syn_ground")["train"]
+    for field in ("avatar", "terrain", "visual_realism", "race"):
+        want = sorted({r[field].decode() for r in records})
+        assert sorted(line["value"] for line in lines if line["field"] == field) == want
+    # Leaving a value out of a 2-video gallery leaves too few for a vote: said, not computed.
+    assert all(line["skipped"] for line in lines if int(line["num_removed"]))
+    assert gap["attribution"]["curation"]["steps"] == []

@@ -208,3 +208,13 @@ def test_strata_given_as_names_or_indices_give_the_same_interval():
     correct = rng.random(80) < 0.6
     names = np.array(["Rally", "Halt", "Advance", "Attention"])[labels]  # sorted order differs from indices
     assert stats.bootstrap_ci(correct, strata=labels) == stats.bootstrap_ci(correct, strata=names)
+
+
+def test_holm_adjustment():
+    """Holm (1979) by hand: sorted p 0.005, 0.01, 0.03, 0.04 times 4, 3, 2, 1 → 0.02, 0.03, 0.06, 0.04,
+    made monotone → 0.02, 0.03, 0.06, 0.06; returned in the input's order."""
+    np.testing.assert_allclose(stats.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(stats.holm([0.5, 0.9]), [1.0, 1.0])  # capped at 1
+    assert stats.holm([0.2]).tolist() == [0.2]
+    with pytest.raises(ValueError, match="must lie in"):
+        stats.holm([0.1, 1.5])

@@ -1,6 +1,8 @@
 r"""Toy domain-gap diagnosis: how far the synthetic toy gestures sit from the real-look ones in the frozen
 pre-trained toy encoder's features (MMD², Fréchet, proxy A-distance, class gaps, neighbour provenance,
-t-SNE), beside the paper's KNN with the synthetic, real and mixed galleries.
+t-SNE), beside the paper's KNN with the synthetic, real and mixed galleries; which of the toy generator's
+parameters (timing, body, placement) the useful synthetic neighbours have, leave-one-value-out
+ablations, and a synthetic gallery curated on the real train split, scored on the real test split.
 
   python -m gesture_jax.main --config configs/diagnose/demo.py --workdir workdirs/diagnose_demo
   python -m gesture_jax.main --config configs/diagnose/demo.py:smoke --workdir workdirs/diagnose_smoke
@@ -25,6 +27,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         synthetic=f"toy_gestures/synthetic{suffix}:train",
         real_gallery=f"toy_gestures/real{suffix}:train",
         queries=f"toy_gestures/real{suffix}:test",
+        selection=f"toy_gestures/real{suffix}:train",  # the toy real set has no val split
     )
     if arg == "smoke":
         config.diagnose.num_permutations = 50

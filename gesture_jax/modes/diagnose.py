@@ -1,42 +1,57 @@
-"""Mode ``diagnose``: how far the synthetic videos sit from the real ones in an encoder's feature space.
+"""Mode ``diagnose``: why a synthetic gallery falls short on real videos, in an encoder's feature space.
 
 From the cached features of a synthetic gallery, a real gallery and real query videos (no re-extraction
-once a knn or curves run has cached them): the paper's KNN with each gallery and with both together
-(rows with intervals, paired comparisons), the domain-gap numbers of `gesture_jax.domain` for each pair
-of splits (MMD² with a permutation p-value, Fréchet distance, proxy A-distance, per-class centroid gaps),
-where the real queries' neighbours in the mixed gallery come from, and a 2-D t-SNE picture.
+once a knn or curves run has cached them):
+
+* the paper's KNN with each gallery and with both together (rows with intervals, paired comparisons);
+* the domain-gap numbers of `gesture_jax.domain` for each pair of splits (MMD² with a permutation
+  p-value, Fréchet distance, proxy A-distance, per-class centroid gaps) and where the real queries'
+  neighbours in the mixed gallery come from;
+* attribution to the generator's parameters (`gesture_jax.attribution`): per parameter value, its share
+  of the real queries' synthetic neighbours and their votes, leave-one-value-out ablations of the
+  synthetic gallery, and a gallery curated on ``diagnose.selection`` (never the query split), scored
+  as one more row;
+* pictures (`gesture_jax.feature_pictures`): a t-SNE of the features, and the real queries the
+  synthetic gallery gets wrong beside their nearest synthetic neighbours.
 
 Outputs in the workdir besides the report: ``domain_gap.json`` (every number, keyed by encoder and split
-pair) and ``embedding_<encoder>.png``. Sets larger than ``diagnose.max_points`` are subsampled
-deterministically (`domain.subsample`, seed ``diagnose.seed``) for the gap numbers and the picture; the
-KNN rows always use every video.
+pair), ``attribution.csv`` (one line per parameter value), ``embedding_<encoder>.png`` and
+``failures_<encoder>.png``. Sets larger than ``diagnose.max_points`` are subsampled deterministically
+(`domain.subsample`, seed ``diagnose.seed``) for the gap numbers and the picture; KNN and attribution
+always use every video.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
-import matplotlib
 import ml_collections
 import numpy as np
 
-from gesture_jax import domain, knn, protocol, report, storage
+from gesture_jax import attribution, domain, feature_pictures, knn, protocol, report, stats, storage
+from gesture_jax.data import datasets, groups
 from gesture_jax.features import VideoVectors
 from gesture_jax.run_context import RunContext
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
 DOMAIN_GAP_JSON = "domain_gap.json"
+ATTRIBUTION_CSV = "attribution.csv"
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     cfg = config.diagnose
     ctx = RunContext.create(config, workdir)
+    if cfg.selection and datasets.SplitRef.parse(cfg.selection) == datasets.SplitRef.parse(cfg.queries):
+        raise ValueError(
+            f"diagnose.selection is the query split {cfg.queries}: curation must be chosen on other "
+            "videos (a real train or val_tsonly split), or set selection='' to skip it"
+        )
     names = [cfg.synthetic, cfg.real_gallery, cfg.queries]
+    names += [cfg.selection] if cfg.selection and cfg.selection not in names else []
     class_names = ctx.class_names(names)
     vectors = ctx.vectors(names)
-    synthetic, real, queries = (vectors[n] for n in names)
+    synthetic, real, queries = (vectors[n] for n in names[:3])
     mixed_name = f"{cfg.synthetic}+{cfg.real_gallery}"
     mixed = VideoVectors.concatenate([synthetic, real])
 
@@ -75,19 +90,50 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     is_synthetic = np.arange(len(mixed)) < len(synthetic)
     provenance = domain.neighbour_provenance(neighbours, is_synthetic, mixed.labels, queries.labels)
     gap["neighbour_provenance"] = {f"{mixed_name} → {cfg.queries}": provenance}
+
+    synthetic_row = rows[0]
+    k = synthetic_row.settings["k"]
+    syn_neighbours = knn.knn_neighbours(
+        synthetic.vectors, queries.vectors, k=k, metric=cfg.metric, mesh=ctx.mesh
+    )
+    fields = _attribution_fields(cfg)
+    if fields:
+        gap["attribution"], curated = _attribute(ctx, cfg, fields, vectors, syn_neighbours, synthetic_row)
+        if curated is not None:
+            rows.append(curated)
+            protocol.log(curated)
+    gap["failures"] = _failures(synthetic_row, syn_neighbours, synthetic, cfg.failures)
     body = {"encoders": {ctx.encoder_name: gap}}
 
     sections = []
     if ctx.is_main:
         storage.write_json(os.path.join(workdir, DOMAIN_GAP_JSON), body)
-        picture = _plot(
-            workdir,
-            ctx.encoder_name,
+        picture = f"embedding_{ctx.encoder_name}.png"
+        feature_pictures.embedding_plot(
+            os.path.join(workdir, picture),
             [(cfg.synthetic, synthetic), (cfg.real_gallery, real), (cfg.queries, queries)],
             class_names,
-            cfg,
+            metric=cfg.metric,
+            max_points=cfg.embedding_points,
+            seed=cfg.seed,
+            title=f"t-SNE of frozen {ctx.encoder_name} features ({cfg.metric})",
         )
         sections.append(("domain gap", _markdown(gap, mixed_name, cfg, picture)))
+        if "attribution" in gap:
+            storage.write_text(
+                os.path.join(workdir, ATTRIBUTION_CSV), _csv(ctx.encoder_name, gap["attribution"])
+            )
+            sections.append(("attribution", _attribution_markdown(gap["attribution"], cfg)))
+        if gap["failures"]:
+            sheet = f"failures_{ctx.encoder_name}.png"
+            feature_pictures.failure_sheet(
+                os.path.join(workdir, sheet),
+                gap["failures"],
+                lambda i: ctx.split(cfg.queries).source[i],
+                lambda i: ctx.split(cfg.synthetic).source[i],
+                title=f"Real queries misclassified by KNN on {cfg.synthetic} (frozen {ctx.encoder_name})",
+            )
+            sections.append(("failures", _failures_markdown(gap["failures"], cfg, sheet)))
     ctx.publish(
         report.Results(
             f"Domain gap of frozen {ctx.encoder_name} features",
@@ -99,11 +145,122 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     return rows
 
 
+def _attribution_fields(cfg) -> tuple[str, ...]:
+    fields = tuple(cfg.attribute)
+    if fields == ("auto",):
+        return groups.attribution_fields(datasets.SplitRef.parse(cfg.synthetic).dataset)
+    return fields
+
+
+def _attribute(ctx: RunContext, cfg, fields, vectors, neighbours, synthetic_row):
+    """Attribution of the synthetic gallery's KNN to its generator parameters (module docstring); returns
+    the numbers and the curated gallery's row (None without a selection split)."""
+    synthetic, queries = vectors[cfg.synthetic], vectors[cfg.queries]
+    k, num_classes = synthetic_row.settings["k"], len(synthetic_row.class_names)
+    values = ctx.metadata(cfg.synthetic, fields)
+    factors = [attribution.factor(f, values[f], max_values=cfg.max_values, bins=cfg.bins) for f in fields]
+
+    def predictor(q: VideoVectors):
+        return lambda mask: knn.knn_classify(
+            synthetic.vectors,
+            synthetic.labels,
+            q.vectors,
+            k=k,
+            metric=cfg.metric,
+            num_classes=num_classes,
+            mesh=ctx.mesh,
+            gallery_mask=mask,
+        )
+
+    out = {
+        "gallery": cfg.synthetic,
+        "queries": cfg.queries,
+        "k": k,
+        "binning": {"max_values": cfg.max_values, "bins": cfg.bins},
+        "neighbour_shares": [
+            r
+            for f in factors
+            for r in attribution.neighbour_shares(f, neighbours, synthetic.labels, queries.labels)
+        ],
+        "leave_one_out": attribution.leave_one_out(
+            factors, predictor(queries), queries.labels, synthetic.labels, k=k, seed=cfg.seed
+        ),
+    }
+    for r in out["leave_one_out"]:  # class indices → names, for readers of the json and csv
+        r["classes_lost"] = [synthetic_row.class_names[c] for c in r.get("classes_lost", [])]
+    if not cfg.selection:
+        return out, None
+    selection = vectors[cfg.selection]
+    chosen = attribution.curate(
+        factors, predictor(selection), selection.labels, synthetic.labels, k=k, max_steps=cfg.curation_steps
+    )
+    name = f"{cfg.synthetic}[curated on {cfg.selection}]"
+    curated = protocol.knn_row(
+        VideoVectors(
+            synthetic.vectors[chosen.mask], synthetic.labels[chosen.mask], synthetic.ids[chosen.mask]
+        ),
+        queries,
+        k=k,
+        metric=cfg.metric,
+        class_names=synthetic_row.class_names,
+        mesh=ctx.mesh,
+        describe={
+            "encoder": synthetic_row.encoder,
+            "encoder_state": synthetic_row.encoder_state,
+            "queries": synthetic_row.queries,
+            "gallery": name,
+        },
+    )
+    a, b = curated.correct, synthetic_row.correct
+    out["curation"] = {
+        "selection": cfg.selection,
+        "rule": "greedy: leave out the parameter value that raises selection accuracy most, while it rises",
+        "max_steps": cfg.curation_steps,
+        "selection_accuracy_full": chosen.start_accuracy,
+        "steps": chosen.steps,
+        "num_gallery": int(chosen.mask.sum()),
+        "gallery": name,
+        "test_accuracy": float(a.mean()),
+        "test_accuracy_full": float(b.mean()),
+        "test_difference": float(a.mean() - b.mean()),
+        "test_ci95": list(stats.paired_bootstrap_ci(a, b, strata=curated.labels, seed=cfg.seed)),
+        "test_mcnemar_p": stats.mcnemar_exact(a, b),
+    }
+    return out, curated
+
+
+def _failures(row: protocol.Row, neighbours: np.ndarray, synthetic: VideoVectors, limit: int) -> list[dict]:
+    """Up to `limit` queries the synthetic gallery gets wrong, the most confidently wrong first (most
+    votes for the predicted class, then record order), with their nearest synthetic neighbours."""
+    wrong = np.flatnonzero(~row.correct)
+    votes = (synthetic.labels[neighbours[wrong]] == row.predictions[wrong][:, None]).sum(1)
+    order = wrong[np.lexsort((wrong, -votes))][:limit]
+    names = row.class_names
+    return [
+        {
+            "query_index": int(i),
+            "id": str(row.ids[i]),
+            "label": names[row.labels[i]],
+            "predicted": names[row.predictions[i]],
+            "neighbours": [
+                {"index": int(j), "id": str(synthetic.ids[j]), "label": names[synthetic.labels[j]]}
+                for j in neighbours[i]
+            ],
+        }
+        for i in order
+    ]
+
+
 def _pair_numbers(a: VideoVectors, b: VideoVectors, class_names, cfg) -> dict:
     ia = domain.subsample(len(a), cfg.max_points, cfg.seed)
     ib = domain.subsample(len(b), cfg.max_points, cfg.seed)
     x, y = domain.as_metric(a.vectors[ia], cfg.metric), domain.as_metric(b.vectors[ib], cfg.metric)
     test = domain.mmd2_test(x, y, num_permutations=cfg.num_permutations, seed=cfg.seed)
+    folds = 5  # the domain classifier's cross-validation folds: each set needs a video in each fold
+    if min(len(x), len(y)) >= folds:
+        pad, why = domain.proxy_a_distance(x, y, seed=cfg.seed, num_folds=folds), None
+    else:
+        pad, why = None, f"needs at least {folds} videos in each set, got {len(x)} and {len(y)}"
     return {
         "n_a": int(len(x)),
         "n_b": int(len(y)),
@@ -112,7 +269,8 @@ def _pair_numbers(a: VideoVectors, b: VideoVectors, class_names, cfg) -> dict:
         "mmd2_bandwidth": test["bandwidth"],
         "num_permutations": test["num_permutations"],
         "frechet": domain.frechet_distance(x, y),
-        "proxy_a_distance": domain.proxy_a_distance(x, y, seed=cfg.seed),
+        "proxy_a_distance": pad,
+        **({"proxy_a_distance_not_computed": why} if why else {}),
         "class_gaps": domain.class_gaps(x, a.labels[ia], y, b.labels[ib], class_names),
     }
 
@@ -131,10 +289,14 @@ def _markdown(gap: dict, mixed_name: str, cfg, picture: str) -> str:
     ]
     for key, p in gap["pairs"].items():
         a, b = key.split(" | ")
+        pad = "–" if p["proxy_a_distance"] is None else f"{p['proxy_a_distance']:.2f}"
         lines.append(
             f"| `{a}` | `{b}` | {p['n_a']} / {p['n_b']} | {p['mmd2']:.4f} | {p['mmd2_p_value']:.3g} | "
-            f"{p['frechet']:.4g} | {p['proxy_a_distance']:.2f} |"
+            f"{p['frechet']:.4g} | {pad} |"
         )
+    for key, p in gap["pairs"].items():
+        if "proxy_a_distance_not_computed" in p:
+            lines += ["", f"No proxy A-distance for `{key}`: {p['proxy_a_distance_not_computed']}."]
     for key, p in gap["neighbour_provenance"].items():
         lines += [
             "",
@@ -147,56 +309,157 @@ def _markdown(gap: dict, mixed_name: str, cfg, picture: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot(workdir: str, encoder: str, sets, class_names, cfg) -> str:
-    """t-SNE (scikit-learn) of the subsampled sets together: colour = class, marker = split."""
-    from sklearn.manifold import TSNE
+_CSV_COLUMNS = (
+    "encoder",
+    "gallery",
+    "queries",
+    "field",
+    "value",
+    "rule",
+    "low",
+    "high",
+    "gallery_count",
+    "gallery_share",
+    "neighbour_count",
+    "neighbour_share",
+    "lift",
+    "neighbours_correct",
+    "num_removed",
+    "accuracy_without",
+    "full_accuracy",
+    "difference",
+    "ci95_low",
+    "ci95_high",
+    "mcnemar_p",
+    "mcnemar_p_holm",
+    "classes_lost",
+    "skipped",
+    "removed_by_curation",
+)
 
-    parts, labels, which = [], [], []
-    for i, (_, v) in enumerate(sets):
-        index = domain.subsample(len(v), cfg.embedding_points, cfg.seed)
-        parts.append(domain.as_metric(v.vectors[index], cfg.metric))
-        labels.append(v.labels[index])
-        which.append(np.full(len(index), i))
-    points = np.concatenate(parts)
-    labels, which = np.concatenate(labels), np.concatenate(which)
-    perplexity = float(min(30.0, max(2.0, (len(points) - 1) / 3)))
-    xy = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=cfg.seed).fit_transform(points)
-    fig, ax = plt.subplots(figsize=(8, 6.5))
-    colours = plt.get_cmap("tab10" if len(class_names) <= 10 else "tab20")
-    markers = ("o", "^", "s")
-    for i, (name, _) in enumerate(sets):
-        for c in range(len(class_names)):
-            keep = (which == i) & (labels == c)
-            filled = dict(facecolors=colours(c % colours.N)) if i else dict(facecolors="none")
-            ax.scatter(
-                xy[keep, 0],
-                xy[keep, 1],
-                s=18,
-                marker=markers[i % 3],
-                edgecolors=colours(c % colours.N),
-                linewidths=0.8,
-                **filled,
-            )
-    class_handles = [
-        plt.Line2D([], [], ls="", marker="o", color=colours(c % colours.N), label=n)
-        for c, n in enumerate(class_names)
-    ]
-    split_handles = [
-        plt.Line2D(
-            [], [], ls="", marker=markers[i % 3], color="0.3", mfc="none" if i == 0 else "0.3", label=name
+
+def _csv(encoder: str, att: dict) -> str:
+    """One line per parameter value: its neighbour shares, its leave-one-out ablation and whether the
+    curation left it out."""
+    loo = {(r["field"], r["value"]): r for r in att["leave_one_out"]}
+    curated_out = {(s["field"], s["value"]) for s in att.get("curation", {}).get("steps", [])}
+    out = io.StringIO()
+    writer = csv.DictWriter(out, _CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for share in att["neighbour_shares"]:
+        key = (share["field"], share["value"])
+        ablation = loo[key]
+        ci = ablation.get("ci95", ["", ""])
+        writer.writerow(
+            {
+                "encoder": encoder,
+                "gallery": att["gallery"],
+                "queries": att["queries"],
+                **{c: share[c] for c in _CSV_COLUMNS if c in share},
+                "neighbours_correct": ""
+                if share["neighbours_correct"] is None
+                else share["neighbours_correct"],
+                "num_removed": ablation["num_removed"],
+                "accuracy_without": ablation.get("accuracy", ""),
+                "full_accuracy": ablation.get("full_accuracy", ""),
+                "difference": ablation.get("difference", ""),
+                "ci95_low": ci[0],
+                "ci95_high": ci[1],
+                "mcnemar_p": ablation.get("mcnemar_p", ""),
+                "mcnemar_p_holm": ablation.get("mcnemar_p_holm", ""),
+                "classes_lost": ";".join(ablation.get("classes_lost", [])),
+                "skipped": ablation.get("skipped", ""),
+                "removed_by_curation": str(key in curated_out).lower(),
+            }
         )
-        for i, (name, _) in enumerate(sets)
+    return out.getvalue()
+
+
+def _signed(x: float) -> str:
+    return f"{100 * x:+.1f}"
+
+
+def _attribution_markdown(att: dict, cfg, shown: int = 6) -> str:
+    shares = sorted(att["neighbour_shares"], key=lambda r: -r["lift"])
+    lines = [
+        "## Attribution to the generator's parameters",
+        "",
+        f"KNN (k={att['k']}) with `{att['gallery']}` on `{att['queries']}`. Numeric parameters with more "
+        f"than {cfg.max_values} values are cut into {cfg.bins} quantile bins of the gallery's values. "
+        f"Every value is in `{ATTRIBUTION_CSV}`; the extremes are shown.",
+        "",
+        "Which values the real queries' synthetic neighbours have (lift: neighbour share / gallery share; "
+        "correct: those neighbours that carry the query's class):",
+        "",
+        "| parameter | value | gallery % | neighbours % | lift | correct % |",
+        "|---|---|---:|---:|---:|---:|",
     ]
-    first = ax.legend(
-        handles=class_handles, title="class", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8
+    picked = shares[:shown] + [r for r in shares[-shown:] if r not in shares[:shown]]
+    for r in picked:
+        correct = "–" if r["neighbours_correct"] is None else f"{100 * r['neighbours_correct']:.0f}"
+        lines.append(
+            f"| {r['field']} | {r['value']} | {100 * r['gallery_share']:.1f} | "
+            f"{100 * r['neighbour_share']:.1f} | {r['lift']:.2f} | {correct} |"
+        )
+    tested = sorted((r for r in att["leave_one_out"] if "skipped" not in r), key=lambda r: -r["difference"])
+    lines += [
+        "",
+        "Leave one value out: accuracy without every synthetic video of the value, minus the full "
+        "gallery's, on the same queries (95% paired interval; McNemar p, Holm-adjusted over the "
+        f"{len(tested)} values tested). Positive: the gallery is better without them.",
+        "",
+        "| parameter | value | videos left out | classes lost | accuracy without (%) | difference (pp) "
+        "| p (Holm) |",
+        "|---|---|---:|---|---:|---:|---:|",
+    ]
+    for r in tested[:shown] + [r for r in tested[-shown:] if r not in tested[:shown]]:
+        lo, hi = r["ci95"]
+        lines.append(
+            f"| {r['field']} | {r['value']} | {r['num_removed']} | {', '.join(r['classes_lost']) or '–'} | "
+            f"{100 * r['accuracy']:.1f} | "
+            f"{_signed(r['difference'])} [{_signed(lo)}, {_signed(hi)}] | {r['mcnemar_p_holm']:.3g} |"
+        )
+    skipped = [r for r in att["leave_one_out"] if "skipped" in r]
+    if skipped:
+        lines += [
+            "",
+            "Not ablated: "
+            + "; ".join(f"{r['field']} = {r['value']} ({r['skipped']})" for r in skipped)
+            + ".",
+        ]
+    cur = att.get("curation")
+    if cur is None:
+        lines += ["", "No curation: `diagnose.selection` is empty."]
+        return "\n".join(lines) + "\n"
+    removed = ", ".join(f"{s['field']} = {s['value']}" for s in cur["steps"]) or "nothing (no removal helped)"
+    path = " → ".join(
+        f"{100 * a:.1f}%"
+        for a in [cur["selection_accuracy_full"]] + [s["selection_accuracy"] for s in cur["steps"]]
     )
-    ax.add_artist(first)
-    ax.legend(handles=split_handles, title="split", loc="lower left", bbox_to_anchor=(1.01, 0.0), fontsize=8)
-    ax.set_title(f"t-SNE of frozen {encoder} features ({cfg.metric})")
-    ax.set_xticks([])
-    ax.set_yticks([])
-    fig.tight_layout()
-    name = f"embedding_{encoder}.png"
-    storage.write_with(os.path.join(workdir, name), lambda tmp: fig.savefig(tmp, format="png", dpi=120))
-    plt.close(fig)
-    return name
+    lo, hi = cur["test_ci95"]
+    lines += [
+        "",
+        f"Curation, chosen on `{cur['selection']}` (never the query split): left out {removed}; "
+        f"selection accuracy {path}; {cur['num_gallery']} videos kept. On `{att['queries']}`: "
+        f"{100 * cur['test_accuracy']:.1f}% against {100 * cur['test_accuracy_full']:.1f}% with the full "
+        f"gallery, {_signed(cur['test_difference'])} pp [{_signed(lo)}, {_signed(hi)}], "
+        f"McNemar p {cur['test_mcnemar_p']:.3g}.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _failures_markdown(failures: list[dict], cfg, sheet: str) -> str:
+    lines = [
+        f"## Real queries the synthetic gallery gets wrong (the {len(failures)} most confidently wrong)",
+        "",
+        f"Each row of the sheet: frames of the real query, then the middle frame of its {cfg.k} nearest "
+        f"videos of `{cfg.synthetic}`.",
+        "",
+        "| query | class | predicted | synthetic neighbours |",
+        "|---|---|---|---|",
+    ]
+    for f in failures:
+        neighbours = ", ".join(n["label"] for n in f["neighbours"])
+        lines.append(f"| `{f['id']}` | {f['label']} | {f['predicted']} | {neighbours} |")
+    lines += ["", f"![failed queries]({sheet})"]
+    return "\n".join(lines) + "\n"
