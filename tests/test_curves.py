@@ -55,6 +55,8 @@ def test_curves_mode(toy_data_dir, tmp_path):
         "| real videos per class (`toy_gestures/real_small:train`) | real only | synthetic + real |" in text
     )
     assert "| all |" in text and "## All rows" in text
+    syn = by_key[("synthetic", None)]
+    assert f"| 0 (synthetic only) | – | {report.percent(syn['accuracy'], syn['accuracy_ci95'])} |" in text
     for r in rows:  # means with intervals over draws and queries
         assert r["accuracy_ci95"][0] <= r["accuracy"] <= r["accuracy_ci95"][1]
     assert by_key[("real", 1)]["ci_resampling"] == "gallery draws and queries"

@@ -114,15 +114,16 @@ def _equivalent(group: list[protocol.Row], cfg, real) -> dict:
 
 def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str, equivalent: dict) -> str:
     baseline = _point(group, "synthetic", None)
+    alone = report.percent(baseline.metrics["accuracy"], baseline.metrics["accuracy_ci95"])
     lines = [
         f"## Accuracy (%) on `{queries}`, KNN k={cfg.k}, {cfg.metric}: mean over {cfg.num_seeds} draws "
         "[95% interval over draws and queries]",
         "",
-        f"Synthetic gallery `{cfg.synthetic_gallery}` alone: "
-        f"{report.percent(baseline.metrics['accuracy'], baseline.metrics['accuracy_ci95'])}.",
+        f"Synthetic gallery `{cfg.synthetic_gallery}` alone: {alone}.",
         "",
         f"| real videos per class (`{cfg.real_gallery}`) | real only | synthetic + real |",
         "|---:|---:|---:|",
+        f"| 0 (synthetic only) | – | {alone} |",
     ]
     for shots in cfg.shots:
         cells = [_point(group, curve, shots).metrics for curve in ("real", "synthetic+real")]
