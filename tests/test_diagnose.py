@@ -9,7 +9,7 @@ import pytest
 import tensorflow_datasets as tfds
 from sklearn.neighbors import KNeighborsClassifier
 
-from gesture_jax import config_lib, domain, features, report
+from gesture_jax import config_lib, diagnosis_tables, domain, features, report
 from gesture_jax.data import groups
 from gesture_jax.modes import diagnose
 
@@ -98,7 +98,7 @@ def test_attribution_table_and_ablations_follow_from_cache_and_records(run, toy_
     gap = json.load(open(workdir / diagnose.DOMAIN_GAP_JSON))["encoders"]["toy-vit-pretrained"]
     att = gap["attribution"]
     lines = list(csv.DictReader(open(workdir / diagnose.ATTRIBUTION_CSV)))
-    assert tuple(lines[0]) == diagnose._CSV_COLUMNS
+    assert tuple(lines[0]) == diagnosis_tables.CSV_COLUMNS
     assert {line["field"] for line in lines} == set(groups.attribution_fields("toy_gestures/synthetic_small"))
     assert len(lines) == len(att["neighbour_shares"]) == len(att["leave_one_out"])
     for field in {line["field"] for line in lines}:  # each parameter's values share out the neighbours
