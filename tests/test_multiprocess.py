@@ -136,6 +136,15 @@ def test_curves_on_two_processes_match_one(toy_data_dir, tmp_path):
     assert (tmp_path / "two" / "curves_toy_gestures-real_small-test.png").stat().st_size > 1000
 
 
+def test_diagnose_on_two_processes_matches_one(toy_data_dir, tmp_path):
+    """The gap numbers, the attribution's many masked KNN runs and the curation: the same on 2 × 4
+    devices as on 1 × 8, and written once."""
+    flags = (f"--config.data.data_dir={toy_data_dir}", "--config.diagnose.num_permutations=20")
+    _two_against_one("configs/diagnose/demo.py:smoke", tmp_path, *flags)
+    for name in ("domain_gap.json", "attribution.csv"):
+        assert (tmp_path / "two" / name).read_text() == (tmp_path / "one" / name).read_text()
+
+
 def test_zeroshot_on_two_processes_matches_one(toy_data_dir, tmp_path):
     from test_zeroshot import _write_small_merges  # a few real-format merges: no download needed
 
