@@ -25,9 +25,9 @@ import os
 from absl import app, flags
 
 from gesture_jax.models import registry
-from gesture_jax.ports import convert, keymaps, verify
+from gesture_jax.ports import convert, verify
 
-_FAMILY = flags.DEFINE_enum("family", None, sorted(keymaps.KEYMAPS), "Checkpoint family.")
+_FAMILY = flags.DEFINE_enum("family", None, registry.ported_families(), "Checkpoint family.")
 _SRC = flags.DEFINE_string("src", None, "Official checkpoint file.")
 _DST = flags.DEFINE_string("dst", None, "Output directory (model.json + params/).")
 _VARIANT = flags.DEFINE_string("variant", None, "Registered encoder whose size the checkpoint has.")

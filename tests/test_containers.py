@@ -32,7 +32,8 @@ from port_cases import (
 )
 
 from gesture_jax import checkpointing, models
-from gesture_jax.ports import convert, keymaps, readers, verify
+from gesture_jax.models import model_dir, viclip, vit
+from gesture_jax.ports import convert, readers, verify
 
 # (file, parity case, extra flags, the top-level key holding the weights)
 TRAINING_SAVES = [
@@ -158,13 +159,13 @@ def test_nested_prefixes_for_every_family(tmp_path, case, prefix):
 
 def test_stripping_never_eats_a_real_name():
     for case in ("umt_dev_native", "umt_dev_interp", "videomae_v1_dev", "videomae_v2_dev", "viclip_dev"):
-        keymap = keymaps.KEYMAPS[fixture(case)[1]["family"]]
+        keymap = convert.keymap_of(fixture(case)[1]["family"])
         assert all(keymap.strip(k) == k for k in state(case)), case
-    assert keymaps.VICLIP.strip("encoder.vision_encoder.proj") == "vision_encoder.proj"
-    assert keymaps.VIT.strip("encoder_to_decoder.weight") == "encoder_to_decoder.weight"
-    assert keymaps.VIT.strip("module._orig_mod.encoder.blocks.0.norm1.weight") == "blocks.0.norm1.weight"
-    dropped = keymaps.VIT.strip("_orig_mod.decoder.blocks.0.mlp.fc1.weight")
-    assert dropped == "decoder.blocks.0.mlp.fc1.weight" and keymaps.VIT.is_dropped(dropped)
+    assert viclip.KEYMAP.strip("encoder.vision_encoder.proj") == "vision_encoder.proj"
+    assert vit.KEYMAP.strip("encoder_to_decoder.weight") == "encoder_to_decoder.weight"
+    assert vit.KEYMAP.strip("module._orig_mod.encoder.blocks.0.norm1.weight") == "blocks.0.norm1.weight"
+    dropped = vit.KEYMAP.strip("_orig_mod.decoder.blocks.0.mlp.fc1.weight")
+    assert dropped == "decoder.blocks.0.mlp.fc1.weight" and vit.KEYMAP.is_dropped(dropped)
 
 
 @pytest.mark.parametrize(
@@ -231,7 +232,7 @@ def test_all_zero_tensors_are_warned_about_by_name(tmp_path, caplog):
 
 
 def _rewrite_params(dst, edit):
-    params_dir = os.path.join(dst, convert.PARAMS_DIR)
+    params_dir = os.path.join(dst, model_dir.PARAMS_DIR)
     params = checkpointing.load_params(params_dir)
     edit(params)
     shutil.rmtree(params_dir)

@@ -6,9 +6,9 @@ import os
 import numpy as np
 import pytest
 
-from gesture_jax import checkpointing, config_lib, models
+from gesture_jax import config_lib, models
+from gesture_jax.models import model_dir
 from gesture_jax.modes import pretrain
-from gesture_jax.ports import convert
 from gesture_jax.train import supervised
 from gesture_jax.train import trainer as trainer_lib
 
@@ -39,7 +39,7 @@ def exported(toy_motions_data_dir, tmp_path_factory):
 
 
 def _meta(workdir):
-    return convert.read_model_json(os.path.join(workdir, pretrain.ENCODER_DIR))
+    return model_dir.read_meta(os.path.join(workdir, pretrain.ENCODER_DIR))
 
 
 def test_rerunning_the_shrunk_config_is_deterministic(exported):
@@ -59,7 +59,7 @@ def test_export_is_a_converted_model_with_its_provenance(exported, toy_motions_d
     source = meta["source"]
     assert source["train_split"] == "toy_motions/neutral_small:train" and source["dataset_version"] == "1.0.0"
     assert source["config"]["pretrain"]["num_steps"] == 6 and source["config"]["mode"] == "pretrain"
-    params = checkpointing.load_params(os.path.join(path, convert.PARAMS_DIR))
+    params = model_dir.read_params(path)
     assert trainer_lib.checksum(params) == source["sha256"]
     assert source["num_params"] == sum(v.size for v in params.values())
     # it loads like any converted checkpoint, and is not the random init it started from
@@ -74,8 +74,8 @@ def test_export_is_a_converted_model_with_its_provenance(exported, toy_motions_d
 
 
 def test_shipped_encoder_loads_and_matches_its_checksum():
-    meta = convert.read_model_json(SHIPPED)
-    params = checkpointing.load_params(os.path.join(SHIPPED, convert.PARAMS_DIR))
+    meta = model_dir.read_meta(SHIPPED)
+    params = model_dir.read_params(SHIPPED)
     assert trainer_lib.checksum(params) == meta["source"]["sha256"]
     model, spec = models.open_encoder("toy-vit-pretrained")
     assert spec == models.get("toy-vit-pretrained").spec
@@ -89,7 +89,7 @@ def test_shipped_encoder_loads_and_matches_its_checksum():
 
 def test_shipped_encoder_is_the_output_of_the_pretrain_config():
     """model.json states the config it came from: configs/toy_pretrain.py as it is now (data_dir aside)."""
-    source = convert.read_model_json(SHIPPED)["source"]
+    source = model_dir.read_meta(SHIPPED)["source"]
     config = json.loads(config_lib.load_file("configs/toy_pretrain.py").to_json_best_effort())
     recorded = source["config"]
     for block in (config, recorded):

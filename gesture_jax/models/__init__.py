@@ -15,17 +15,23 @@ from typing import Any
 import jax.numpy as jnp
 from flax import nnx
 
-from gesture_jax import checkpointing
 from gesture_jax.data.spec import VideoSpec
-from gesture_jax.models import registry
-from gesture_jax.models.registry import EncoderInfo, get, names
+from gesture_jax.models import family, model_dir, registry
+from gesture_jax.models.registry import EncoderInfo, get, names, ported_families
 
 DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
 
 
-def family_module(family: str) -> ModuleType:
-    """The module that builds `family` (``build``, ``buffers``, ``adapt_params``, ``CONFIG_CLASS``)."""
-    return importlib.import_module(f"gesture_jax.models.{registry.get_family(family).module}")
+def family_module(name: str) -> ModuleType:
+    """The module of family `name`, with the members of the contract (`gesture_jax.models.family`)."""
+    fam = registry.get_family(name)
+    module = importlib.import_module(f"gesture_jax.models.{fam.module}")
+    family.check(module)
+    if fam.checkpoint and not family.has_port(module):
+        raise TypeError(
+            f"family {name!r} names checkpoint format {fam.checkpoint!r} but {module.__name__} has no KEYMAP"
+        )
+    return module
 
 
 def _dtype(name: str):
@@ -73,12 +79,10 @@ def load(
     `num_frames` runs it at another frame count with the family's rule (VideoMAE: the sinusoid for the
     new token count; UMT: its resized table; ViCLIP: temporal table interpolated or truncated).
     """
-    from gesture_jax.ports import convert
-
-    meta = convert.read_model_json(path)
+    meta = model_dir.read_meta(path)
     module = family_module(meta["family"])
     config = dict(meta["model_config"])
-    params = checkpointing.load_params(os.path.join(path, convert.PARAMS_DIR))
+    params = model_dir.read_params(path)
     if num_frames is not None and num_frames != config["num_frames"]:
         new = {**config, "num_frames": num_frames}
         params = module.adapt_params(params, config, new)
@@ -148,9 +152,7 @@ def weights_dir(name: str, checkpoint: str = "") -> str:
 
 
 def _checkpoint_family(path: str) -> str:
-    from gesture_jax.ports import convert
-
-    return convert.read_model_json(path)["family"]
+    return model_dir.read_meta(path)["family"]
 
 
 __all__ = [
@@ -162,5 +164,6 @@ __all__ = [
     "weights_dir",
     "get",
     "names",
+    "ported_families",
     "DTYPES",
 ]

@@ -1,7 +1,7 @@
 """Encoders by name: family, size, and the input protocol the family was evaluated with.
 
 The registry is plain data. A family names the module that builds it (``gesture_jax.models.<module>``,
-exposing ``build(model_config, *, dtype, attention_impl, rngs)``) and the checkpoint format it ports
+with the members of the contract in `gesture_jax.models.family`) and the checkpoint format it ports
 from; an encoder is a family plus a size plus a `VideoSpec`. Adding a size is one `register` line.
 """
 
@@ -19,6 +19,9 @@ class Family:
     module: str  # gesture_jax.models.<module>
     config_defaults: dict[str, Any]  # fields every size of the family shares
     spec: VideoSpec  # the family's official evaluation protocol
+    # The reference checkpoint format `gesture_jax.convert` reads for it ("" = none: random init or
+    # weights made here): "torch" = a .pth (torch.save) or .safetensors state dict.
+    checkpoint: str = ""
 
 
 # Official test protocols (each family's official evaluation code), at 224 px with ImageNet mean/std.
@@ -37,10 +40,10 @@ FAMILIES = {
     f.name: f
     for f in (
         Family("toy", "vit", {}, VideoSpec()),
-        Family("umt", "vit", dict(num_frames=8, tubelet_size=1, pos_embed="umt"), _UMT_SPEC),
-        Family("videomae_v1", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE_SPEC),
-        Family("videomae_v2", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE2_SPEC),
-        Family("viclip", "viclip", {}, _VICLIP_SPEC),
+        Family("umt", "vit", dict(num_frames=8, tubelet_size=1, pos_embed="umt"), _UMT_SPEC, "torch"),
+        Family("videomae_v1", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE_SPEC, "torch"),
+        Family("videomae_v2", "vit", dict(num_frames=16, tubelet_size=2), _VIDEOMAE2_SPEC, "torch"),
+        Family("viclip", "viclip", {}, _VICLIP_SPEC, "torch"),
     )
 }
 
@@ -93,6 +96,11 @@ def get_family(name: str) -> Family:
 
 def names() -> list[str]:
     return sorted(_ENCODERS)
+
+
+def ported_families() -> list[str]:
+    """The families `gesture_jax.convert` converts (those with a reference checkpoint format)."""
+    return sorted(name for name, f in FAMILIES.items() if f.checkpoint)
 
 
 def dataclass_from_dict(cls, fields: dict[str, Any], what: str):

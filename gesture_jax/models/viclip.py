@@ -9,13 +9,14 @@ feature is the L2-normalised ``ln_post(CLS) @ proj``. Text: causal transformer, 
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import layers, pos_embed, registry
+from gesture_jax.models import keymap, layers, pos_embed, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,3 +198,80 @@ def adapt_params(params: dict, old: dict, new: dict) -> dict:
     as the official training repo's loader does; every other weight is unchanged."""
     key = "vision.temporal_positional_embedding"
     return {**params, key: pos_embed.resize_temporal(params[key], new["num_frames"])}
+
+
+# --- checkpoint port (the family contract's checkpoint side: gesture_jax.models.family) ---------------
+
+
+def _clip_blocks(torch: str, ours: str) -> list[keymap.Rule]:
+    t, o = f"{torch}.transformer.resblocks.{{i}}", f"{ours}.blocks.{{i}}"
+    return [
+        keymap.Rule(f"{t}.attn.in_proj_weight", f"{o}.attn.qkv.kernel", keymap.linear),
+        keymap.Rule(f"{t}.attn.in_proj_bias", f"{o}.attn.qkv.bias"),
+        *keymap.dense(f"{t}.attn.out_proj", f"{o}.attn.proj"),
+        *keymap.norm(f"{t}.ln_1", f"{o}.norm1"),
+        *keymap.norm(f"{t}.ln_2", f"{o}.norm2"),
+        *keymap.dense(f"{t}.mlp.c_fc", f"{o}.mlp.fc1"),
+        *keymap.dense(f"{t}.mlp.c_proj", f"{o}.mlp.fc2"),
+    ]
+
+
+KEYMAP = keymap.KeyMap(
+    rules=(
+        keymap.Rule("vision_encoder.conv1.weight", "vision.conv1.proj.kernel", keymap.conv3d),
+        *(
+            keymap.Rule(f"vision_encoder.{name}", f"vision.{name}")
+            for name in ("class_embedding", "positional_embedding", "temporal_positional_embedding", "proj")
+        ),
+        *keymap.norm("vision_encoder.ln_pre", "vision.ln_pre"),
+        *keymap.norm("vision_encoder.ln_post", "vision.ln_post"),
+        *_clip_blocks("vision_encoder", "vision"),
+        keymap.Rule("text_encoder.token_embedding.weight", "text.token_embedding.embedding"),
+        keymap.Rule("text_encoder.positional_embedding", "text.positional_embedding"),
+        keymap.Rule("text_encoder.text_projection", "text.text_projection"),
+        *keymap.norm("text_encoder.ln_final", "text.ln_final"),
+        *_clip_blocks("text_encoder", "text"),
+        keymap.Rule("temp", "temp"),
+    ),
+)
+
+
+def checkpoint_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
+    del drop_head  # ViCLIP has no classifier head
+    table = sd.get("vision_encoder.temporal_positional_embedding")
+    return {**config, "num_frames": int(table.shape[1])} if table is not None else config
+
+
+# The official ViCLIP constructor's arguments (a fixture's config JSON) → our config fields.
+_REFERENCE_FIELDS = {
+    "vision": dict(
+        input_resolution="img_size",
+        patch_size="patch_size",
+        width="width",
+        layers="layers",
+        heads="heads",
+        output_dim="output_dim",
+        kernel_size="tubelet_size",
+        num_frames="num_frames",
+        mlp_ratio="mlp_ratio",
+        layer_norm_eps="layer_norm_eps",
+    ),
+    "text": dict(
+        width="text_width",
+        layers="text_layers",
+        heads="text_heads",
+        vocab_size="vocab_size",
+        context_length="context_length",
+    ),
+}
+
+
+def reference_config(data: dict[str, Any]) -> dict[str, Any]:
+    """Our config fields from the reference constructor's ``vision``/``text`` argument blocks."""
+    return {
+        ours: data[part][theirs]
+        for part, names in _REFERENCE_FIELDS.items()
+        if isinstance(data.get(part), dict)
+        for theirs, ours in names.items()
+        if theirs in data[part]
+    }

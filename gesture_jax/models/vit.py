@@ -7,13 +7,14 @@ Tubelet embedding → fixed (or checkpoint-provided) position table → pre-norm
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import layers, pos_embed, registry
+from gesture_jax.models import keymap, layers, pos_embed, registry
 
 POSITION_TABLES = {
     "sinusoid": lambda c: pos_embed.sinusoid_table(c.num_tokens, c.embed_dim),
@@ -191,3 +192,41 @@ def adapt_params(params: dict, old: dict, new: dict) -> dict:
             "the reference defines no rule to run it at another frame count"
         )
     return params
+
+
+# --- checkpoint port (the family contract's checkpoint side: gesture_jax.models.family) ---------------
+
+# The official modeling_finetune / modeling_pretrain names (UMT, VideoMAE v1 and V2 share them).
+KEYMAP = keymap.KeyMap(
+    rules=(
+        keymap.Rule("patch_embed.proj.weight", "patch_embed.proj.kernel", keymap.conv3d),
+        keymap.Rule("patch_embed.proj.bias", "patch_embed.proj.bias"),
+        keymap.Rule("pos_embed", "pos_embed"),
+        *keymap.norm("blocks.{i}.norm1", "blocks.{i}.norm1"),
+        *keymap.norm("blocks.{i}.norm2", "blocks.{i}.norm2"),
+        keymap.Rule("blocks.{i}.attn.qkv.weight", "blocks.{i}.attn.qkv.kernel", keymap.linear),
+        keymap.Rule("blocks.{i}.attn.q_bias", "blocks.{i}.attn.q_bias"),
+        keymap.Rule("blocks.{i}.attn.v_bias", "blocks.{i}.attn.v_bias"),
+        *keymap.dense("blocks.{i}.attn.proj", "blocks.{i}.attn.proj"),
+        *keymap.dense("blocks.{i}.mlp.fc1", "blocks.{i}.mlp.fc1"),
+        *keymap.dense("blocks.{i}.mlp.fc2", "blocks.{i}.mlp.fc2"),
+        keymap.Rule("blocks.{i}.gamma_1", "blocks.{i}.gamma_1"),
+        keymap.Rule("blocks.{i}.gamma_2", "blocks.{i}.gamma_2"),
+        *keymap.norm("fc_norm", "fc_norm"),
+        *keymap.norm("norm", "norm"),
+        *keymap.dense("head", "head"),
+    ),
+    # VideoMAE and UMT pre-training files keep their decoders beside the encoder.
+    dropped=(r"decoder\..*", r"encoder_to_decoder\..*", r"mask_token", r"clip_decoder\..*"),
+)
+
+
+def checkpoint_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
+    """What the file itself says: head size, pooling, a stored (learned) table, layer scale."""
+    config = dict(config)
+    config["num_classes"] = 0 if drop_head or "head.weight" not in sd else int(sd["head.weight"].shape[0])
+    if "fc_norm.weight" in sd or "norm.weight" in sd:
+        config["use_mean_pooling"] = "fc_norm.weight" in sd
+    config["learned_pos_embed"] = "pos_embed" in sd
+    config["init_values"] = 1.0 if "blocks.0.gamma_1" in sd else 0.0
+    return config

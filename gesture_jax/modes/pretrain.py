@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from gesture_jax import models, protocol, report
-from gesture_jax.ports import convert
+from gesture_jax.models import model_dir
 from gesture_jax.run_context import RunContext
 from gesture_jax.train import supervised
 from gesture_jax.train import trainer as trainer_lib
@@ -53,7 +53,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     params = supervised.encoder_params(tuned.encoder)
     meta = model_json(config, ctx, params, trained.step, rows[0].metrics["accuracy"])
     if ctx.is_main:
-        convert.write_model_dir(export_dir, params, meta, overwrite=True)
+        model_dir.write(export_dir, params, meta, overwrite=True)
         logging.info(
             "pre-trained encoder written to %s (params sha256 %s)", export_dir, meta["source"]["sha256"]
         )
@@ -69,7 +69,7 @@ def model_json(config, ctx: RunContext, params, steps: int, val_accuracy: float)
     model_config = {**dataclasses.asdict(ctx.model.config), "drop_path_rate": 0.0}  # training-only
     split = ctx.split(pt.train_split)
     return {
-        "format_version": convert.FORMAT_VERSION,
+        "format_version": model_dir.FORMAT_VERSION,
         "family": models.get(ctx.encoder_name).family,
         "encoder": ctx.encoder_name,
         "model_config": model_config,

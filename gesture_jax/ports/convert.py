@@ -11,22 +11,16 @@ every tensor with NaN/Inf; all-zero tensors are warned about. Weights are stored
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
-import shutil
-import tempfile
 from typing import Any
 
 import numpy as np
 
-from gesture_jax import checkpointing, storage
-from gesture_jax.models import registry
-from gesture_jax.ports import keymaps, readers
-
-MODEL_JSON = "model.json"
-PARAMS_DIR = "params"
-FORMAT_VERSION = 1
+from gesture_jax import models
+from gesture_jax.models import keymap as keymap_lib
+from gesture_jax.models import model_dir, registry
+from gesture_jax.ports import readers
 
 
 class PortError(ValueError):
@@ -72,7 +66,7 @@ def state_dict(obj: Any, path: str, state_key: str | None = None) -> tuple[dict[
 
 def strip_prefixes(family: str, sd: dict[str, np.ndarray], source: str) -> dict[str, tuple[str, np.ndarray]]:
     """{name without wrapper prefixes: (key in the file, tensor)}; two keys that strip alike are an error."""
-    keymap = keymaps.KEYMAPS[family]
+    keymap = keymap_of(family)
     out: dict[str, tuple[str, np.ndarray]] = {}
     for key, value in sd.items():
         name = keymap.strip(key)
@@ -116,68 +110,26 @@ def check_health(params: dict[str, np.ndarray], sources: dict[str, str], source:
 
 # --- model configs: sizes from --variant or --model_config, geometry facts from the checkpoint ---------
 
-_VICLIP_FIXTURE_FIELDS = {
-    "vision": dict(
-        input_resolution="img_size",
-        patch_size="patch_size",
-        width="width",
-        layers="layers",
-        heads="heads",
-        output_dim="output_dim",
-        kernel_size="tubelet_size",
-        num_frames="num_frames",
-        mlp_ratio="mlp_ratio",
-        layer_norm_eps="layer_norm_eps",
-    ),
-    "text": dict(
-        width="text_width",
-        layers="text_layers",
-        heads="text_heads",
-        vocab_size="vocab_size",
-        context_length="context_length",
-    ),
-}
+
+def keymap_of(family: str) -> keymap_lib.KeyMap:
+    """The family's checkpoint key map; a `PortError` for a family without a port."""
+    if family not in registry.ported_families():
+        raise PortError(f"family {family!r} has no checkpoint port; ported: {registry.ported_families()}")
+    return models.family_module(family).KEYMAP
 
 
 def model_config_from_json(family: str, data: dict[str, Any]) -> dict[str, Any]:
-    """A model config from a fixture's ``config`` JSON (descriptive fields ignored) or our own fields."""
+    """A model config from a fixture's ``config`` JSON (descriptive fields ignored; the reference
+    constructor's arguments where the family maps them, `reference_config`) or our own fields."""
     fam = registry.get_family(family)
     if data.get("family", family) != family:
         raise PortError(f"--model_config describes family {data['family']!r}, not {family!r}")
-    fields = _config_class(fam).__dataclass_fields__
+    module = models.family_module(family)
+    fields = module.CONFIG_CLASS.__dataclass_fields__
     config = {k: v for k, v in data.items() if k in fields}
-    for part, names in _VICLIP_FIXTURE_FIELDS.items():
-        if family == "viclip" and isinstance(data.get(part), dict):
-            config.update(
-                {ours: data[part][theirs] for theirs, ours in names.items() if theirs in data[part]}
-            )
+    if hasattr(module, "reference_config"):
+        config.update(module.reference_config(data))
     return {**fam.config_defaults, **config}
-
-
-def _vit_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
-    """What the file itself says: head size, pooling, a stored (learned) table, layer scale."""
-    config = dict(config)
-    config["num_classes"] = 0 if drop_head or "head.weight" not in sd else int(sd["head.weight"].shape[0])
-    if "fc_norm.weight" in sd or "norm.weight" in sd:
-        config["use_mean_pooling"] = "fc_norm.weight" in sd
-    config["learned_pos_embed"] = "pos_embed" in sd
-    config["init_values"] = 1.0 if "blocks.0.gamma_1" in sd else 0.0
-    return config
-
-
-def _viclip_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
-    del drop_head  # ViCLIP has no classifier head
-    table = sd.get("vision_encoder.temporal_positional_embedding")
-    return {**config, "num_frames": int(table.shape[1])} if table is not None else config
-
-
-_FACTS = {"umt": _vit_facts, "videomae_v1": _vit_facts, "videomae_v2": _vit_facts, "viclip": _viclip_facts}
-
-
-def _config_class(fam: registry.Family):
-    from gesture_jax import models
-
-    return models.family_module(fam.name).CONFIG_CLASS
 
 
 # --- the shared mechanism ---------------------------------------------------------------------------
@@ -196,7 +148,7 @@ def map_state_dict(
     `stripped` is `strip_prefixes`' output; keys are dropped by rule (or `drop`, stripped names), then
     mapped. Raises `PortError` naming every bad key.
     """
-    keymap = keymaps.KEYMAPS[family]
+    keymap = keymap_of(family)
     params, dropped, unexpected, wrong_shape, sources = {}, [], [], [], {}
     for name, (key, value) in stripped.items():
         if keymap.is_dropped(name) or name in drop:
@@ -211,7 +163,7 @@ def map_state_dict(
         if tuple(array.shape) != tuple(expected[path]):
             wrong_shape.append(
                 f"{key}: {list(value.shape)} in the checkpoint, the model needs "
-                f"{_torch_shape(path, expected[path], transform)}"
+                f"{keymap_lib.layout_shape(expected[path], transform)}"
             )
             continue
         if path in params:
@@ -230,20 +182,8 @@ def map_state_dict(
     return params, sorted(dropped), sources
 
 
-def _torch_shape(path: str, shape: tuple[int, ...], transform) -> list[int]:
-    """The model's shape expressed in the PyTorch layout, so both sides of the message compare."""
-    probe = np.empty(shape, np.uint8)
-    if transform is keymaps._linear:
-        return list(probe.T.shape)
-    if transform is keymaps._conv3d:
-        return list(probe.transpose(4, 3, 0, 1, 2).shape)
-    return list(shape)
-
-
 def expected_params(family: str, model_config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """{path: shape} of every trainable parameter of the model (no weights are allocated)."""
-    from gesture_jax import models
-
     return models.param_shapes(family, model_config)
 
 
@@ -263,14 +203,14 @@ def convert(
     `state_key` names the top-level entry holding the weights when the default rule picks the wrong one.
     """
     fam = registry.get_family(family)
-    if family not in keymaps.KEYMAPS:
-        raise PortError(f"family {family!r} has no checkpoint port; ported: {sorted(keymaps.KEYMAPS)}")
+    keymap_of(family)  # a family without a port fails before any file is read
     if os.path.exists(dst) and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
     raw, chosen = state_dict(readers.read_checkpoint(src), src, state_key)
     stored_dtypes = sorted({str(v.dtype) for v in raw.values()})
     stripped = strip_prefixes(family, raw, src)
-    config = _FACTS[family]({name: value for name, (_, value) in stripped.items()}, model_config, drop_head)
+    facts = models.family_module(family).checkpoint_facts
+    config = facts({name: value for name, (_, value) in stripped.items()}, model_config, drop_head)
     drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
     params, dropped, sources = map_state_dict(
         family, stripped, expected_params(family, config), drop=drop, source=src
@@ -284,7 +224,7 @@ def convert(
         num_frames=config.get("num_frames", fam.spec.num_frames), resize_size=size, crop_size=size
     )
     meta = {
-        "format_version": FORMAT_VERSION,
+        "format_version": model_dir.FORMAT_VERSION,
         "family": family,
         "encoder": encoder,
         "model_config": config,
@@ -303,33 +243,5 @@ def convert(
             "num_params": int(sum(v.size for v in params.values())),
         },
     }
-    write_model_dir(dst, params, meta, overwrite)
-    return meta
-
-
-def write_model_dir(dst: str, params: dict[str, np.ndarray], meta: dict[str, Any], overwrite: bool) -> None:
-    """Builds the directory beside `dst` and renames it into place, so `dst` is never half written."""
-    parent = os.path.dirname(os.path.abspath(dst))
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(dst)}.")
-    try:
-        checkpointing.save_params(os.path.join(tmp, PARAMS_DIR), params)
-        storage.write_json(os.path.join(tmp, MODEL_JSON), meta)
-        if overwrite and os.path.exists(dst):
-            shutil.rmtree(dst)
-        os.replace(tmp, dst)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def read_model_json(path: str) -> dict[str, Any]:
-    file = os.path.join(path, MODEL_JSON)
-    if not storage.exists(file):
-        raise FileNotFoundError(
-            f"{path} is not a converted model directory: no {MODEL_JSON} "
-            "(make one with python -m gesture_jax.convert)"
-        )
-    meta = json.loads(storage.read_text(file))
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{file}: format_version {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    model_dir.write(dst, params, meta, overwrite)
     return meta

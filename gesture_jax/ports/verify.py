@@ -13,15 +13,15 @@ import os
 
 import numpy as np
 
-from gesture_jax import checkpointing
-from gesture_jax.ports import convert, keymaps, readers
+from gesture_jax.models import model_dir
+from gesture_jax.ports import convert, readers
 
 _SHOWN = 5  # differing tensors named in the verdict
 
 
 def verify(src: str, dst: str) -> tuple[bool, str]:
     """(whether `dst` holds exactly the tensors of `src`, a one-line verdict)."""
-    meta = convert.read_model_json(dst)
+    meta = model_dir.read_meta(dst)
     family, source = meta["family"], meta["source"]
     problems = []
     recorded, digest = source.get("sha256"), convert.file_sha256(src)
@@ -35,7 +35,7 @@ def verify(src: str, dst: str) -> tuple[bool, str]:
 
     sd, _ = convert.state_dict(readers.read_checkpoint(src), src, source.get("state_key"))
     stripped = convert.strip_prefixes(family, sd, src)
-    keymap = keymaps.KEYMAPS[family]
+    keymap = convert.keymap_of(family)
     dropped = set(source.get("dropped_keys", ()))
     wanted, unaccounted = {}, []  # wanted: {our path: (key in the file, value as convert stores it)}
     for name, (key, value) in stripped.items():
@@ -47,7 +47,7 @@ def verify(src: str, dst: str) -> tuple[bool, str]:
             continue
         path, transform = target
         wanted[path] = (key, convert.stored(transform(value)))
-    params = checkpointing.load_params(os.path.join(dst, convert.PARAMS_DIR))
+    params = model_dir.read_params(dst)
 
     not_in_file = sorted(dropped - {key for key, _ in stripped.values()})
     missing = sorted(wanted[p][0] for p in wanted if p not in params)
@@ -67,7 +67,7 @@ def verify(src: str, dst: str) -> tuple[bool, str]:
     if differing:
         more = f" and {len(differing) - _SHOWN} more" if len(differing) > _SHOWN else ""
         problems.append(f"{len(differing)} tensors differ: " + "; ".join(differing[:_SHOWN]) + more)
-    params_dir = os.path.join(dst, convert.PARAMS_DIR)
+    params_dir = os.path.join(dst, model_dir.PARAMS_DIR)
     if problems:
         return False, f"MISMATCH: {src} vs {params_dir} ({sha_note}): " + " | ".join(problems)
     return True, f"OK: {len(wanted)} tensors of {src} equal {params_dir} exactly ({sha_note})"

@@ -1,0 +1,76 @@
+"""The encoder-family contract: what one module of `gesture_jax.models` provides for a family.
+
+A family is a registry record (`registry.Family`: its name, the module below, the config fields all its
+sizes share, its official input protocol) plus one module, ``gesture_jax.models.<module>``, with the
+members `FamilyModule` lists. Everything else (creating and loading models, extraction, fine-tuning
+with layer decay, conversion, verification) goes through these members only, so adding a family is:
+
+1. a module here with those members (its ``KEYMAP`` and ``checkpoint_facts`` make it convertible);
+2. its `registry.Family` record and one `registry.register` line per public size (name, size, protocol);
+3. a test that converts its reference-format fixture and matches the reference outputs.
+
+The converted weights live in the directory format of `gesture_jax.models.model_dir`. The ports
+(`gesture_jax.ports`) import this package, never the reverse.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, Protocol
+
+import numpy as np
+from flax import nnx
+
+from gesture_jax.models import keymap
+
+
+class FamilyModule(Protocol):
+    """The members of a family module (a module satisfies it structurally; `check` verifies it)."""
+
+    CONFIG_CLASS: type  # a dataclass of every model_config field (sizes, geometry, options)
+
+    def build(
+        self, model_config: dict, *, dtype: Any, attention_impl: str | None, rngs: nnx.Rngs
+    ) -> nnx.Module:
+        """The model, randomly initialised. It has ``features(video) -> [B, D]`` on ``[B, T, H, W, 3]``
+        float32 preprocessed as the family's spec says (the feature every probe and the cache use), and a
+        family with a text tower has ``encode_text(token_ids, ...)``."""
+
+    def buffers(self, model_config: dict) -> dict[str, np.ndarray]:
+        """{dotted path: array} of the derived, non-trained variables a checkpoint does not store."""
+
+    def adapt_params(self, params: dict, old: dict, new: dict) -> dict:
+        """Stored parameters for another model_config (another frame count), by the reference's rule; an
+        error naming why when the reference has none."""
+
+    def layer_index(self, path: tuple, model_config: dict) -> int:
+        """A parameter's depth for layer-wise learning-rate decay: 0 embeddings … num_layers − 1 the
+        top; −1 for parameters never fine-tuned (a text tower)."""
+
+    def num_layers(self, model_config: dict) -> int: ...
+
+    # The checkpoint side (None / absent for a family without a port, such as the toy encoder's
+    # random init): reference checkpoint names ↔ parameter paths, and what a file says about geometry.
+    KEYMAP: keymap.KeyMap | None
+
+    def checkpoint_facts(self, sd: dict[str, np.ndarray], config: dict, drop_head: bool) -> dict:
+        """`config` completed from the checkpoint's own tensors (head size, pooling, stored tables)."""
+
+
+REQUIRED = ("CONFIG_CLASS", "build", "buffers", "adapt_params", "layer_index", "num_layers")
+PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a checkpoint port
+OPTIONAL = ("reference_config",)  # reference constructor arguments (a fixture's config JSON) → ours
+
+
+def check(module: ModuleType) -> None:
+    """Raises naming the members `module` lacks (`REQUIRED`, and `PORT` as a pair)."""
+    missing = [m for m in REQUIRED if not hasattr(module, m)]
+    port = [m for m in PORT if getattr(module, m, None) is not None]
+    if port and len(port) != len(PORT):
+        missing += [m for m in PORT if m not in port]
+    if missing:
+        raise TypeError(f"family module {module.__name__} lacks {missing} (see gesture_jax.models.family)")
+
+
+def has_port(module: ModuleType) -> bool:
+    return getattr(module, "KEYMAP", None) is not None

@@ -1,0 +1,64 @@
+"""The encoder-family contract (gesture_jax.models.family): every family meets it, ports depend on
+models and never the reverse, and a module that misses a member is named with what it lacks."""
+
+import ast
+import pathlib
+import types
+
+import pytest
+
+from gesture_jax import models
+from gesture_jax.models import family, registry
+from gesture_jax.ports import convert
+
+ROOT = pathlib.Path(__file__).resolve().parents[1] / "gesture_jax"
+
+
+@pytest.mark.parametrize("name", sorted(registry.FAMILIES))
+def test_every_family_module_meets_the_contract(name):
+    module = models.family_module(name)  # runs family.check
+    assert all(callable(getattr(module, m)) for m in family.REQUIRED if m != "CONFIG_CLASS")
+    if registry.get_family(name).checkpoint:
+        assert family.has_port(module) and convert.keymap_of(name) is module.KEYMAP
+
+
+def test_ported_families_are_the_ones_with_a_checkpoint_format():
+    assert registry.ported_families() == ["umt", "viclip", "videomae_v1", "videomae_v2"]
+    with pytest.raises(convert.PortError, match="family 'toy' has no checkpoint port"):
+        convert.keymap_of("toy")
+
+
+def test_a_module_missing_members_is_named():
+    bare = types.ModuleType("gesture_jax.models.half_done")
+    bare.build = lambda *a, **k: None
+    bare.KEYMAP = object()  # a port without its checkpoint_facts
+    with pytest.raises(
+        TypeError,
+        match=r"half_done lacks \['CONFIG_CLASS', 'buffers', 'adapt_params', "
+        r"'layer_index', 'num_layers', 'checkpoint_facts'\]",
+    ):
+        family.check(bare)
+
+
+def _imports(path: pathlib.Path) -> list[tuple[str, int]]:
+    """(module, line) of every import in a file, at any depth (function-level ones included)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out += [(a.name, node.lineno) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out += [(node.module, node.lineno)] + [
+                (f"{node.module}.{a.name}", node.lineno) for a in node.names
+            ]
+    return out
+
+
+def test_models_never_import_ports():
+    """ports → models, never the reverse (the converted-model format lives in models.model_dir)."""
+    offending = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in sorted((ROOT / "models").rglob("*.py"))
+        for name, line in _imports(path)
+        if name.startswith("gesture_jax.ports")
+    ]
+    assert offending == []
