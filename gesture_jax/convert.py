@@ -28,7 +28,7 @@ from gesture_jax.models import registry
 from gesture_jax.ports import convert, verify
 
 _FAMILY = flags.DEFINE_enum("family", None, registry.ported_families(), "Checkpoint family.")
-_SRC = flags.DEFINE_string("src", None, "Official checkpoint file.")
+_SRC = flags.DEFINE_string("src", None, "Official checkpoint file (or transformers folder).")
 _DST = flags.DEFINE_string("dst", None, "Output directory (model.json + params/).")
 _VARIANT = flags.DEFINE_string("variant", None, "Registered encoder whose size the checkpoint has.")
 _MODEL_CONFIG = flags.DEFINE_string("model_config", None, "JSON object (or a file) with the model sizes.")
@@ -43,7 +43,9 @@ _VERIFY = flags.DEFINE_bool(
 _LIST = flags.DEFINE_bool("list", False, "List the registered encoders and exit.")
 
 
-def _model_config(family: str) -> dict:
+def _model_config(family: str) -> dict | None:
+    """The sizes from --variant or --model_config; None for a format that carries its own config (a
+    transformers folder's config.json)."""
     if _VARIANT.value and _MODEL_CONFIG.value:
         raise app.UsageError("give --variant or --model_config, not both")
     if _VARIANT.value:
@@ -57,6 +59,8 @@ def _model_config(family: str) -> dict:
             with open(text) as f:
                 text = f.read()
         return convert.model_config_from_json(family, json.loads(text))
+    if registry.get_family(family).checkpoint == "hf":
+        return None
     raise app.UsageError("give --variant (a registered size) or --model_config (JSON)")
 
 

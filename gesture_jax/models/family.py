@@ -59,7 +59,12 @@ class FamilyModule(Protocol):
 
 REQUIRED = ("CONFIG_CLASS", "build", "buffers", "adapt_params", "layer_index", "num_layers")
 PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a checkpoint port
-OPTIONAL = ("reference_config",)  # reference constructor arguments (a fixture's config JSON) → ours
+# Optional members: `reference_config(data) -> dict`, the reference constructor's arguments (a fixture's
+# config JSON) as our fields; `config_from_source(config_json) -> dict`, a format that carries its own
+# config (a transformers folder's config.json) as our fields; `prepare_checkpoint(tensors) -> tensors`,
+# the checkpoint's tensors rewritten before the key map (e.g. separate query/key/value weights fused into
+# the one projection the model has), applied alike by convert and --verify.
+OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint")
 
 
 def check(module: ModuleType) -> None:

@@ -1,16 +1,16 @@
-"""Official PyTorch checkpoint → Orbax parameters + ``model.json``, checking every key and shape.
+"""A reference checkpoint → Orbax parameters + ``model.json``, checking every key and shape.
 
-One mechanism for every family: read the file safely (no code from it runs), take the state dict out of
-its container (``model``, ``module``, the dict itself, or a named ``state_key``), strip wrapper prefixes,
-drop keys by rule, map each key through the family's key map, and compare against the parameters the
-model expects. Every missing, unexpected or wrong-shape key is reported at once, by its PyTorch name, as is
+One mechanism for every family: read the source in the family's format (`sources`: a torch file, read
+safely with no code from it run, its state dict taken out of its container, or a transformers folder),
+let the family rewrite it if it must (`prepare_checkpoint`), strip wrapper prefixes, drop keys by rule,
+map each key through the family's key map (``KEYMAP``), and compare against the parameters the model
+expects. Every missing, unexpected or wrong-shape key is reported at once, by its PyTorch name, as is
 every tensor with NaN/Inf; all-zero tensors are warned about. Weights are stored in float32, and
 ``model.json`` records where they came from (file name, size, sha256, state key).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from typing import Any
@@ -20,48 +20,8 @@ import numpy as np
 from gesture_jax import models
 from gesture_jax.models import keymap as keymap_lib
 from gesture_jax.models import model_dir, registry
-from gesture_jax.ports import readers
-
-
-class PortError(ValueError):
-    """A checkpoint that does not fit the model: names every offending key."""
-
-
-def _is_tensor_dict(value: Any) -> bool:
-    return isinstance(value, dict) and bool(value) and all(isinstance(v, np.ndarray) for v in value.values())
-
-
-def state_dict(obj: Any, path: str, state_key: str | None = None) -> tuple[dict[str, np.ndarray], str | None]:
-    """(the state dict, the top-level key it came from or None for the file itself).
-
-    Default: the official loaders' rule, ``ckpt["model"]``, else ``ckpt["module"]``, else the dict itself.
-    A file may hold several weight sets (``model`` and ``model_ema``): then a warning names them all and
-    the one used, and `state_key` picks another.
-    """
-    if not isinstance(obj, dict):
-        raise PortError(f"{path}: expected a state dict (or one under 'model'/'module'), got {type(obj)}")
-    candidates = [k for k, v in obj.items() if _is_tensor_dict(v)]
-    if state_key is not None:
-        if state_key not in candidates:
-            raise PortError(
-                f"{path}: no state dict under {state_key!r}; the file's state dicts are under "
-                f"{candidates or 'no key (the file is itself one)'} (top-level keys: {list(obj)})"
-            )
-        chosen = state_key
-    else:
-        chosen = next((k for k in ("model", "module") if isinstance(obj.get(k), dict)), None)
-    sd = obj if chosen is None else obj[chosen]
-    bad = sorted(str(k) for k, v in sd.items() if not isinstance(v, np.ndarray))
-    if bad:
-        hint = f"; --state_key picks one of the file's state dicts: {candidates}" if candidates else ""
-        raise PortError(f"{path}: the state dict holds non-tensor entries: {bad}{hint}")
-    if len(candidates) > 1:
-        note = f"{path} holds {len(candidates)} state dicts, under {candidates}; using {chosen!r}"
-        if state_key is None:
-            logging.warning("%s (--state_key picks another)", note)
-        else:
-            logging.info("%s", note)
-    return sd, chosen
+from gesture_jax.ports import sources
+from gesture_jax.ports.sources import PortError, state_dict  # noqa: F401  (re-exported: the ports' API)
 
 
 def strip_prefixes(family: str, sd: dict[str, np.ndarray], source: str) -> dict[str, tuple[str, np.ndarray]]:
@@ -82,11 +42,6 @@ def stored(array: np.ndarray) -> np.ndarray:
         return array
     with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf, which check_health reports
         return np.asarray(array, np.float32)
-
-
-def file_sha256(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()  # streamed in chunks
 
 
 def check_health(params: dict[str, np.ndarray], sources: dict[str, str], source: str) -> list[str]:
@@ -182,6 +137,23 @@ def map_state_dict(
     return params, sorted(dropped), sources
 
 
+def prepared(module, tensors: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The checkpoint's tensors after the family's `prepare_checkpoint` (e.g. transformers' separate
+    query/key/value weights fused into the one projection the model has), if it has one."""
+    prepare = getattr(module, "prepare_checkpoint", None)
+    return prepare(tensors) if prepare else tensors
+
+
+def config_from_source(family: str, source: sources.Source, src: str) -> dict[str, Any]:
+    """A model config from the source's own config (the family's `config_from_source`)."""
+    module = models.family_module(family)
+    if source.config is None or not hasattr(module, "config_from_source"):
+        raise PortError(
+            f"{src}: the {family} format carries no model config; give --variant or --model_config"
+        )
+    return {**registry.get_family(family).config_defaults, **module.config_from_source(source.config)}
+
+
 def expected_params(family: str, model_config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
     """{path: shape} of every trainable parameter of the model (no weights are allocated)."""
     return models.param_shapes(family, model_config)
@@ -192,7 +164,7 @@ def convert(
     src: str,
     dst: str,
     *,
-    model_config: dict[str, Any],
+    model_config: dict[str, Any] | None,
     encoder: str | None = None,
     drop_head: bool = False,
     state_key: str | None = None,
@@ -200,24 +172,30 @@ def convert(
 ) -> dict[str, Any]:
     """Ports `src` into `dst` (``model.json`` + Orbax ``params/``); returns the written ``model.json``.
 
+    `model_config` None: from the source's own config (a transformers folder's config.json).
     `state_key` names the top-level entry holding the weights when the default rule picks the wrong one.
     """
     fam = registry.get_family(family)
     keymap_of(family)  # a family without a port fails before any file is read
     if os.path.exists(dst) and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
-    raw, chosen = state_dict(readers.read_checkpoint(src), src, state_key)
-    stored_dtypes = sorted({str(v.dtype) for v in raw.values()})
+    module = models.family_module(family)
+    source = sources.read(fam.checkpoint, src, state_key)
+    if model_config is None:
+        model_config = config_from_source(family, source, src)
+    raw = prepared(module, source.tensors)
+    stored_dtypes = sorted({str(v.dtype) for v in source.tensors.values()})
     stripped = strip_prefixes(family, raw, src)
-    facts = models.family_module(family).checkpoint_facts
-    config = facts({name: value for name, (_, value) in stripped.items()}, model_config, drop_head)
+    config = module.checkpoint_facts(
+        {name: value for name, (_, value) in stripped.items()}, model_config, drop_head
+    )
     drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
-    params, dropped, sources = map_state_dict(
+    params, dropped, origins = map_state_dict(
         family, stripped, expected_params(family, config), drop=drop, source=src
     )
     for key in dropped:
         logging.info("dropped by rule: %s", key)
-    all_zero = check_health(params, sources, src)
+    all_zero = check_health(params, origins, src)
     # The family's protocol at the model's own geometry (custom sizes keep their frame count and size).
     size = config.get("img_size", fam.spec.crop_size)
     spec = (registry.get(encoder).spec if encoder else fam.spec).replace(
@@ -232,10 +210,12 @@ def convert(
         # Fields are only ever added here, so older model.json files stay readable (same version).
         "source": {
             "file": os.path.abspath(src),
-            "name": os.path.basename(src),
-            "bytes": os.path.getsize(src),
-            "sha256": file_sha256(src),
-            "state_key": chosen,
+            "name": os.path.basename(os.path.normpath(src)),
+            "format": fam.checkpoint,
+            "files": [os.path.relpath(f, src) if f != src else os.path.basename(f) for f in source.files],
+            "bytes": sum(os.path.getsize(f) for f in source.files),
+            "sha256": sources.digest(source.files),
+            "state_key": source.state_key,
             "drop_head": drop_head,
             "dtypes": stored_dtypes,
             "dropped_keys": dropped,

@@ -13,8 +13,9 @@ import os
 
 import numpy as np
 
+from gesture_jax import models
 from gesture_jax.models import model_dir
-from gesture_jax.ports import convert, readers
+from gesture_jax.ports import convert, sources
 
 _SHOWN = 5  # differing tensors named in the verdict
 
@@ -24,7 +25,9 @@ def verify(src: str, dst: str) -> tuple[bool, str]:
     meta = model_dir.read_meta(dst)
     family, source = meta["family"], meta["source"]
     problems = []
-    recorded, digest = source.get("sha256"), convert.file_sha256(src)
+    fmt = source.get("format", "torch")  # written before model.json recorded it: a torch file
+    read = sources.read(fmt, src, source.get("state_key"))
+    recorded, digest = source.get("sha256"), sources.digest(read.files)
     if recorded is None:  # written before model.json recorded it
         sha_note = "sha256 not recorded in model.json"
     elif recorded != digest:
@@ -33,7 +36,7 @@ def verify(src: str, dst: str) -> tuple[bool, str]:
     else:
         sha_note = "sha256 matches"
 
-    sd, _ = convert.state_dict(readers.read_checkpoint(src), src, source.get("state_key"))
+    sd = convert.prepared(models.family_module(family), read.tensors)
     stripped = convert.strip_prefixes(family, sd, src)
     keymap = convert.keymap_of(family)
     dropped = set(source.get("dropped_keys", ()))
