@@ -218,3 +218,11 @@ register(
     ),
     description="ViCLIP ViT-L/14 (InternVid-10M-FLT), vision + text",
 )
+
+
+# Families added for issue 14: each block adds its `FAMILIES` record and its public sizes.
+# --- dinov2 ---
+# --- videomae_hf ---
+# --- siglip ---
+# --- vjepa2 ---
+# --- videoprism ---
