@@ -216,8 +216,10 @@ def test_garbage(tmp_path, content):
 
 def test_safetensors_dtypes_and_bf16(tmp_path):
     values = np.array([[1.0, -2.5, 0.0], [3.140625, -np.inf, 2.0**-126]], np.float32)
+    bits = np.array([0x7FC1, 0xFF81, 0x0001, 0x8000], np.uint16)  # NaN payloads, a subnormal, -0.0
     tensors = {
         "bf16": ("BF16", _bf16_bits(values)),
+        "bf16_bits": ("BF16", bits),
         "f16": ("F16", np.array([0.5, -1.0], np.float16)),
         "f64": ("F64", np.array([np.pi])),
         "i64": ("I64", np.array([[2**40]], np.int64)),
@@ -231,46 +233,79 @@ def test_safetensors_dtypes_and_bf16(tmp_path):
     assert list(out) == list(tensors)
     assert out["bf16"].dtype == np.float32
     np.testing.assert_array_equal(out["bf16"], values)
+    assert out["bf16_bits"].dtype == np.float32  # widened bit for bit: the float32 is the bits << 16
+    np.testing.assert_array_equal(out["bf16_bits"].view(np.uint32), bits.astype(np.uint32) << 16)
     for name, (_, array) in tensors.items():
-        if name != "bf16":
+        if not name.startswith("bf16"):
             assert out[name].dtype == array.dtype and out[name].shape == array.shape
             np.testing.assert_array_equal(out[name], array)
 
 
+def test_safetensors_key_order_follows_the_data(tmp_path):
+    """Keys come back in data-offset order, which is header order for every file a safetensors writer makes;
+    a header listing them otherwise does not reorder them."""
+    tensors = {"b": ("F32", np.ones(2, np.float32)), "a": ("I8", np.arange(3, dtype=np.int8))}
+    assert list(read_safetensors(write_safetensors(tmp_path / "ba.safetensors", tensors))) == ["b", "a"]
+    moved = write_safetensors(tmp_path / "moved.safetensors", tensors, edit=lambda h: h.update(b=h.pop("b")))
+    raw = moved.read_bytes()
+    assert list(json.loads(raw[8 : 8 + int.from_bytes(raw[:8], "little")])) == ["a", "b"]  # header order
+    out = read_checkpoint(moved)
+    assert list(out) == ["b", "a"]
+    np.testing.assert_array_equal(out["a"], np.arange(3))
+
+
+def test_safetensors_dtype_numpy_cannot_hold(tmp_path):
+    path = write_safetensors(tmp_path / "f8.safetensors", {"w": ("F8_E4M3", np.zeros(4, np.uint8))})
+    message = ".*tensor 'w' has dtype F8_E4M3, which is not read.*expected a dtype numpy holds, or BF16"
+    with pytest.raises(CheckpointError, match=_path_in(path) + message):
+        read_checkpoint(path)
+
+
 def _overlap(header):
-    header["b"]["data_offsets"] = [0, 4]
+    header["b"]["data_offsets"] = [2, 6]  # overlaps the end of a (offsets [0, 4])
 
 
 def _wrong_span(header):
     header["a"]["data_offsets"] = [0, 8]
 
 
+# The messages are those of the safetensors package (requirements.txt pins it), after the file's path.
 @pytest.mark.parametrize(
     "edit, tail, message",
     [
-        (_overlap, b"", "starts at data offset 0; expected 4"),
-        (_wrong_span, b"", "spans 8 bytes; expected 4"),
-        (lambda h: h["a"].update(dtype="F8"), b"", "expected a dtype in"),
-        (lambda h: h["a"].update(shape=[-1]), b"", "non-negative ints"),
-        (lambda h: h.update(__metadata__={"n": 1}), b"", "__metadata__"),
-        (None, b"xx", "header indexes 8"),
+        (_overlap, b"", "invalid offset for tensor `b`"),
+        (_wrong_span, b"", "invalid shape, data type, or offset for tensor"),
+        (lambda h: h["a"].update(dtype="F8"), b"", "unknown variant `F8`, expected one of `BOOL`"),
+        (lambda h: h["a"].update(shape=[-1]), b"", "invalid value: integer `-1`, expected usize"),
+        (lambda h: h.update(__metadata__={"n": 1}), b"", "invalid type: integer `1`, expected a string"),
+        (None, b"xx", "incomplete metadata, file not fully covered"),
     ],
 )
 def test_safetensors_bad_header(tmp_path, edit, tail, message):
     tensors = {"a": ("F32", np.ones(1, np.float32)), "b": ("F32", np.ones(1, np.float32))}
     path = write_safetensors(tmp_path / "bad.safetensors", tensors, edit=edit, tail=tail)
-    with pytest.raises(CheckpointError, match=_path_in(path) + ".*" + re.escape(message)):
+    prefix = _path_in(path) + re.escape(
+        ": not a readable safetensors file (Error while deserializing header: "
+    )
+    with pytest.raises(CheckpointError, match=prefix + ".*" + re.escape(message)):
         read_checkpoint(path)
 
 
-def test_safetensors_bad_length_and_json(tmp_path):
+def test_safetensors_bad_length_json_and_truncation(tmp_path):
     path = tmp_path / "x.safetensors"
-    path.write_bytes((10**6).to_bytes(8, "little") + b'{"a": 1}')
-    with pytest.raises(CheckpointError, match=_path_in(path) + ".*does not fit"):
+    path.write_bytes((10**6).to_bytes(8, "little") + b'{"a": 1}')  # longer than the file
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*invalid header length"):
+        read_checkpoint(path)
+    path.write_bytes((200 * 1024 * 1024).to_bytes(8, "little") + b'{"a": 1}')  # over the package's 100 MB
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*header too large"):
         read_checkpoint(path)
     path.write_bytes((5).to_bytes(8, "little") + b"{oops")
-    with pytest.raises(CheckpointError, match=_path_in(path) + ".*not valid JSON"):
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*invalid JSON in header"):
         read_checkpoint(path)
     path.write_bytes(b"\x01\x00")
-    with pytest.raises(CheckpointError, match=_path_in(path) + ".*truncated"):
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*header too small"):
         read_safetensors(path)
+    blob = open(os.path.join(FIXTURES, "videomae_v1_dev.safetensors"), "rb").read()
+    path.write_bytes(blob[:-1])  # one byte of the last tensor missing
+    with pytest.raises(CheckpointError, match=_path_in(path) + ".*file not fully covered"):
+        read_checkpoint(path)

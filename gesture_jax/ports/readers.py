@@ -2,29 +2,30 @@
 
 Nothing stored in a checkpoint is executed. The pickle inside a ``.pth`` goes through an unpickler that
 resolves only the globals in ``pickle_allowlist.ALLOWED_GLOBALS`` (to inert stand-ins of ours) and refuses
-every other one with ``UnsafeCheckpointError`` before anything from the file can be called. Tensors come
-back as C-contiguous numpy arrays in their stored dtype (fp16 stays fp16; the caller casts), except
-bfloat16: numpy has no such dtype, so it is widened to float32, which is exact.
+every other one with ``UnsafeCheckpointError`` before anything from the file can be called. Safetensors
+files (plain data, no code) are read with the ``safetensors`` package, whose checks of the header and
+layout apply; its errors come back as ``CheckpointError`` naming the file. Tensors come back as
+C-contiguous numpy arrays in their stored dtype (fp16 stays fp16; the caller casts), except bfloat16:
+numpy has no such dtype, so it is widened to float32, which is exact.
 """
 
 from __future__ import annotations
 
 import io
-import json
-import math
 import os
 import pickle
 import zipfile
 from typing import Any
 
+import ml_dtypes  # registers bfloat16 with numpy, which safetensors needs to return BF16 tensors
 import numpy as np
+import safetensors
 
 from gesture_jax.ports import pickle_allowlist
 from gesture_jax.ports.pickle_allowlist import StorageType
 
 # A zip starts with a local file header, or with the end-of-directory record when it is empty.
 _ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-_MAX_SAFETENSORS_HEADER = 100 * 1024 * 1024  # the limit the reference safetensors implementation enforces
 _EXPECTED = "a torch.save zip archive (torch >= 1.6) or a safetensors file"
 
 PathLike = str | os.PathLike[str]
@@ -168,103 +169,33 @@ def read_torch_zip(path: PathLike) -> Any:
 
 # -------------------------------------------------------------------------------------------- safetensors
 
-_SAFETENSORS_DTYPES = {
-    "F64": "<f8",
-    "F32": "<f4",
-    "F16": "<f2",
-    "BF16": "<u2",  # raw bits, widened to float32 on load
-    "I64": "<i8",
-    "I32": "<i4",
-    "I16": "<i2",
-    "I8": "i1",
-    "U8": "u1",
-    "BOOL": "?",
-}
-
 
 def read_safetensors(path: PathLike) -> dict[str, np.ndarray]:
-    """Reads a safetensors file into ``{name: array}`` (stored dtype; BF16 → float32), in header order.
+    """Reads a safetensors file into ``{name: array}`` (stored dtype; BF16 → float32), in data-offset order.
 
-    Layout: an 8-byte little-endian header length, a JSON header ``{name: {dtype, shape, data_offsets}}``
-    (plus an optional ``__metadata__`` of strings, dropped here), then the packed tensor bytes.
+    Data-offset order is the header order of every file the ``safetensors`` writers produce. The
+    ``__metadata__`` strings are dropped. Raises ``CheckpointError`` naming the file for anything the
+    package refuses (truncation, a bad or oversized header, overlapping or uncovered data) and for a
+    dtype numpy cannot hold (the float8 and float4 kinds).
     """
     path = os.fspath(path)
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        entries, data_start = _safetensors_header(path, f, size)
-        data_size = size - data_start
-        out = {}
-        expected_begin = 0
-        for name, dtype, bf16, shape, begin, end in sorted(entries, key=lambda e: e[4]):
-            if begin != expected_begin:
-                raise CheckpointError(
-                    f"{path}: tensor {name!r} starts at data offset {begin}; expected {expected_begin} "
-                    "(tensors must be packed without gaps or overlaps)"
-                )
-            if end > data_size:
-                raise CheckpointError(
-                    f"{path}: truncated; tensor {name!r} needs data bytes [{begin}, {end}) "
-                    f"but the data section holds {data_size}"
-                )
-            array = np.empty(shape, dtype)
-            f.seek(data_start + begin)
-            if f.readinto(memoryview(array.reshape(-1).view(np.uint8))) != end - begin:
-                raise CheckpointError(f"{path}: truncated while reading tensor {name!r}")
-            out[name] = _bf16_to_f32(array) if bf16 else array
-            expected_begin = end
-    if expected_begin != data_size:
-        raise CheckpointError(
-            f"{path}: the data section holds {data_size} bytes but the header indexes {expected_begin}"
-        )
-    return {e[0]: out[e[0]] for e in entries}
-
-
-def _safetensors_header(path: str, f: io.BufferedReader, size: int) -> tuple[list[tuple], int]:
-    """Parses and checks the header: (name, dtype, is_bf16, shape, begin, end) rows and the data start."""
-    if size < 8:
-        raise CheckpointError(
-            f"{path}: truncated ({size} bytes); expected an 8-byte safetensors header length"
-        )
-    header_len = int.from_bytes(f.read(8), "little")
-    if header_len > min(size - 8, _MAX_SAFETENSORS_HEADER):
-        raise CheckpointError(
-            f"{path}: header length {header_len} does not fit the {size}-byte file; "
-            "expected a safetensors file"
-        )
     try:
-        header = json.loads(f.read(header_len))
-    except ValueError as exc:
-        raise CheckpointError(f"{path}: the safetensors header is not valid JSON ({exc})") from exc
-    if not isinstance(header, dict):
+        with safetensors.safe_open(path, framework="numpy") as f:
+            return {name: _safetensors_tensor(path, f, name) for name in f.offset_keys()}
+    except safetensors.SafetensorError as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+
+
+def _safetensors_tensor(path: str, f: Any, name: str) -> np.ndarray:
+    try:
+        array = f.get_tensor(name)
+    except safetensors.SafetensorError:
+        raise
+    except (AttributeError, TypeError, ValueError) as exc:  # e.g. it looks up np.float8_e4m3fn, absent
         raise CheckpointError(
-            f"{path}: the safetensors header is a {type(header).__name__}; expected an object"
-        )
-    metadata = header.pop("__metadata__", {})
-    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
-        raise CheckpointError(f"{path}: __metadata__ must map strings to strings")
-    entries = []
-    for name, spec in header.items():
-        if not isinstance(spec, dict) or spec.get("dtype") not in _SAFETENSORS_DTYPES:
-            raise CheckpointError(
-                f"{path}: tensor {name!r} has entry {spec!r}; "
-                f"expected a dtype in {sorted(_SAFETENSORS_DTYPES)}"
-            )
-        shape, offsets = spec.get("shape"), spec.get("data_offsets")
-        if not _int_list(shape) or not _int_list(offsets) or len(offsets) != 2 or offsets[0] > offsets[1]:
-            raise CheckpointError(
-                f"{path}: tensor {name!r} has shape {shape!r}, data_offsets {offsets!r}; "
-                "expected lists of non-negative ints, offsets [begin, end] with begin <= end"
-            )
-        dtype = np.dtype(_SAFETENSORS_DTYPES[spec["dtype"]])
-        nbytes = math.prod(shape) * dtype.itemsize
-        if offsets[1] - offsets[0] != nbytes:
-            raise CheckpointError(
-                f"{path}: tensor {name!r} spans {offsets[1] - offsets[0]} bytes; expected {nbytes} "
-                f"({spec['dtype']} {shape})"
-            )
-        entries.append((name, dtype, spec["dtype"] == "BF16", tuple(shape), offsets[0], offsets[1]))
-    return entries, 8 + header_len
-
-
-def _int_list(value: Any) -> bool:
-    return isinstance(value, list) and all(type(v) is int and v >= 0 for v in value)
+            f"{path}: tensor {name!r} has dtype {f.get_slice(name).get_dtype()}, which is not read "
+            f"({type(exc).__name__}: {exc}); expected a dtype numpy holds, or BF16"
+        ) from exc
+    if array.dtype == ml_dtypes.bfloat16:
+        return _bf16_to_f32(array.view(np.uint16))
+    return array
