@@ -49,7 +49,7 @@ def test_tokens_and_features_match_transformers(converted, io):
     assert meta["model_config"] == dict(
         patch_size=8,
         tubelet_size=2,
-        num_frames=4,
+        num_frames=16,
         img_size=32,
         embed_dim=64,
         depth=2,
@@ -58,7 +58,8 @@ def test_tokens_and_features_match_transformers(converted, io):
         qkv_bias=True,
         layer_norm_eps=1e-6,
     )
-    assert (spec.num_frames, spec.crop_size, spec.crop, spec.mean) == (4, 32, "three", (0.485, 0.456, 0.406))
+    # frames_per_clip (4 here) is the pre-training clip: the spec keeps the protocol's 16 frames.
+    assert (spec.num_frames, spec.crop_size, spec.crop, spec.mean) == (16, 32, "three", (0.485, 0.456, 0.406))
     assert all(key.startswith("predictor.") for key in meta["source"]["dropped_keys"])
 
 

@@ -29,7 +29,7 @@ from gesture_jax.models import keymap, layers, registry
 class VJEPA2Config:
     img_size: int = 256  # transformers' crop_size: the input's H = W, and the grid of the positions
     patch_size: int = 16
-    num_frames: int = 64  # frames_per_clip (pre-training); inference runs at any even frame count
+    num_frames: int = 16  # the evaluation protocol's clip; RoPE runs at any multiple of the tubelet
     tubelet_size: int = 2
     embed_dim: int = 1024
     depth: int = 24
@@ -257,10 +257,11 @@ def checkpoint_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_hea
 
 
 # transformers' VJEPA2Config fields → ours (the predictor's and the classifier's fields are not used).
+# frames_per_clip (64 on the Hub) is the pre-training clip length, not the evaluation protocol's 16
+# frames, so it is not taken: a converted folder's spec keeps the family's 16 (or --variant's).
 _HF_FIELDS = dict(
     crop_size="img_size",
     patch_size="patch_size",
-    frames_per_clip="num_frames",
     tubelet_size="tubelet_size",
     hidden_size="embed_dim",
     num_hidden_layers="depth",
