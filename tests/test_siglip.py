@@ -1,0 +1,320 @@
+"""SigLIP / fixed-resolution SigLIP 2 in transformers' format (a ``SiglipModel`` folder) → convert →
+per-frame MAP-head features, text features and SigLIP's zero-shot logits; the tokenizer rules.
+
+The fixture (tests/fixtures/hf/siglip_dev, copied from the shared fixtures, README.txt beside it) is
+transformers 5.24.0's SiglipModel on random weights: `frame_features` (get_image_features per frame),
+`features` (their mean over frames), `text_features` (get_text_features of `token_ids`, no attention mask)
+and `logits` (cosine · exp(logit_scale) + logit_bias). Tolerance 1e-5 (port_cases). The tokenizer has no
+fixture (no network): tiny sentencepiece models trained here check its rules (transformers'
+SiglipTokenizer, Gemma for SigLIP 2) against an independent spelling of them.
+"""
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import sentencepiece as spm
+from flax import nnx
+from port_cases import ROOT, cli, cli_in_process, max_diff
+from safetensors.numpy import save_file
+
+from gesture_jax import models, siglip_text
+from gesture_jax.models import pos_embed, registry, siglip
+from gesture_jax.ports import convert, readers
+
+CASE = os.path.join(ROOT, "tests", "fixtures", "hf", "siglip_dev")
+
+
+def _io():
+    return np.load(os.path.join(CASE, "io.npz"))
+
+
+def _tensors():
+    return readers.read_safetensors(os.path.join(CASE, "model.safetensors"))
+
+
+def _config_json():
+    with open(os.path.join(CASE, "config.json")) as f:
+        return json.load(f)
+
+
+def _folder(path, tensors, config=None):
+    """A transformers-style folder holding `tensors` and the fixture's config.json (or `config`)."""
+    os.makedirs(path)
+    with open(os.path.join(path, "config.json"), "w") as f:
+        json.dump(config or _config_json(), f)
+    save_file(
+        {k: np.ascontiguousarray(v) for k, v in tensors.items()}, os.path.join(path, "model.safetensors")
+    )
+    return str(path)
+
+
+# Jitted: an eager call costs seconds, op by op.
+_features = nnx.jit(lambda model, video: model.features(video))
+_frame_features = nnx.jit(lambda model, video: model.frame_features(video))
+_text = nnx.jit(lambda model, ids: model.encode_text(ids))
+
+
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
+    """The fixture folder converted once by the command, as a user runs it."""
+    dst = str(tmp_path_factory.mktemp("siglip") / "out")
+    done = cli("--family", "siglip", "--src", CASE, "--dst", dst)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{CASE} -> {dst}: siglip" in done.stdout and "0 keys dropped by rule" in done.stdout
+    return dst
+
+
+def test_converted_folder_matches_the_reference(converted):
+    z = _io()
+    model, spec = models.load(converted)
+    video = jnp.asarray(z["video"])
+    assert max_diff(_frame_features(model, video), z["frame_features"]) <= 1e-5
+    features = _features(model, video)
+    assert features.shape == z["features"].shape and max_diff(features, z["features"]) <= 1e-5
+    text = _text(model, jnp.asarray(z["token_ids"]))
+    assert max_diff(text, z["text_features"]) <= 1e-5
+    assert max_diff(model.zeroshot_logits(features, text), z["logits"]) <= 1e-5
+    # The stored logit scale and bias are the checkpoint's, and the rule is SigLIP's, not CLIP's ×100.
+    t = _tensors()
+    assert np.array_equal(np.asarray(model.logit_scale[...]), t["logit_scale"])
+    assert np.array_equal(np.asarray(model.logit_bias[...]), t["logit_bias"])
+    # The spec: the family's protocol at the checkpoint's own size, values in [-1, 1].
+    assert (spec.resize, spec.crop, spec.resize_size, spec.crop_size) == ("squash", "none", 32, 32)
+    assert spec.mean == (0.5, 0.5, 0.5) and spec.std == (0.5, 0.5, 0.5) and spec.num_frames == 8
+
+
+def test_verify_says_ok(converted):
+    status, out = cli_in_process(f"--src={CASE}", f"--dst={converted}", "--verify")
+    assert status == 0 and out.startswith("OK: 88 tensors"), out
+
+
+def test_any_frame_count(converted):
+    """Frames are encoded one by one: any T gives the mean of those frames' reference embeddings."""
+    z = _io()
+    model, _ = models.load(converted)
+    order = [0, 2, 1, 1, 0]
+    video = jnp.asarray(z["video"][:, order])
+    assert max_diff(_features(model, video), z["frame_features"][:, order].mean(1)) <= 1e-5
+    assert max_diff(_features(model, jnp.asarray(z["video"][:, :1])), z["frame_features"][:, 0]) <= 1e-5
+    model4, spec4 = models.load(converted, num_frames=4)
+    assert spec4.num_frames == 4
+    assert max_diff(_features(model4, jnp.asarray(z["video"])), z["features"]) <= 1e-5
+
+
+def test_bfloat16_compute_within_stated_tolerance(converted):
+    z = _io()
+    model, _ = models.load(converted, dtype="bfloat16")
+    video = jnp.asarray(z["video"])
+    assert max_diff(_features(model, video), z["features"]) <= 5e-2
+    assert max_diff(_text(model, jnp.asarray(z["token_ids"])), z["text_features"]) <= 5e-2
+
+
+def test_other_resolutions_interpolate_the_table_as_transformers(converted):
+    """interpolate_pos_encoding: torch bicubic (align_corners=False) of the 4×4 table to the new grid; the
+    native size uses the table as stored."""
+    model, _ = models.load(converted)
+    table = np.asarray(model.vision.position_embedding[...])
+    assert np.array_equal(np.asarray(model.vision.positions(4, 4)), table)
+    grid = table.reshape(4, 4, -1).astype(np.float64)
+    for h, w in [(6, 6), (3, 5)]:
+        want = pos_embed.resize_bicubic(pos_embed.resize_bicubic(grid, h, axis=0), w, axis=1)
+        got = np.asarray(model.vision.positions(h, w)).reshape(h, w, -1)
+        assert max_diff(got, want) <= 1e-5
+        jax_cubic = jax.image.resize(
+            jnp.asarray(grid, jnp.float32), (h, w, grid.shape[-1]), "cubic-pytorch", antialias=False
+        )
+        assert max_diff(got, jax_cubic) <= 1e-5
+    video = jnp.asarray(np.random.default_rng(0).normal(size=(1, 2, 48, 40, 3)).astype(np.float32))
+    assert _features(model, video).shape == (1, 64)
+    # A frame that is not a patch multiple drops its last rows and columns, as the "valid" conv does.
+    z = _io()
+    padded = np.pad(z["video"], ((0, 0), (0, 0), (0, 7), (0, 7), (0, 0)), constant_values=9.0)
+    assert max_diff(_features(model, jnp.asarray(padded)), z["features"]) <= 1e-5
+
+
+def _refused(tmp_path, tensors, config=None):
+    src = _folder(tmp_path / "damaged", tensors, config)
+    with pytest.raises(convert.PortError) as err:
+        convert.convert("siglip", src, str(tmp_path / "out"), model_config=None)
+    assert not os.path.exists(tmp_path / "out")
+    return str(err.value)
+
+
+def test_damaged_checkpoints_are_refused_naming_the_key(tmp_path):
+    t = _tensors()
+    missing = {k: v for k, v in t.items() if k != "vision_model.head.attention.in_proj_bias"}
+    assert "missing keys: ['vision_model.head.attention.in_proj_bias']" in _refused(tmp_path / "a", missing)
+    wrong = {**t, "text_model.encoder.layers.1.self_attn.k_proj.weight": np.ones((64, 32), np.float32)}
+    message = _refused(tmp_path / "b", wrong)
+    assert (
+        "wrong shapes: text_model.encoder.layers.1.self_attn.k_proj.weight: [64, 32] in the checkpoint, "
+        in message
+    )
+    assert "the model needs [64, 64]" in message
+    extra = {**t, "vision_model.encoder.layers.2.mlp.fc1.bias": np.ones(256, np.float32)}
+    assert "unexpected keys: ['vision_model.encoder.layers.2.mlp.fc1.bias']" in _refused(
+        tmp_path / "c", extra
+    )
+    config = _config_json()
+    config["vision_config"] = {**config["vision_config"], "patch_size": 4}  # a config that lies
+    message = _refused(tmp_path / "d", t, config)
+    assert "vision_model.embeddings.patch_embedding.weight: [64, 3, 8, 8]" in message
+    assert "vision_model.embeddings.position_embedding.weight: [16, 64]" in message
+
+
+def test_config_from_source():
+    ours = siglip.config_from_source(_config_json())
+    assert ours == dict(
+        img_size=32, patch_size=8, width=64, layers=2, heads=4, mlp_dim=256, layer_norm_eps=1e-6,
+        text_width=64, text_layers=2, text_heads=4, text_mlp_dim=256, vocab_size=300, context_length=16,
+        text_layer_norm_eps=1e-6, projection_size=64,
+    )  # fmt: skip
+    # A Hub config.json is minimal: transformers' defaults fill it (SigLIP 2 B/16 sets the vocabulary only).
+    hub = {"model_type": "siglip", "text_config": {"vocab_size": 256000}, "vision_config": {}}
+    expected = {k: v for k, v in registry.get("siglip2-b16").model_config.items() if k != "num_frames"}
+    from_hub = siglip.config_from_source(hub)
+    assert {k: from_hub[k] for k in expected} == expected and from_hub["context_length"] == 64
+    for bad, why in [
+        ({"model_type": "siglip2"}, "NaFlex"),
+        ({"vision_config": {"hidden_act": "gelu"}}, "vision_config.hidden_act='gelu'"),
+        ({"vision_config": {"vision_use_head": False}}, "vision_use_head"),
+    ]:
+        with pytest.raises(ValueError, match=why):
+            siglip.config_from_source(bad)
+
+
+def test_registered_sizes_build_the_public_shapes():
+    for name, tokens, params in [("siglip2-b16", 196, 375e6), ("siglip2-so400m14", 729, 1.13e9)]:
+        info = registry.get(name)
+        shapes = models.param_shapes("siglip", info.model_config)
+        assert shapes["vision.position_embedding"][0] == tokens
+        total = sum(int(np.prod(s)) for s in shapes.values())
+        assert abs(total - params) / params < 0.01, (name, total)
+        assert info.spec.crop_size == info.model_config["img_size"] and info.spec.mean == (0.5,) * 3
+
+
+def test_layer_index():
+    config = registry.get("siglip2-b16").model_config
+    assert siglip.num_layers(config) == 14
+    assert siglip.layer_index(("vision", "patch_embedding"), config) == 0
+    assert siglip.layer_index(("vision", "layers", "3", "mlp", "fc1", "kernel"), config) == 4
+    assert siglip.layer_index(("vision", "head", "probe"), config) == 13
+    assert siglip.layer_index(("text", "head", "kernel"), config) == -1
+    assert siglip.layer_index(("logit_scale",), config) == -1
+
+
+# ---------------------------------------------------------------- the tokenizer
+
+_CORPUS = [
+    "a photo of a cat",
+    "a photo of a dog",
+    "someone waves a hand",
+    "a person claps both hands",
+    "thumbs up with the right hand",
+    "swiping left with two fingers",
+    "Zooming in with the whole hand",
+    "pointing at the camera",
+] * 20
+
+
+def _train(tmp_path, name, **options):
+    text = tmp_path / f"{name}.txt"
+    text.write_text("\n".join(_CORPUS))
+    spm.SentencePieceTrainer.train(
+        input=str(text), model_prefix=str(tmp_path / name), hard_vocab_limit=False, minloglevel=2, **options
+    )
+    return str(tmp_path / f"{name}.model")
+
+
+@pytest.fixture(scope="module")
+def siglip_folder(tmp_path_factory):
+    """A SigLIP-style folder: a T5-like unigram spiece.model (pad 0, </s> 1, <unk> 2)."""
+    folder = tmp_path_factory.mktemp("siglip_tok")
+    model = _train(
+        folder, "spm", vocab_size=60, pad_id=0, eos_id=1, unk_id=2, bos_id=-1, model_type="unigram"
+    )
+    os.rename(model, folder / "spiece.model")
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def gemma_folder(tmp_path_factory):
+    """A SigLIP 2-style folder: a Gemma-like BPE tokenizer.model (<pad> 0, <eos> 1, <bos> 2, <unk> 3)."""
+    folder = tmp_path_factory.mktemp("gemma_tok")
+    model = _train(
+        folder, "spm", vocab_size=300, pad_id=0, eos_id=1, bos_id=2, unk_id=3, model_type="bpe",
+        eos_piece="<eos>", bos_piece="<bos>", byte_fallback=True, add_dummy_prefix=False,
+        normalization_rule_name="identity",
+        remove_extra_whitespaces=False,
+    )  # fmt: skip
+    os.rename(model, folder / "tokenizer.model")
+    return str(folder)
+
+
+def test_siglip_tokenizer_rules(siglip_folder):
+    tok = siglip_text.SiglipTokenizer.from_folder(siglip_folder)
+    plain = spm.SentencePieceProcessor(
+        model_file=os.path.join(siglip_folder, "spiece.model")
+    )  # dummy prefix on
+    ids = tok(["A photo, of a CAT!", "a   photo of a cat"])
+    assert ids.shape == (2, 64) and ids.dtype == np.int32
+    expected = plain.encode("a photo of a cat")  # lower-cased, punctuation gone, whitespace collapsed
+    assert ids[0].tolist() == ids[1].tolist() == [*expected, 1] + [1] * (63 - len(expected))
+    assert tok.pad_id == tok.eos_id == 1  # SiglipTokenizer pads with </s>
+    # Too long: the text is cut so that </s> still ends the row at position 63.
+    long = tok(" ".join(["someone waves a hand"] * 40))[0]
+    assert long[-1] == 1 and 1 not in long[:-1].tolist()
+    assert long[:-1].tolist() == plain.encode(" ".join(["someone waves a hand"] * 40))[:63]
+    assert siglip_text.canonicalize_text("  Hello,   world!\t(ok) ") == "Hello world ok"
+    # Another context length (the dev fixture's 16), and the config's do_lower_case.
+    assert siglip_text.SiglipTokenizer.from_folder(siglip_folder, context_length=16)("a cat").shape == (1, 16)
+    with open(os.path.join(siglip_folder, "tokenizer_config.json"), "w") as f:
+        json.dump({"do_lower_case": False}, f)
+    try:
+        cased = siglip_text.SiglipTokenizer.from_folder(siglip_folder)("A photo")[0]
+        assert cased[: len(plain.encode("A photo"))].tolist() == plain.encode("A photo")
+    finally:
+        os.remove(os.path.join(siglip_folder, "tokenizer_config.json"))
+
+
+def test_gemma_tokenizer_rules(gemma_folder):
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(gemma_folder, "tokenizer.model"))
+    text = "Thumbs up, with the right hand"
+    body = sp.encode(text)
+    # GemmaTokenizer's defaults: <bos> first, no <eos>, cased; padded on the right with <pad> (0).
+    row = siglip_text.SiglipTokenizer.from_folder(gemma_folder)(text)[0]
+    assert row.tolist() == [2, *body] + [0] * (63 - len(body))
+    config = os.path.join(gemma_folder, "tokenizer_config.json")
+    with open(config, "w") as f:
+        json.dump({"tokenizer_class": "Siglip2Tokenizer", "add_bos_token": False, "add_eos_token": True}, f)
+    try:
+        tok = siglip_text.SiglipTokenizer.from_folder(gemma_folder)
+        lower = sp.encode(text.lower())
+        assert tok(text)[0].tolist() == [*lower, 1] + [0] * (63 - len(lower))
+        long = tok(" ".join([text] * 30))[0]
+        assert long[-1] == 1 and long[:-1].tolist() == sp.encode(" ".join([text] * 30).lower())[:63]
+    finally:
+        os.remove(config)
+
+
+def test_tokenizer_needs_a_model_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no spiece.model"):
+        siglip_text.SiglipTokenizer.from_folder(str(tmp_path))
+
+
+def test_tokenized_text_runs_the_text_tower(converted, tmp_path):
+    """Ids from a tokenizer whose vocabulary fits the dev model (300) go through `encode_text`."""
+    model, _ = models.load(converted)
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    os.rename(
+        _train(folder, "spm", vocab_size=60, pad_id=0, eos_id=1, unk_id=2, bos_id=-1), folder / "spiece.model"
+    )
+    ids = siglip_text.SiglipTokenizer.from_folder(str(folder), context_length=16)(["a cat", "a dog"])
+    text = _text(model, jnp.asarray(ids))
+    assert text.shape == (2, 64) and np.isfinite(np.asarray(text)).all()
+    assert model.zeroshot_logits(_features(model, jnp.asarray(_io()["video"])), text).shape == (2, 2)
