@@ -3,7 +3,10 @@
 * ``torch``: one ``.pth`` (torch.save zip, read without running its pickle) or ``.safetensors`` file; the
   state dict is taken out of its container by the official loaders' rule (`state_dict`);
 * ``hf``: a folder as transformers' ``save_pretrained`` writes it: ``config.json`` beside
-  ``model.safetensors`` or the shards a ``model.safetensors.index.json`` lists.
+  ``model.safetensors`` or the shards a ``model.safetensors.index.json`` lists;
+* ``videoprism_npz``: one ``.npz`` as the official VideoPrism code saves its variables (flat names joined
+  by ``/``, e.g. ``params/spatial_pos_emb/emb_var``), read with numpy and no pickles; the model config
+  comes from ``--model_config`` (the official constructor's arguments).
 
 `read` returns the tensors by their names in the checkpoint, the reference config when the format has
 one, and the files read (for ``model.json``'s provenance and ``--verify``).
@@ -22,7 +25,7 @@ import numpy as np
 
 from gesture_jax.ports import readers
 
-FORMATS = ("torch", "hf")
+FORMATS = ("torch", "hf", "videoprism_npz")
 
 
 class PortError(ValueError):
@@ -51,6 +54,10 @@ def read(fmt: str, path: str, state_key: str | None = None) -> Source:
         if state_key is not None:
             raise SourceError("--state_key applies to .pth files; a transformers folder has one state dict")
         return _read_hf_folder(path)
+    if fmt == "videoprism_npz":
+        if state_key is not None:
+            raise SourceError("--state_key applies to .pth files; a VideoPrism .npz has one set of variables")
+        return Source(read_npz(path), None, None, [path])
     raise SourceError(f"unknown checkpoint format {fmt!r}; known: {FORMATS}")
 
 
@@ -90,6 +97,22 @@ def _read_hf_folder(path: str) -> Source:
         tensors.update(part)
         files.append(file)
     return Source(tensors, None, config, files)
+
+
+def read_npz(path: str) -> dict[str, np.ndarray]:
+    """{name: array} of an ``.npz`` (``np.savez``), read without unpickling anything."""
+    if os.path.isdir(path):
+        raise SourceError(f"{path} is a folder; this family converts one .npz file")
+    try:
+        z = np.load(path, allow_pickle=False)
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise SourceError(f"{path}: a single .npy array, expected an .npz of named variables")
+        with z:
+            return {name: z[name] for name in z.files}
+    except SourceError:
+        raise
+    except (ValueError, OSError, EOFError) as e:
+        raise SourceError(f"{path}: not a readable .npz of numeric arrays ({e})") from e
 
 
 def digest(files: list[str]) -> str:

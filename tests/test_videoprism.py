@@ -1,0 +1,293 @@
+"""VideoPrism: the official .npz → ``python -m gesture_jax.convert`` → the official code's outputs (the
+factorized encoder's tokens and mean feature at the table's frame count and fewer, the LvT video and text
+embeddings and scores), the official tokenizer, --verify, and damaged checkpoints named by key.
+
+The fixture (tests/fixtures/videoprism, from ../shared/fixtures) was made with the official JAX code
+given numpy arrays, and its LayerNorm then adds 1 *in place* to every scale it is handed whole
+(``scale += 1.0`` on the array flax passes through; the scanned layers get slices and are spared). So each
+forward the maker ran moved the un-scanned LayerNorm scales (``spatial_ln``, ``temporal_ln``, the pooler's
+and ``unimodal_ln``) by +1, and ``checkpoint.npz`` holds them after the last one: forward k of n ran with
+the stored scale − (n − k). `weights_for` rebuilds the weights each output was computed with. (Checked
+against the official code: run as-is on ``checkpoint.npz`` it gives this port's outputs, not the fixture's.)
+"""
+
+import json
+import os
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from port_cases import ROOT, cli, cli_in_process, max_diff
+
+from gesture_jax import models
+from gesture_jax.data.spec import VideoSpec
+from gesture_jax.data.transforms import normalize
+from gesture_jax.models import registry, videoprism
+from gesture_jax.ports import convert, sources
+from gesture_jax.videoprism_text import canonicalize_text, tokenize_texts
+
+FIXTURES = os.path.join(ROOT, "tests", "fixtures", "videoprism")
+ENCODER, LVT = "videoprism_dev", "videoprism_lvt_dev"
+FORWARDS = {ENCODER: ("tokens", "tokens_short"), LVT: ("video_embeddings",)}  # the maker's forwards, in order
+TEXTS = [
+    "Advance",
+    "Move in reverse",
+    "Halt!",
+    "a person raises both arms above the head, palms forward",
+    "Rally: circle the arm overhead, then point.",
+    "follow   me",
+]
+
+
+def path(case, name):
+    return os.path.join(FIXTURES, case, name)
+
+
+def io(case):
+    return np.load(path(case, "io.npz"))
+
+
+def stored(case):
+    return dict(np.load(path(case, "checkpoint.npz")))
+
+
+def weights_for(case, output):
+    """The fixture's weights as they were when the official code computed `output` (module docstring)."""
+    forwards = FORWARDS[case]
+    offset = np.float32(len(forwards) - forwards.index(output))
+    return {
+        k: v - offset if k.endswith("/scale") and "x_layers" not in k else v for k, v in stored(case).items()
+    }
+
+
+def write_npz(tmp_path, name, tensors):
+    file = str(tmp_path / f"{name}.npz")
+    np.savez(file, **tensors)
+    return file
+
+
+def model_config(case):
+    with open(path(case, "config.json")) as f:
+        return convert.model_config_from_json("videoprism", json.load(f))
+
+
+def convert_weights(tmp_path, case, tensors, name="out"):
+    src = write_npz(tmp_path, name, tensors)
+    dst = str(tmp_path / f"{name}_dir")
+    convert.convert("videoprism", src, dst, model_config=model_config(case))
+    return src, dst
+
+
+def test_encoder_through_the_cli_matches_the_official_code(tmp_path):
+    src = write_npz(tmp_path, "vp", weights_for(ENCODER, "tokens"))
+    dst = str(tmp_path / "vp_dir")
+    done = cli(
+        "--family", "videoprism", "--src", src, "--model_config", path(ENCODER, "config.json"), "--dst", dst
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    model, spec = models.load(dst)
+    z = io(ENCODER)
+    video = jnp.asarray(z["video"])
+    assert max_diff(model.tokens(video), z["tokens"]) <= 1e-5
+    assert max_diff(model.features(video), z["features"]) <= 1e-5
+    assert (spec.num_frames, spec.crop_size, spec.mean, spec.std) == (4, 32, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    status, out = cli_in_process("--verify", f"--src={src}", f"--dst={dst}")
+    assert status == 0 and out.startswith("OK: 72 tensors"), out  # 8 + 2 stacks × 16 names, split in 2 layers
+
+
+def test_fewer_frames_resize_the_temporal_table(tmp_path):
+    _, dst = convert_weights(tmp_path, ENCODER, weights_for(ENCODER, "tokens_short"))
+    z = io(ENCODER)
+    model, _ = models.load(dst)
+    assert max_diff(model.tokens(jnp.asarray(z["video_short"])), z["tokens_short"]) <= 1e-5
+    short, spec = models.load(dst, num_frames=2)  # the stored table stays; the forward resizes it
+    assert spec.num_frames == 2
+    assert max_diff(short.tokens(jnp.asarray(z["video_short"])), z["tokens_short"]) <= 1e-5
+
+
+def test_lvt_video_and_text_match_the_official_code(tmp_path):
+    _, dst = convert_weights(tmp_path, LVT, weights_for(LVT, "video_embeddings"))
+    z = io(LVT)
+    model, _ = models.load(dst)
+    video = model.features(jnp.asarray(z["video"]))
+    text = model.encode_text(jnp.asarray(z["token_ids"]), paddings=jnp.asarray(z["text_paddings"]))
+    assert max_diff(video, z["video_embeddings"]) <= 1e-5
+    assert max_diff(text, z["text_embeddings"]) <= 1e-5
+    assert max_diff(video @ text.T, z["scores"]) <= 1e-5
+    # Without paddings, the ids tokenize_texts pads with (0) are the padding.
+    assert max_diff(model.encode_text(jnp.asarray(z["token_ids"])), z["text_embeddings"]) <= 1e-5
+    # A padded position changes nothing: its id is never attended to.
+    ids = np.array(z["token_ids"])
+    ids[z["text_paddings"] > 0] = 7
+    text7 = model.encode_text(jnp.asarray(ids), paddings=jnp.asarray(z["text_paddings"]))
+    assert max_diff(text7, z["text_embeddings"]) <= 1e-5
+    assert not np.allclose(model.encode_text(jnp.asarray(ids)), z["text_embeddings"], atol=1e-3)
+
+
+def test_the_stored_checkpoint_is_not_the_weights_of_its_outputs(tmp_path):
+    """The fixture's defect, shown: its checkpoint as stored does not give its outputs (so the parity
+    tests above can fail, and `weights_for` is what makes them pass)."""
+    _, dst = convert_weights(tmp_path, ENCODER, stored(ENCODER))
+    model, _ = models.load(dst)
+    assert max_diff(model.tokens(jnp.asarray(io(ENCODER)["video"])), io(ENCODER)["tokens"]) > 1.0
+
+
+def test_tokenizer_is_the_official_one():
+    ids, paddings = tokenize_texts(TEXTS, path(LVT, "test_spm.model"), max_length=16)
+    z = np.load(path(LVT, "tokenizer.npz"))
+    assert ids.dtype == np.int32 and paddings.dtype == np.float32
+    np.testing.assert_array_equal(ids, z["token_ids"])
+    np.testing.assert_array_equal(paddings, z["text_paddings"])
+    np.testing.assert_array_equal(ids, io(LVT)["token_ids"])
+    assert canonicalize_text("Hello,World..") == "hello world."
+    assert canonicalize_text("  Hello   WORLD") == "hello world."
+    # test_spm has BOS (1); without it and without canonicalisation the rows change accordingly.
+    no_bos, _ = tokenize_texts(TEXTS, path(LVT, "test_spm.model"), max_length=16, add_bos=False)
+    np.testing.assert_array_equal(no_bos[3, :15], ids[3, 1:])
+    long, long_pad = tokenize_texts(TEXTS[3:4], path(LVT, "test_spm.model"), max_length=64)
+    assert long_pad[0].sum() == 64 - (long[0] != 0).sum() and (long[0, :16] == ids[3]).all()
+
+
+def test_unscanned_layout_converts_the_same(tmp_path):
+    """Per-layer ``x_layers_<i>`` names (the official code with scan=False) are the same weights."""
+    tensors = weights_for(ENCODER, "tokens")
+    unscanned = videoprism.prepare_checkpoint(tensors)
+    assert "params/spatial_encoder/transformers_stack/x_layers_1/self_attention/query/w" in unscanned
+    assert not any("/x_layers/" in k for k in unscanned)
+    _, a = convert_weights(tmp_path, ENCODER, tensors, "scanned")
+    _, b = convert_weights(tmp_path, ENCODER, unscanned, "unscanned")
+    pa, pb = models.model_dir.read_params(a), models.model_dir.read_params(b)
+    assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
+
+
+STACK = "params/spatial_encoder/transformers_stack/x_layers"
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: s.pop("params/temporal_ln/bias"), r"missing keys: \['params/temporal_ln/bias'\]"),
+        (
+            lambda s: s.pop(f"{STACK}/self_attention/key/w"),
+            r"missing keys: .*x_layers_0/self_attention/key/w.*x_layers_1/self_attention/key/w",
+        ),
+        (
+            lambda s: s.update({"params/extra/w": np.ones(3, np.float32)}),
+            r"unexpected keys: \['params/extra/w'\]",
+        ),
+        (
+            lambda s: s.update({f"{STACK}/layer_norm/bias": np.ones((3, 64), np.float32)}),
+            r"unexpected keys: .*x_layers_2/layer_norm/bias",
+        ),
+        (
+            lambda s: s.update({"params/spatial_pos_emb/emb_var": np.ones((16, 63), np.float32)}),
+            r"wrong shapes: params/spatial_pos_emb/emb_var: \[16, 63\] in the checkpoint, "
+            r"the model needs \[16, 64\]",
+        ),
+    ],
+)
+def test_damaged_checkpoints_are_refused_by_key(edit, message, tmp_path):
+    tensors = stored(ENCODER)
+    edit(tensors)
+    with pytest.raises(convert.PortError, match=message):
+        convert_weights(tmp_path, ENCODER, tensors, "edited")
+    assert not os.path.exists(tmp_path / "edited_dir")
+
+
+def test_an_encoder_checkpoint_is_not_an_lvt_model(tmp_path):
+    src = path(ENCODER, "checkpoint.npz")
+    with pytest.raises(convert.PortError, match=r"missing keys: .*params/vision_encoder/patch_projection"):
+        convert.convert("videoprism", src, str(tmp_path / "x"), model_config=model_config(LVT))
+
+
+def test_npz_source_reads_no_pickles(tmp_path):
+    evil = str(tmp_path / "evil.npz")
+    np.savez(evil, **{"params/x": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(sources.SourceError, match="evil.npz: not a readable .npz"):
+        sources.read("videoprism_npz", evil)
+    with pytest.raises(sources.SourceError, match="is a folder"):
+        sources.read("videoprism_npz", str(tmp_path))
+    with pytest.raises(sources.SourceError, match="--state_key"):
+        sources.read("videoprism_npz", path(ENCODER, "checkpoint.npz"), state_key="model")
+
+
+def test_bfloat16_compute_within_stated_tolerance(tmp_path):
+    _, dst = convert_weights(tmp_path, LVT, weights_for(LVT, "video_embeddings"))
+    z = io(LVT)
+    model, _ = models.load(dst, dtype="bfloat16")
+    assert max_diff(model.features(jnp.asarray(z["video"])), z["video_embeddings"]) <= 5e-2
+    assert max_diff(model.encode_text(jnp.asarray(z["token_ids"])), z["text_embeddings"]) <= 5e-2
+
+
+def test_registered_sizes_and_protocol():
+    """The public sizes have the published parameter counts (114M, 354M, 248M, 580M) and take frames in
+    [0, 1] (mean 0, std 1) at 288², 16 frames (base) or 8 (large)."""
+    counts = {}
+    for name in ("videoprism-b", "videoprism-l", "videoprism-lvt-b", "videoprism-lvt-l"):
+        info = registry.get(name)
+        shapes = models.param_shapes("videoprism", info.model_config)
+        counts[name] = round(sum(int(np.prod(s)) for s in shapes.values()) / 1e6)
+        frames = 16 if name.endswith("-b") else 8
+        assert (info.spec.num_frames, info.spec.crop_size, info.spec.resize_size) == (frames, 288, 288)
+    assert counts == {
+        "videoprism-b": 114,
+        "videoprism-l": 354,
+        "videoprism-lvt-b": 248,
+        "videoprism-lvt-l": 580,
+    }
+    spec = registry.get("videoprism-b").spec
+    pixels = np.array([[0, 51, 255], [7, 128, 254]], np.uint8)
+    np.testing.assert_allclose(normalize(pixels, spec.mean, spec.std), pixels / 255.0, rtol=1e-7)
+    assert VideoSpec.from_dict(spec.to_dict()) == spec
+
+
+# The official builders' arguments (videoprism/models.py CONFIGS @d481d91; the LvT builders add
+# vocabulary_size from the c4_en tokenizer).
+OFFICIAL = {
+    "videoprism-b": dict(
+        patch_size=18,
+        pos_emb_shape=[16, 16, 16],
+        model_dim=768,
+        num_spatial_layers=12,
+        num_temporal_layers=4,
+        num_heads=12,
+        mlp_dim=3072,
+        atten_logit_cap=50.0,
+        scan=True,
+    ),
+    "videoprism-lvt-l": dict(
+        patch_size=18,
+        pos_emb_shape=[8, 16, 16],
+        num_spatial_layers=24,
+        num_temporal_layers=4,
+        mlp_dim=4096,
+        num_auxiliary_layers=2,
+        enable_causal_atten=True,
+        num_unimodal_layers=12,
+        norm_policy="pre",
+        model_dim=1024,
+        num_heads=16,
+        atten_logit_cap=50.0,
+        scan=True,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_official_configs_are_the_registered_sizes(name):
+    ours = convert.model_config_from_json("videoprism", OFFICIAL[name])
+    config = videoprism.VideoPrismConfig
+    assert config(**ours) == config(**registry.get(name).model_config)
+
+
+def test_layer_indices_cover_every_parameter():
+    for case in (ENCODER, LVT):
+        config = model_config(case)
+        depth = videoprism.num_layers(config)
+        indices = {
+            p: videoprism.layer_index(tuple(p.split(".")), config)
+            for p in models.param_shapes("videoprism", config)
+        }
+        tower = {p: i for p, i in indices.items() if not p.startswith("text_encoder")}
+        assert set(tower.values()) == set(range(depth))
+        assert all(i == -1 for p, i in indices.items() if p.startswith("text_encoder"))
