@@ -137,6 +137,7 @@ def test_converted_folder_matches_transformers(converted):
     assert (config["patch_size"], config["pos_grid"], config["embed_dim"], config["depth"]) == (8, 4, 64, 2)
     assert config["use_swiglu_ffn"] is False and config["layer_norm_eps"] == 1e-6
     assert (spec.crop_size, spec.mean) == (224, (0.485, 0.456, 0.406))  # the family's protocol
+    assert spec.resize_size == 256  # the protocol's resize/crop ratio kept by convert (256 → 224)
 
 
 def test_verify_says_ok_and_catches_a_changed_tensor(converted, tmp_path):

@@ -239,3 +239,15 @@ def test_bfloat16_compute(converted):
     z = _io()
     model, _ = models.load(converted, dtype="bfloat16")
     assert max_diff(model.features(jnp.asarray(z["video"])), z["features"]) <= 5e-2
+
+
+def test_drop_head_drops_the_classifier(converted, tmp_path):
+    """--drop_head drops this family's head (``classifier.*``), leaving the same features."""
+    dst = str(tmp_path / "no_head")
+    done = cli("--family", "videomae_hf", "--src", CASE, "--dst", dst, "--drop_head")
+    assert done.returncode == 0, done.stderr[-2000:]
+    meta = json.load(open(os.path.join(dst, "model.json")))
+    assert meta["model_config"]["num_classes"] == 0
+    assert meta["source"]["dropped_keys"] == ["classifier.bias", "classifier.weight"]
+    video = jnp.asarray(_io()["video"])
+    assert max_diff(models.load(dst)[0].features(video), _io()["features"]) <= 1e-5

@@ -64,7 +64,8 @@ PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a 
 # config (a transformers folder's config.json) as our fields; `prepare_checkpoint(tensors) -> tensors`,
 # the checkpoint's tensors rewritten before the key map (e.g. separate query/key/value weights fused into
 # the one projection the model has), applied alike by convert and --verify.
-OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint")
+# `HEAD_PREFIXES`, the checkpoint names --drop_head drops (default ("head.",), the official layout's).
+OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint", "HEAD_PREFIXES")
 
 
 def check(module: ModuleType) -> None:

@@ -136,6 +136,9 @@ def config_from_source(config_json: dict[str, Any]) -> dict[str, Any]:
     )
 
 
+HEAD_PREFIXES = ("classifier.",)  # what --drop_head drops (the family contract's optional member)
+
+
 def checkpoint_facts(sd: dict[str, np.ndarray], config: dict[str, Any], drop_head: bool) -> dict[str, Any]:
     """Head size and pooling from the tensors themselves; the table is always the fixed sinusoid."""
     config = dict(config)

@@ -189,7 +189,9 @@ def convert(
     config = module.checkpoint_facts(
         {name: value for name, (_, value) in stripped.items()}, model_config, drop_head
     )
-    drop = tuple(k for k in stripped if drop_head and k.startswith("head."))
+    # --drop_head: the family's classifier keys (`HEAD_PREFIXES`, default the official "head.").
+    head = tuple(getattr(module, "HEAD_PREFIXES", ("head.",)))
+    drop = tuple(k for k in stripped if drop_head and k.startswith(head))
     params, dropped, origins = map_state_dict(
         family, stripped, expected_params(family, config), drop=drop, source=src
     )
@@ -197,9 +199,13 @@ def convert(
         logging.info("dropped by rule: %s", key)
     all_zero = check_health(params, origins, src)
     # The family's protocol at the model's own geometry (custom sizes keep their frame count and size).
-    size = config.get("img_size", fam.spec.crop_size)
-    spec = (registry.get(encoder).spec if encoder else fam.spec).replace(
-        num_frames=config.get("num_frames", fam.spec.num_frames), resize_size=size, crop_size=size
+    # The resize keeps the protocol's resize/crop ratio (DINOv2: 256 → 224).
+    base = registry.get(encoder).spec if encoder else fam.spec
+    size = config.get("img_size", base.crop_size)
+    spec = base.replace(
+        num_frames=config.get("num_frames", base.num_frames),
+        resize_size=round(base.resize_size * size / base.crop_size),
+        crop_size=size,
     )
     meta = {
         "format_version": model_dir.FORMAT_VERSION,
