@@ -75,3 +75,22 @@ def test_diagnose_configs_one_per_paper_row_and_protocol():
         assert config_lib.load_file(path).diagnose.queries == "rocog_v2/real_ground:test"
         with pytest.raises(ValueError, match="unknown protocol 'sky'"):
             config_lib.load_file(f"{path}:sky")
+
+
+def test_more_encoders_configs_cover_every_new_family():
+    """configs/more_encoders: one KNN row per registered encoder of the families added after the paper,
+    each expecting its converted checkpoint, and a table of them all per protocol."""
+    knn = config_lib.load_module("configs/more_encoders/knn.py")
+    names = knn.encoders()
+    assert {models.get(n).family for n in names} == set(knn.FAMILIES)
+    assert {"vjepa2-vitl", "videoprism-lvt-b", "siglip2-b16", "dinov2-g14", "videomae-hf-b16"} <= set(names)
+    for name in names:
+        row = config_lib.load_file(f"configs/more_encoders/knn.py:{name}")
+        assert (row.encoder.name, row.encoder.checkpoint) == (name, f"checkpoints/{name}")
+        assert row.knn.queries == ("rocog_v2/real_ground:test",)
+    air = config_lib.load_file("configs/more_encoders/knn.py:siglip2-b16,air")
+    assert air.knn.queries == ("rocog_v2/real_air:test",)
+    with pytest.raises(ValueError, match="takes one of"):
+        config_lib.load_file("configs/more_encoders/knn.py:umt-b16")
+    table = config_lib.load_file("configs/more_encoders/table.py:cross")
+    assert table.table.rows == tuple(f"configs/more_encoders/knn.py:{n},cross" for n in names)
