@@ -1,14 +1,19 @@
-"""Ports an official PyTorch checkpoint (.pth/.pt/.bin or .safetensors) to an Orbax model directory.
+"""Ports a reference checkpoint to an Orbax model directory: an official PyTorch file (.pth/.pt/.bin or
+.safetensors), a transformers save_pretrained folder, or VideoPrism's official .npz.
 
     python -m gesture_jax.convert --family umt --variant umt-b16 \
         --src b16_ptk710_ftk710_f8_res224.pth --dst ckpts/umt-b16-ptk710-ftk710
+    python -m gesture_jax.convert --family dinov2 --src dinov2-base --dst ckpts/dinov2-b14   # HF folder
+    python -m gesture_jax.convert --family videoprism --variant videoprism-b \
+        --src flax_base_f16r288_repeated.npz --dst ckpts/videoprism-b
     python -m gesture_jax.convert --family viclip --src viclip_dev.pth --dst /tmp/viclip \
         --model_config "$(python -c 'import json,numpy as np; print(np.load("viclip_dev.npz")["config"])')"
     python -m gesture_jax.convert --verify \
         --src b16_ptk710_ftk710_f8_res224.pth --dst ckpts/umt-b16-ptk710-ftk710
 
 `--variant` names a registered size (`python -m gesture_jax.convert --list` shows them); `--model_config`
-takes a JSON object (or a file holding one), e.g. a parity fixture's ``config``. The file is never
+takes a JSON object (or a file holding one), e.g. a parity fixture's ``config`` or VideoPrism's constructor
+arguments; a transformers folder needs neither (its config.json gives the sizes). The file is never
 executed: pickles may reference tensors, storages and inert containers only. torch is not needed.
 Training saves work as they are: wrapper prefixes (``module.``, ``_orig_mod.``, ...) are stripped, and
 ``--state_key`` picks the weight set when a file holds several (``model``, ``model_ema``).

@@ -20,7 +20,8 @@ class Family:
     config_defaults: dict[str, Any]  # fields every size of the family shares
     spec: VideoSpec  # the family's official evaluation protocol
     # The reference checkpoint format `gesture_jax.convert` reads for it ("" = none: random init or
-    # weights made here): "torch" = a .pth (torch.save) or .safetensors state dict.
+    # weights made here): "torch" = a .pth (torch.save) or .safetensors state dict, "hf" = a transformers
+    # save_pretrained folder, "videoprism_npz" = the official VideoPrism .npz (gesture_jax.ports.sources).
     checkpoint: str = ""
 
 
@@ -284,7 +285,6 @@ for _size, _dims in {
             spec=_VIDEOMAE_SSV2_SPEC,
             description=f"VideoMAE ViT-{_size[0].upper()}/16 in transformers' format, SSv2 protocol",
         )
-# --- siglip ---
 # SigLIP / fixed-resolution SigLIP 2 (transformers SiglipModel folders): an image model, each frame alone,
 # the MAP-head embeddings averaged over frames. Published preprocessing: direct resize to the model's
 # square size (no crop), x/255, mean = std = 0.5 → [-1, 1] (docs/encoders_more.md §3; the reference
