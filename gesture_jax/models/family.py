@@ -65,7 +65,9 @@ PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a 
 # the checkpoint's tensors rewritten before the key map (e.g. separate query/key/value weights fused into
 # the one projection the model has), applied alike by convert and --verify.
 # `HEAD_PREFIXES`, the checkpoint names --drop_head drops (default ("head.",), the official layout's).
-OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint", "HEAD_PREFIXES")
+# `TEXT`, a text tower's zero-shot side: {"tokenizer": "clip_bpe" | "siglip" | "videoprism", "scores":
+# "softmax" | "sigmoid"} (gesture_jax.zeroshot; ViCLIP's when absent).
+OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint", "HEAD_PREFIXES", "TEXT")
 
 
 def check(module: ModuleType) -> None:

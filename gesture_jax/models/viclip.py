@@ -165,6 +165,7 @@ def _l2_normalize(x: jax.Array) -> jax.Array:
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
+TEXT = {"tokenizer": "clip_bpe", "scores": "softmax"}  # zero-shot (gesture_jax.zeroshot)
 CONFIG_CLASS = ViCLIPConfig
 
 

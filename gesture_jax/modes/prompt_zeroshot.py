@@ -1,8 +1,9 @@
 """Mode ``zeroshot``: frozen video features against text embeddings of each prompt set → report.
 
-The paper's method B: a video-language encoder (ViCLIP) labels each query video with the class whose
-prompt embedding is closest, no gallery. One row per prompt set and query split (method ``zeroshot``),
-with the prompt set in the ``gallery`` column, so the table reads like the KNN ones.
+The paper's method B: a video-language encoder (ViCLIP; also SigLIP 2 and VideoPrism LvT) labels each
+query video with the class whose prompt embedding scores highest, no gallery, by the family's own
+tokenizer and scoring rule (`gesture_jax.zeroshot`). One row per prompt set and query split (method
+``zeroshot``), with the prompt set in the ``gallery`` column, so the table reads like the KNN ones.
 
     python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo
 """
@@ -12,8 +13,9 @@ from __future__ import annotations
 import logging
 
 import ml_collections
+import numpy as np
 
-from gesture_jax import models, prompts, protocol, report, text, zeroshot
+from gesture_jax import models, prompts, protocol, report, zeroshot
 from gesture_jax.run_context import RunContext
 
 
@@ -21,14 +23,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     cfg = config.zeroshot
     # Fail before loading weights and extracting on a mistyped prompt set or a missing vocabulary file.
     prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
-    vocab_path = text.resolve_vocab_path(cfg.vocab_path or None)
+    family = models.get(config.encoder.name).family
+    side = zeroshot.text_side(models.family_module(family))
+    checkpoint = models.weights_dir(config.encoder.name, config.encoder.checkpoint)
+    vocab_path = zeroshot.resolve_vocab(side["tokenizer"], cfg.vocab_path or None, checkpoint)
     ctx = RunContext.create(config, workdir)
     if not hasattr(ctx.model, "encode_text"):
         raise ValueError(
-            f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} "
-            f"({models.get(ctx.encoder_name).family}) has none"
+            f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} ({family}) has none"
         )
-    logging.info("vocabulary %s", vocab_path)
+    logging.info("%s tokenizer, vocabulary %s; %s scores", side["tokenizer"], vocab_path, side["scores"])
+    # ViCLIP's context is a model field; SigLIP's processors and VideoPrism's colab pad to 64 tokens.
+    context_length = getattr(ctx.model.config, "context_length", 64)
     class_names = ctx.class_names(list(cfg.queries))
     vectors = ctx.vectors(list(cfg.queries))
 
@@ -40,11 +46,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             prompt_set,
             class_names,
             vocab_path=vocab_path,
-            context_length=ctx.model.config.context_length,
+            context_length=context_length,
+            tokenizer=side["tokenizer"],
         )
         for queries in cfg.queries:
             q = vectors[queries]
-            predictions, _ = zeroshot.zeroshot_scores(q.vectors, embeddings, scale=cfg.scale)
+            if side["scores"] == "sigmoid":
+                scale, bias = float(ctx.model.logit_scale[...][0]), float(ctx.model.logit_bias[...][0])
+                predictions, _ = zeroshot.sigmoid_scores(q.vectors, embeddings, scale, bias)
+                scoring = dict(scores="sigmoid", scale=float(np.exp(scale)), logit_bias=bias)
+            else:
+                predictions, _ = zeroshot.zeroshot_scores(q.vectors, embeddings, scale=cfg.scale)
+                scoring = dict(scores="softmax", scale=cfg.scale)
             row = protocol.score(
                 "zeroshot",
                 q.labels,
@@ -57,7 +70,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                 prompt_set=prompt_set.name,
                 queries=queries,
                 metric="zeroshot",
-                scale=cfg.scale,
+                **scoring,
             )
             protocol.log(row)
             rows.append(row)

@@ -1,0 +1,22 @@
+r"""Zero-shot SigLIP 2 So400m/14 (384²) on RoCoG-v2's real ground test videos, one result row per prompt set.
+
+The paper's method B with a text tower it did not have. The weights (google/siglip2-so400m-patch14-384) are converted once with
+gesture_jax.convert. The prompts are tokenised with the SigLIP 2 tokenizer files of the folder it was converted from (model.json
+records it; --config.zeroshot.vocab_path names another), scored by SigLIP's sigmoid rule with the
+converted logit scale and bias. The RoCoG-v2 dataset must be built in data_dir.
+
+  python -m gesture_jax.convert --family siglip --src siglip2-so400m-patch14-384 --dst checkpoints/siglip2-so400m14
+  python -m gesture_jax.main --config configs/zeroshot/siglip2_so400m14.py --workdir workdirs/zeroshot_siglip2_so400m14 \
+      --config.data.data_dir=/data/tfds
+"""
+
+import ml_collections
+
+from gesture_jax import config_lib
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    if arg not in (None, ""):
+        raise ValueError(f"configs/zeroshot/siglip2_so400m14.py takes no argument, got {arg!r}")
+    config = config_lib.paper_zeroshot("siglip2-so400m14", checkpoint="checkpoints/siglip2-so400m14")
+    return config
