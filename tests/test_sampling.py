@@ -131,3 +131,12 @@ def test_tsn_train_uses_the_given_generator():
 def test_bad_inputs_raise(rule, N, params, problem):
     with pytest.raises(ValueError, match=problem):
         frame_indices(rule, N, **params)
+
+
+@pytest.mark.parametrize("N, T", [(100, 16), (16, 16), (10, 16), (301, 8), (7, 3)])
+def test_videoprism_linspace_is_the_colabs_rule(N, T):
+    """As VideoPrism's colab: np.linspace(0, N, T, endpoint=False, dtype=np.int32), here written as
+    exact integers floor(i*N/T) (the same for these sizes), repeated frames when N < T."""
+    got = frame_indices("videoprism_linspace", N, num_frames=T)
+    assert got == [i * N // T for i in range(T)]
+    assert len(got) == T and got == sorted(got) and got[0] == 0 and got[-1] < N

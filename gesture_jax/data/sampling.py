@@ -1,6 +1,6 @@
 """Named frame samplers: which frames of an N-frame video a clip uses.
 
-The upstream rules (UMT, VideoMAE v1/V2, ViCLIP) are reproduced exactly, float quirks included
+The upstream rules (UMT, VideoMAE v1/V2, ViCLIP, VideoPrism) are reproduced exactly, float quirks included
 (half-to-even rounding, ``int`` truncation, ``np.linspace`` end points), because a one-frame shift
 changes features. Each rule is a small function registered by name; ``frame_indices`` checks the
 parameters against the function's keyword-only arguments, so a typo fails loudly instead of
@@ -172,6 +172,13 @@ def _tsn_train(N: int, *, num_frames: int, rng: np.random.Generator) -> list[int
     # Clip to the segment's last frame (N-1 for the last one): (i+u)*N/T can round up to (i+1)*N/T.
     T = num_frames
     return [min(int((i + u[i]) * N / T), ((i + 1) * N - 1) // T) for i in range(T)]
+
+
+@_rule("videoprism_linspace")
+def _videoprism_linspace(N: int, *, num_frames: int) -> list[int]:
+    """VideoPrism's colabs (read_and_preprocess_video): np.linspace(0, N, T, endpoint=False, dtype=int32),
+    i.e. floor(i*N/T) as numpy computes it; frames repeat when N < T."""
+    return np.linspace(0, N, num=num_frames, endpoint=False, dtype=np.int32).tolist()
 
 
 RULES: tuple[str, ...] = tuple(_REGISTRY)

@@ -364,11 +364,11 @@ register(
 # --- videoprism ---
 # VideoPrism (google-deepmind/videoprism, official JAX code; .npz checkpoints on the Hub): frames in [0, 1]
 # with no mean/std, 288² (patch 18, 16×16 tables), base 16 frames, large 8; the colabs resize each frame
-# to 288² (square videos: the demo asserts the aspect, so a squash) and sample
-# int(linspace(0, N, T, endpoint=False)); "tsn" (the segment middles) is the nearest sampling rule here.
+# to 288² (square videos: the demo asserts the aspect, so a squash; mediapy's resize filter is not
+# cv2's bilinear one) and sample np.linspace(0, N, T, endpoint=False, dtype=int32) ("videoprism_linspace").
 _VIDEOPRISM_SPEC = VideoSpec(
     num_frames=16,
-    sampler="tsn",
+    sampler="videoprism_linspace",
     resize="squash",
     resize_size=288,
     crop="none",
