@@ -83,7 +83,8 @@ def test_converted_folder_matches_the_reference(converted):
     assert np.array_equal(np.asarray(model.logit_scale[...]), t["logit_scale"])
     assert np.array_equal(np.asarray(model.logit_bias[...]), t["logit_bias"])
     # The spec: the family's protocol at the checkpoint's own size, values in [-1, 1].
-    assert (spec.resize, spec.crop, spec.resize_size, spec.crop_size) == ("squash", "none", 32, 32)
+    want = ("squash_pil_bilinear", "none", 32, 32)
+    assert (spec.resize, spec.crop, spec.resize_size, spec.crop_size) == want
     assert spec.mean == (0.5, 0.5, 0.5) and spec.std == (0.5, 0.5, 0.5) and spec.num_frames == 8
 
 

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import PIL.Image
 import pytest
 
 from gesture_jax.data import transforms
@@ -218,3 +219,30 @@ def test_clip_views_of_equals_spatial_views_of_each_clip(resize, rsize, crop, cs
     )
     assert got.dtype == np.uint8 and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize(
+    "kind, pil_filter, shape",
+    [
+        ("short_side_pil_bicubic", PIL.Image.Resampling.BICUBIC, (256, 341)),  # 240x320 → short side 256
+        ("squash_pil_bilinear", PIL.Image.Resampling.BILINEAR, (256, 256)),
+        ("squash_pil_lanczos", PIL.Image.Resampling.LANCZOS, (256, 256)),
+    ],
+)
+def test_pillow_resize_kinds(kind, pil_filter, shape):
+    """The resize kinds of references that resize with Pillow: each frame as Pillow resizes it (size as
+    transformers' shortest_edge rule or a square), which cv2's bilinear filter does not reproduce."""
+    frames = np.random.default_rng(0).integers(0, 256, (2, 240, 320, 3), dtype=np.uint8)
+    views = transforms.spatial_views(
+        frames,
+        resize=kind,
+        resize_size=256,
+        crop="none" if "squash" in kind else "center",
+        crop_size=256 if "squash" in kind else 224,
+    )
+    expected = np.stack([np.asarray(PIL.Image.fromarray(f).resize(shape[::-1], pil_filter)) for f in frames])
+    if "squash" in kind:
+        np.testing.assert_array_equal(views[0], expected)
+        assert not np.array_equal(views[0], transforms.squash(frames, 256))
+    else:
+        np.testing.assert_array_equal(views[0], transforms.center_crop(expected, 224))  # tested on its own

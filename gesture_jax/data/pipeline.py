@@ -26,7 +26,7 @@ def view_shape(spec: VideoSpec) -> tuple[int, int, int, int, int]:
     """Shape [V, T, S, S, 3] of one example's views under `spec`."""
     if spec.crop != "none":
         size = spec.crop_size
-    elif spec.resize == "squash":
+    elif spec.resize in transforms.SQUASHES:
         size = spec.resize_size
     else:
         raise ValueError("the spec must fix the output size: set crop != 'none' or resize = 'squash'")

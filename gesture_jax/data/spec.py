@@ -21,7 +21,9 @@ class VideoSpec:
     sampler: str = "tsn"  # a rule of gesture_jax.data.sampling
     sampler_params: tuple[tuple[str, Any], ...] = ()  # extra keyword arguments of that rule
     num_clips: int = 1  # temporal views; clip c passes clip=c to the sampler when > 1
-    resize: str = "short_side"  # "short_side" | "squash" | "none"
+    # "short_side" | "squash" | "none", cv2 bilinear; "short_side_pil_bicubic" | "squash_pil_bilinear" |
+    # "squash_pil_lanczos" for references that resize with Pillow (data/transforms.py)
+    resize: str = "short_side"
     resize_size: int = 224
     crop: str = "center"  # "center" | "three" (3 crops along the long side) | "none"
     crop_size: int = 224

@@ -1,10 +1,14 @@
-"""Spatial preprocessing of sampled uint8 RGB frames [T, H, W, 3], with OpenCV.
+"""Spatial preprocessing of sampled uint8 RGB frames [T, H, W, 3], with OpenCV (or Pillow).
 
 The steps follow the official test paths bit-exactly (see the preprocessing fixture): resizing runs
 on uint8 with ``cv2.INTER_LINEAR`` (its output is uint8, not float), sizes use ``int`` truncation and
 Python's half-to-even ``round`` where the references do, and the normalisation keeps each
 reference's float precision (float32 for UMT/VideoMAE, float64 then float32 for the ViCLIP demo).
-Everything stays channels-last; a model transposes if it needs to.
+Everything stays channels-last; a model transposes if it needs to. Families whose reference resizes
+with Pillow (transformers' image processors, mediapy) name the filter in the resize kind:
+``short_side_pil_bicubic`` (DINOv2's processor), ``squash_pil_bilinear`` (SigLIP's) and
+``squash_pil_lanczos`` (VideoPrism's colab, mediapy's Lanczos); Pillow resamples uint8 to uint8 with its
+own support widening on downscaling, which cv2's filters do not reproduce.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
+import PIL.Image
 
 IMAGENET_MEAN: tuple[float, float, float] = (0.485, 0.456, 0.406)
 IMAGENET_STD: tuple[float, float, float] = (0.229, 0.224, 0.225)
@@ -42,23 +47,44 @@ def _resize_each(frames: np.ndarray, height: int, width: int) -> np.ndarray:
     )
 
 
-def resize_short_side(frames: np.ndarray, size: int) -> np.ndarray:
-    """Short side -> size, long side -> int(size * long / short) (UMT/VideoMAE ``Resize``)."""
+_PIL_FILTERS = {
+    "bicubic": PIL.Image.Resampling.BICUBIC,
+    "bilinear": PIL.Image.Resampling.BILINEAR,
+    "lanczos": PIL.Image.Resampling.LANCZOS,
+}
+
+
+def _resize_each_pil(frames: np.ndarray, height: int, width: int, name: str) -> np.ndarray:
+    """Pillow's resize of every uint8 RGB frame to (height, width) with filter `name`."""
+    resample = _PIL_FILTERS[name]
+    return np.stack(
+        [
+            np.asarray(PIL.Image.fromarray(np.ascontiguousarray(f)).resize((width, height), resample))
+            for f in frames
+        ]
+    )
+
+
+def resize_short_side(frames: np.ndarray, size: int, pil_filter: str | None = None) -> np.ndarray:
+    """Short side -> size, long side -> int(size * long / short) (UMT/VideoMAE ``Resize``; transformers'
+    ``shortest_edge``), with cv2 INTER_LINEAR or Pillow's `pil_filter`."""
     _check_frames(frames)
     _check_size("size", size)
     h, w = frames.shape[1:3]
-    if min(h, w) == size:  # the reference returns such clips untouched
+    if min(h, w) == size:  # the references return such clips untouched
         return frames
-    if h <= w:
-        return _resize_each(frames, size, int(size * w / h))
-    return _resize_each(frames, int(size * h / w), size)
+    new = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
+    return _resize_each(frames, *new) if pil_filter is None else _resize_each_pil(frames, *new, pil_filter)
 
 
-def squash(frames: np.ndarray, size: int) -> np.ndarray:
-    """Resize to size x size, ignoring the aspect ratio (ViCLIP demo)."""
+def squash(frames: np.ndarray, size: int, pil_filter: str | None = None) -> np.ndarray:
+    """Resize to size x size, ignoring the aspect ratio (ViCLIP demo), with cv2 INTER_LINEAR or Pillow's
+    `pil_filter`."""
     _check_frames(frames)
     _check_size("size", size)
-    return _resize_each(frames, size, size)
+    if pil_filter is None:
+        return _resize_each(frames, size, size)
+    return _resize_each_pil(frames, size, size, pil_filter)
 
 
 def _check_fits(frames: np.ndarray, size: int, what: str) -> tuple[int, int]:
@@ -122,7 +148,11 @@ _RESIZERS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "short_side": resize_short_side,
     "squash": squash,
     "none": _no_resize,
+    "short_side_pil_bicubic": lambda frames, size: resize_short_side(frames, size, "bicubic"),
+    "squash_pil_bilinear": lambda frames, size: squash(frames, size, "bilinear"),
+    "squash_pil_lanczos": lambda frames, size: squash(frames, size, "lanczos"),
 }
+SQUASHES = frozenset(k for k in _RESIZERS if k.startswith("squash"))  # resize kinds that fix the size
 _CROPPERS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "center": lambda frames, size: center_crop(frames, size)[None],
     "three": three_crops,

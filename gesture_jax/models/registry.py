@@ -225,12 +225,19 @@ register(
 # DINOv2 (an image model, applied per frame): BitImageProcessor's input (shortest edge 256, centre crop 224,
 # ImageNet mean/std; docs/encoders_more.md §4). DINOv2 publishes no video protocol: 8 frames, one from the
 # middle of each of 8 equal segments (TSN test rule), is this repository's choice. The processor resizes
-# bicubically, `VideoSpec` bilinearly (cv2).
+# with Pillow's bicubic filter, as the spec does.
 FAMILIES["dinov2"] = Family(
     "dinov2",
     "dinov2",
     dict(patch_size=14, pos_grid=37, num_frames=8, img_size=224),
-    VideoSpec(num_frames=8, sampler="tsn", resize_size=256, crop="center", crop_size=224),
+    VideoSpec(
+        num_frames=8,
+        sampler="tsn",
+        resize="short_side_pil_bicubic",
+        resize_size=256,
+        crop="center",
+        crop_size=224,
+    ),
     "hf",
 )
 register(
@@ -287,11 +294,16 @@ for _size, _dims in {
         )
 # SigLIP / fixed-resolution SigLIP 2 (transformers SiglipModel folders): an image model, each frame alone,
 # the MAP-head embeddings averaged over frames. Published preprocessing: direct resize to the model's
-# square size (no crop), x/255, mean = std = 0.5 → [-1, 1] (docs/encoders_more.md §3; the reference
-# resamples with PIL, bilinear for SigLIP 2, where `squash` uses cv2 INTER_LINEAR). The frames: 8 TSN
+# square size (no crop), x/255, mean = std = 0.5 → [-1, 1] (docs/encoders_more.md §3; the processor
+# resamples with Pillow's bilinear filter, as the spec does). The frames: 8 TSN
 # middles, this project's choice (the references define no video protocol).
 _SIGLIP_SPEC = VideoSpec(
-    num_frames=8, sampler="tsn", resize="squash", crop="none", mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5)
+    num_frames=8,
+    sampler="tsn",
+    resize="squash_pil_bilinear",
+    crop="none",
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
 )
 FAMILIES["siglip"] = Family("siglip", "siglip", dict(num_frames=8), _SIGLIP_SPEC, "hf")
 
@@ -364,12 +376,12 @@ register(
 # --- videoprism ---
 # VideoPrism (google-deepmind/videoprism, official JAX code; .npz checkpoints on the Hub): frames in [0, 1]
 # with no mean/std, 288² (patch 18, 16×16 tables), base 16 frames, large 8; the colabs resize each frame
-# to 288² (square videos: the demo asserts the aspect, so a squash; mediapy's resize filter is not
-# cv2's bilinear one) and sample np.linspace(0, N, T, endpoint=False, dtype=int32) ("videoprism_linspace").
+# to 288² with mediapy (Pillow's Lanczos filter; square videos: the demo asserts the aspect, so a
+# squash) and sample np.linspace(0, N, T, endpoint=False, dtype=int32) ("videoprism_linspace").
 _VIDEOPRISM_SPEC = VideoSpec(
     num_frames=16,
     sampler="videoprism_linspace",
-    resize="squash",
+    resize="squash_pil_lanczos",
     resize_size=288,
     crop="none",
     crop_size=288,
