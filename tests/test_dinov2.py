@@ -209,7 +209,7 @@ def test_registered_sizes():
     for name, want in expected.items():
         assert abs(counts[name] / want - 1) < 0.01, (name, counts[name])
     spec = registry.get("dinov2-b14").spec
-    assert (spec.resize_size, spec.crop_size, spec.crop, spec.num_frames) == (256, 224, "center", 8)
+    assert (spec.resize_size, spec.crop_size, spec.crop, spec.num_frames) == (256, 224, "center_floor", 8)
 
 
 def _refused(tmp_path, tensors):

@@ -246,3 +246,14 @@ def test_pillow_resize_kinds(kind, pil_filter, shape):
         assert not np.array_equal(views[0], transforms.squash(frames, 256))
     else:
         np.testing.assert_array_equal(views[0], transforms.center_crop(expected, 224))  # tested on its own
+
+
+def test_center_floor_is_transformers_centre_crop():
+    """transformers' center_crop: top = (h - size) // 2; the video references' centre crop rounds half to
+    even, one pixel further when the margin's half is odd (455 → 224: 115 against 116)."""
+    frames = np.random.default_rng(1).integers(0, 256, (2, 256, 455, 3), dtype=np.uint8)
+    floor = transforms.spatial_views(
+        frames, resize="none", resize_size=None, crop="center_floor", crop_size=224
+    )
+    np.testing.assert_array_equal(floor[0], frames[:, 16:240, 115:339])
+    np.testing.assert_array_equal(transforms.center_crop(frames, 224), frames[:, 16:240, 116:340])

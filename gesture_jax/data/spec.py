@@ -25,7 +25,9 @@ class VideoSpec:
     # "squash_pil_lanczos" for references that resize with Pillow (data/transforms.py)
     resize: str = "short_side"
     resize_size: int = 224
-    crop: str = "center"  # "center" | "three" (3 crops along the long side) | "none"
+    # "center" (half-to-even offsets, the video references) | "center_floor" (transformers' image
+    # processors) | "three" (3 crops along the long side) | "none"
+    crop: str = "center"
     crop_size: int = 224
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD

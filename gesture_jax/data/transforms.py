@@ -103,6 +103,13 @@ def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     return frames[:, top : top + size, left : left + size]
 
 
+def _crop_at(frames: np.ndarray, size: int, window) -> np.ndarray:
+    """[1, T, size, size, 3]: the one crop `window(h, w, size)` places."""
+    h, w = _check_fits(frames, size, "centre crop")
+    ((top, left),) = window(h, w, size)
+    return frames[None, :, top : top + size, left : left + size]
+
+
 def three_crops(frames: np.ndarray, size: int) -> np.ndarray:
     """[3, T, size, size, 3]: crops along the long axis at int(k*(long-size)/2), k = 0, 1, 2 (test).
 
@@ -114,6 +121,12 @@ def three_crops(frames: np.ndarray, size: int) -> np.ndarray:
 
 def _center_window(h: int, w: int, size: int) -> list[tuple[int, int]]:
     return [(round((h - size) / 2), round((w - size) / 2))]
+
+
+def _center_floor_window(h: int, w: int, size: int) -> list[tuple[int, int]]:
+    """transformers' ``center_crop``: (h - size) // 2, (w - size) // 2 (one pixel less than the half-to-even
+    rule when the margin is odd and its half rounds up)."""
+    return [((h - size) // 2, (w - size) // 2)]
 
 
 def _three_windows(h: int, w: int, size: int) -> list[tuple[int, int]]:
@@ -155,6 +168,7 @@ _RESIZERS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
 SQUASHES = frozenset(k for k in _RESIZERS if k.startswith("squash"))  # resize kinds that fix the size
 _CROPPERS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
     "center": lambda frames, size: center_crop(frames, size)[None],
+    "center_floor": lambda frames, size: _crop_at(frames, size, _center_floor_window),
     "three": three_crops,
     "none": _no_crop,
 }
@@ -162,6 +176,7 @@ _CROPPERS: dict[str, Callable[[np.ndarray, int | None], np.ndarray]] = {
 
 _WINDOWS: dict[str, Callable[[int, int, int], list[tuple[int, int]]]] = {
     "center": _center_window,
+    "center_floor": _center_floor_window,
     "three": _three_windows,
     "none": lambda h, w, size: [(0, 0)],
 }
@@ -192,7 +207,7 @@ def clip_views_of(
         size = h
     else:
         size = crop_size
-        _check_fits(resized[used[0]][None], size, "centre crop" if crop == "center" else "three crops")
+        _check_fits(resized[used[0]][None], size, "three crops" if crop == "three" else "centre crop")
     windows = _WINDOWS[crop](h, w, size)
     if any(f.shape[:2] != (h, w) for f in resized.values()):
         raise ValueError(f"frames of one video differ in size: {sorted({f.shape for f in resized.values()})}")

@@ -225,7 +225,7 @@ register(
 # DINOv2 (an image model, applied per frame): BitImageProcessor's input (shortest edge 256, centre crop 224,
 # ImageNet mean/std; docs/encoders_more.md §4). DINOv2 publishes no video protocol: 8 frames, one from the
 # middle of each of 8 equal segments (TSN test rule), is this repository's choice. The processor resizes
-# with Pillow's bicubic filter, as the spec does.
+# with Pillow's bicubic filter and crops at floor offsets, as the spec does.
 FAMILIES["dinov2"] = Family(
     "dinov2",
     "dinov2",
@@ -235,7 +235,7 @@ FAMILIES["dinov2"] = Family(
         sampler="tsn",
         resize="short_side_pil_bicubic",
         resize_size=256,
-        crop="center",
+        crop="center_floor",
         crop_size=224,
     ),
     "hf",
