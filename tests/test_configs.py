@@ -92,5 +92,5 @@ def test_more_encoders_configs_cover_every_new_family():
     assert air.knn.queries == ("rocog_v2/real_air:test",)
     with pytest.raises(ValueError, match="takes one of"):
         config_lib.load_file("configs/more_encoders/knn.py:umt-b16")
-    table = config_lib.load_file("configs/more_encoders/table.py:cross")
+    table = config_lib.load_file("configs/paper/more_encoders_table.py:cross")
     assert table.table.rows == tuple(f"configs/more_encoders/knn.py:{n},cross" for n in names)

@@ -19,7 +19,7 @@ FAMILIES = ("vjepa2", "videoprism", "siglip", "dinov2", "videomae_hf")
 
 
 def encoders() -> list[str]:
-    """The registered encoders of those families (the rows of configs/more_encoders/table.py)."""
+    """The registered encoders of those families (the rows of configs/paper/more_encoders_table.py)."""
     return [n for f in FAMILIES for n in models.names() if models.get(n).family == f]
 
 

@@ -5,8 +5,8 @@ transformers-format VideoMAE encoder, sharing one feature cache; a row whose con
 (checkpoints/<encoder>) or dataset is missing is listed as failed and the others still run. The argument
 picks the protocol: "ground" (default), "air" or "cross".
 
-  python -m gesture_jax.main --config configs/more_encoders/table.py --workdir workdirs/more_encoders
-  python -m gesture_jax.main --config configs/more_encoders/table.py:air --workdir workdirs/more_encoders_air
+  python -m gesture_jax.main --config configs/paper/more_encoders_table.py --workdir workdirs/more_encoders
+  python -m gesture_jax.main --config configs/paper/more_encoders_table.py:air --workdir workdirs/more_encoders_air
 """
 
 import ml_collections
