@@ -77,6 +77,35 @@ def convert_state(tmp_path, tensors, case="videomae_v1_dev", name="edited", dtyp
     return convert.convert(family, str(src), str(tmp_path / name), model_config=config, **kwargs)
 
 
+class HFCase:
+    """A transformers-folder fixture, ``tests/fixtures/hf/<name>`` (config.json, model.safetensors,
+    io.npz): its outputs, tensors and config, and edited copies written as folders."""
+
+    def __init__(self, name: str):
+        self.path = os.path.join(ROOT, "tests", "fixtures", "hf", name)
+
+    def io(self):
+        return np.load(os.path.join(self.path, "io.npz"))
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        return readers.read_safetensors(os.path.join(self.path, "model.safetensors"))
+
+    def config_json(self) -> dict:
+        with open(os.path.join(self.path, "config.json")) as f:
+            return json.load(f)
+
+    def folder(self, path, tensors, config=None) -> str:
+        """A transformers-style folder holding `tensors` and the fixture's config.json (or `config`)."""
+        from safetensors.numpy import save_file
+
+        os.makedirs(path)
+        with open(os.path.join(path, "config.json"), "w") as f:
+            json.dump(config or self.config_json(), f)
+        arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
+        save_file(arrays, os.path.join(path, "model.safetensors"))
+        return str(path)
+
+
 def cli(*args):
     """`python -m gesture_jax.convert ARGS` in a subprocess, as a user runs it."""
     return subprocess.run(

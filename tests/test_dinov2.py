@@ -16,39 +16,16 @@ import shutil
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from port_cases import ROOT, cli, cli_in_process, max_diff
-from safetensors.numpy import save_file
+from port_cases import HFCase, cli, cli_in_process, max_diff
 from scipy.special import erf
 
 from gesture_jax import models
 from gesture_jax.models import dinov2, pos_embed, registry
-from gesture_jax.ports import convert, readers
+from gesture_jax.ports import convert
 
-CASE = os.path.join(ROOT, "tests", "fixtures", "hf", "dinov2_dev")
-
-
-def _io():
-    return np.load(os.path.join(CASE, "io.npz"))
-
-
-def _tensors():
-    return readers.read_safetensors(os.path.join(CASE, "model.safetensors"))
-
-
-def _config_json():
-    with open(os.path.join(CASE, "config.json")) as f:
-        return json.load(f)
-
-
-def _folder(path, tensors, config=None):
-    """A transformers-style folder holding `tensors` (and the fixture's config.json, or `config`)."""
-    os.makedirs(path)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(config or _config_json(), f)
-    save_file(
-        {k: np.ascontiguousarray(v) for k, v in tensors.items()}, os.path.join(path, "model.safetensors")
-    )
-    return str(path)
+HF = HFCase("dinov2_dev")
+CASE = HF.path
+_io, _tensors, _config_json, _folder = HF.io, HF.tensors, HF.config_json, HF.folder
 
 
 @pytest.fixture(scope="module")

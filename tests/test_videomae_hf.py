@@ -12,36 +12,16 @@ import shutil
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from port_cases import ROOT, cli, cli_in_process, max_diff
+from port_cases import HFCase, cli, cli_in_process, max_diff
 from safetensors.numpy import save_file
 
 from gesture_jax import models
 from gesture_jax.models import registry, videomae_hf
-from gesture_jax.ports import convert, readers
+from gesture_jax.ports import convert
 
-CASE = os.path.join(ROOT, "tests", "fixtures", "hf", "videomae_hf_dev")
-
-
-def _io():
-    return np.load(os.path.join(CASE, "io.npz"))
-
-
-def _tensors():
-    return readers.read_safetensors(os.path.join(CASE, "model.safetensors"))
-
-
-def _config_json():
-    with open(os.path.join(CASE, "config.json")) as f:
-        return json.load(f)
-
-
-def _folder(path, tensors, config=None):
-    os.makedirs(path)
-    with open(os.path.join(path, "config.json"), "w") as f:
-        json.dump(config or _config_json(), f)
-    arrays = {k: np.ascontiguousarray(v) for k, v in tensors.items()}
-    save_file(arrays, os.path.join(path, "model.safetensors"))
-    return str(path)
+HF = HFCase("videomae_hf_dev")
+CASE = HF.path
+_io, _tensors, _config_json, _folder = HF.io, HF.tensors, HF.config_json, HF.folder
 
 
 def _convert(tmp_path, tensors, config=None, name="edited"):
