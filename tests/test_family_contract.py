@@ -64,3 +64,32 @@ def test_models_never_import_ports():
         if name.startswith("gesture_jax.ports")
     ]
     assert offending == []
+
+
+def test_block_layer_index_and_the_families_that_use_it():
+    """VideoMAE's get_num_layer_for_vit: embeddings 0, blocks.i → i + 1, the rest depth + 1; each of the
+    ViT-shaped families with its own embedding names, over every parameter of a small model."""
+    from gesture_jax.models import dinov2, vit, vjepa2
+
+    assert family.block_layer_index(("pos_embed",), 12, ("patch_embed", "pos_embed")) == 0
+    assert family.block_layer_index(("blocks", "4", "attn", "qkv", "kernel"), 12, ("patch_embed",)) == 5
+    assert family.block_layer_index(("fc_norm", "scale"), 12, ("patch_embed",)) == 13
+    small = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2)
+    cases = [
+        ("umt", vit, dict(registry.get("toy-vit").model_config), ("patch_embed", "pos_embed")),
+        ("vjepa2", vjepa2, small, ("patch_embed",)),
+        ("dinov2", dinov2, dict(small, pos_grid=4), ("patch_embed", "cls_token", "pos_embed")),
+    ]
+    for name, module, config, embeddings in cases:
+        config = {**registry.get_family(name).config_defaults, **config}
+        for path in models.param_shapes(name, config):
+            parts = tuple(path.split("."))
+            want = (
+                0
+                if parts[0] in embeddings
+                else int(parts[1]) + 1
+                if parts[0] == "blocks"
+                else config["depth"] + 1
+            )
+            assert module.layer_index(parts, config) == want, (name, path)
+        assert module.num_layers(config) == config["depth"] + 2

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import fused_qkv, keymap, layers, pos_embed, registry
+from gesture_jax.models import family, fused_qkv, keymap, layers, pos_embed, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -184,11 +184,7 @@ def adapt_params(params: dict, old: dict, new: dict) -> dict:
 
 def layer_index(path: tuple, model_config: dict) -> int:
     """Embeddings (patch, CLS, positions) 0, block i → i + 1, the final norm depth + 1."""
-    if path[0] in ("patch_embed", "cls_token", "pos_embed"):
-        return 0
-    if path[0] == "blocks":
-        return int(path[1]) + 1
-    return model_config["depth"] + 1
+    return family.block_layer_index(path, model_config["depth"], ("patch_embed", "cls_token", "pos_embed"))
 
 
 def num_layers(model_config: dict) -> int:

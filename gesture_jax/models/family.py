@@ -80,5 +80,16 @@ def check(module: ModuleType) -> None:
         raise TypeError(f"family module {module.__name__} lacks {missing} (see gesture_jax.models.family)")
 
 
+def block_layer_index(path: tuple, depth: int, embeddings: tuple[str, ...]) -> int:
+    """The layer-decay depth of VideoMAE's ``get_num_layer_for_vit``, for a ViT whose blocks sit at
+    ``blocks.<i>``: the top-level `embeddings` 0, block i → i + 1, the rest (final norms, head) depth + 1.
+    A family module's `layer_index` can be this with its own embedding names."""
+    if path[0] in embeddings:
+        return 0
+    if path[0] == "blocks":
+        return int(path[1]) + 1
+    return depth + 1
+
+
 def has_port(module: ModuleType) -> bool:
     return getattr(module, "KEYMAP", None) is not None

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry
 
 POSITION_TABLES = {
     "sinusoid": lambda c: pos_embed.sinusoid_table(c.num_tokens, c.embed_dim),
@@ -159,11 +159,7 @@ CONFIG_CLASS = ViTConfig
 def layer_index(path: tuple, model_config: dict) -> int:
     """Depth of a parameter for layer-wise learning-rate decay (as VideoMAE's get_num_layer_for_vit):
     embeddings 0, block i → i + 1, the final norm and head depth + 1."""
-    if path[0] in ("patch_embed", "pos_embed"):
-        return 0
-    if path[0] == "blocks":
-        return int(path[1]) + 1
-    return model_config["depth"] + 1
+    return family.block_layer_index(path, model_config["depth"], ("patch_embed", "pos_embed"))
 
 
 def num_layers(model_config: dict) -> int:

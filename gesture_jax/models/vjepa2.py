@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import keymap, layers, registry
+from gesture_jax.models import family, keymap, layers, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -210,11 +210,7 @@ def adapt_params(params: dict, old: dict, new: dict) -> dict:
 def layer_index(path: tuple, model_config: dict) -> int:
     """Depth for layer-wise learning-rate decay: the tubelet embedding 0, block i → i + 1, the final
     norm depth + 1."""
-    if path[0] == "patch_embed":
-        return 0
-    if path[0] == "blocks":
-        return int(path[1]) + 1
-    return model_config["depth"] + 1
+    return family.block_layer_index(path, model_config["depth"], ("patch_embed",))
 
 
 def num_layers(model_config: dict) -> int:
