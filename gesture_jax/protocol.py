@@ -169,20 +169,27 @@ def knn_row(
     mesh,
     describe: dict[str, Any],
     query_mask: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
 ) -> Row:
     """The paper's KNN (majority vote) row; k is clamped below the gallery size (`usable_k`) and
-    reported as used."""
+    reported as used. `neighbours`: the (masked) queries' [Q, k] gallery indices when the caller has
+    already searched (`knn_neighbours` with the usable k), so the search is not run twice."""
     mask = np.ones(len(queries), bool) if query_mask is None else query_mask
     k = usable_k(k, len(gallery))
-    predictions = knn.knn_classify(
-        gallery.vectors,
-        gallery.labels,
-        queries.vectors[mask],
-        k=k,
-        metric=metric,
-        num_classes=len(class_names),
-        mesh=mesh,
-    )
+    if neighbours is None:
+        predictions = knn.knn_classify(
+            gallery.vectors,
+            gallery.labels,
+            queries.vectors[mask],
+            k=k,
+            metric=metric,
+            num_classes=len(class_names),
+            mesh=mesh,
+        )
+    else:
+        if neighbours.shape != (int(mask.sum()), k):
+            raise ValueError(f"neighbours of shape {neighbours.shape}; expected [{int(mask.sum())}, {k}]")
+        predictions = knn.majority_vote(gallery.labels[neighbours], len(class_names))
     return score(
         "knn",
         queries.labels[mask],

@@ -65,9 +65,20 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     mixed_name = f"{cfg.synthetic}+{cfg.real_gallery}"
     mixed = VideoVectors.concatenate([synthetic, real])
 
+    # The synthetic and mixed galleries' neighbours serve their rows, the provenance, the attribution
+    # and the failures: one search each.
+    def search(gallery: VideoVectors) -> np.ndarray:
+        k = protocol.usable_k(cfg.k, len(gallery))
+        return knn.knn_neighbours(gallery.vectors, queries.vectors, k=k, metric=cfg.metric, mesh=ctx.mesh)
+
+    syn_neighbours, neighbours = search(synthetic), search(mixed)
     rows = []
     describe = {"encoder": ctx.encoder_name, "encoder_state": "frozen", "queries": cfg.queries}
-    for name, gallery in ((cfg.synthetic, synthetic), (cfg.real_gallery, real), (mixed_name, mixed)):
+    for name, gallery, found in (
+        (cfg.synthetic, synthetic, syn_neighbours),
+        (cfg.real_gallery, real, None),
+        (mixed_name, mixed, neighbours),
+    ):
         rows.append(
             protocol.knn_row(
                 gallery,
@@ -77,6 +88,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                 class_names=class_names,
                 mesh=ctx.mesh,
                 describe={**describe, "gallery": name},
+                neighbours=found,
             )
         )
         protocol.log(rows[-1])
@@ -96,16 +108,11 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         (cfg.synthetic, cfg.real_gallery),
     ):
         gap["pairs"][f"{a} | {b}"] = _pair_numbers(vectors[a], vectors[b], class_names, cfg)
-    neighbours = knn.knn_neighbours(mixed.vectors, queries.vectors, k=cfg.k, metric=cfg.metric, mesh=ctx.mesh)
     is_synthetic = np.arange(len(mixed)) < len(synthetic)
     provenance = domain.neighbour_provenance(neighbours, is_synthetic, mixed.labels, queries.labels)
     gap["neighbour_provenance"] = {f"{mixed_name} → {cfg.queries}": provenance}
 
     synthetic_row = rows[0]
-    k = synthetic_row.settings["k"]
-    syn_neighbours = knn.knn_neighbours(
-        synthetic.vectors, queries.vectors, k=k, metric=cfg.metric, mesh=ctx.mesh
-    )
     fields = _attribution_fields(cfg)
     if fields:
         gap["attribution"], curated = _attribute(ctx, cfg, fields, vectors, syn_neighbours, synthetic_row)
