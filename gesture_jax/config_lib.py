@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import importlib.util
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import ml_collections
@@ -112,13 +113,32 @@ def knn(
     )
 
 
+def check_protocol(protocol: str | None) -> str:
+    """`protocol` (default "ground") if it is one of `KNN_PROTOCOLS`, else a ValueError naming them."""
+    protocol = protocol or "ground"
+    if protocol not in KNN_PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(KNN_PROTOCOLS)}")
+    return protocol
+
+
+def knn_table(rows: Sequence[str], *, title: str, reported: str = "") -> ml_collections.ConfigDict:
+    """Mode table over experiment files `rows` (each "<file>[:arg]"), sharing one feature cache and
+    reporting the rows that ran when others fail; `reported`: a table of paper_numbers beside ours."""
+    config = ml_collections.ConfigDict()
+    config.mode = "table"
+    config.data = data()
+    config.extract = extract(per_device_batch=4)
+    config.table = ml_collections.ConfigDict(
+        {"rows": tuple(rows), "reported": reported, "keep_going": True, "title": title}
+    )
+    return config
+
+
 def paper_knn_row(
     encoder_name: str, checkpoint: str, protocol: str | None = None
 ) -> ml_collections.ConfigDict:
     """One row of the paper's table: a converted checkpoint, synthetic vs real galleries of a protocol."""
-    protocol = protocol or "ground"
-    if protocol not in KNN_PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(KNN_PROTOCOLS)}")
+    protocol = check_protocol(protocol)
     galleries, queries = KNN_PROTOCOLS[protocol]
     config = ml_collections.ConfigDict()
     config.mode = "knn"
@@ -262,9 +282,7 @@ def paper_diagnose(row: str, protocol: str | None) -> ml_collections.ConfigDict:
     """Mode diagnose on RoCoG-v2 for a paper row's encoder (its file in configs/paper/), under one of
     `KNN_PROTOCOLS`: its synthetic and real galleries and real test queries; curation is chosen on the
     query view's real train split (its val_tsonly is a subset of it)."""
-    protocol = protocol or "ground"
-    if protocol not in KNN_PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(KNN_PROTOCOLS)}")
+    protocol = check_protocol(protocol)
     (synthetic, real), (queries,) = KNN_PROTOCOLS[protocol]
     encoder_block = load_file(f"configs/paper/{row}.py").encoder
     config = ml_collections.ConfigDict()

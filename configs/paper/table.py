@@ -16,20 +16,10 @@ from gesture_jax import config_lib, paper_numbers
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    protocol = arg or "ground"
-    if protocol not in config_lib.KNN_PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; expected one of {sorted(config_lib.KNN_PROTOCOLS)}")
+    protocol = config_lib.check_protocol(arg)
     suffix = "" if protocol == "ground" else f":{protocol}"
-    config = ml_collections.ConfigDict()
-    config.mode = "table"
-    config.data = config_lib.data()
-    config.extract = config_lib.extract(per_device_batch=4)
-    config.table = ml_collections.ConfigDict(
-        {
-            "rows": tuple(f"configs/paper/{name}.py{suffix}" for name in paper_numbers.PAPER_KNN_GROUND),
-            "reported": "paper_knn_ground" if protocol == "ground" else "",
-            "keep_going": True,  # report the rows that ran when others fail
-            "title": f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders",
-        }
+    return config_lib.knn_table(
+        [f"configs/paper/{name}.py{suffix}" for name in paper_numbers.PAPER_KNN_GROUND],
+        title=f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders",
+        reported="paper_knn_ground" if protocol == "ground" else "",
     )
-    return config
