@@ -38,7 +38,10 @@ def encoder(
             # a converted checkpoint directory; "" = the encoder's registered weights, else random init
             "checkpoint": checkpoint,
             "init_seed": init_seed,  # random-init seed, used when checkpoint is ""
-            "dtype": dtype,  # compute dtype: "float32" or "bfloat16" (parameters stay float32)
+            "dtype": dtype,  # compute dtype: "float32", "bfloat16" or "float16" (parameters stay float32)
+            # attention kernel: "auto" (cuDNN flash attention on GPU in bf16/fp16, else the fastest exact
+            # one), or "einsum", "xla", "cudnn" (gesture_jax.models.attention_kernels)
+            "attention": "auto",
             "spec": {k: config_dict.placeholder(t) for k, t in _SPEC_TYPES.items()},
         }
     )

@@ -34,6 +34,7 @@ def open_encoder(
         block.checkpoint,
         init_seed=block.init_seed,
         dtype=block.dtype,
+        attention_impl=block.get("attention", "auto"),
         num_frames=block.spec.num_frames,
         model_overrides=model_overrides,
     )
@@ -60,7 +61,9 @@ class RunContext:
     ) -> "RunContext":
         enc = config.encoder
         model, spec = open_encoder(enc, model_overrides=model_overrides)
-        logging.info("encoder %s (%s), input %s", enc.name, enc.dtype, spec)
+        logging.info(
+            "encoder %s (%s, attention %s), input %s", enc.name, enc.dtype, enc.get("attention", "auto"), spec
+        )
         return cls(config, workdir, parallel.make_mesh(), model, spec)
 
     # --- who we are ---------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 from flax import nnx
 
 from gesture_jax.data.spec import VideoSpec
-from gesture_jax.models import family, model_dir, registry
+from gesture_jax.models import attention_kernels, family, model_dir, registry
 from gesture_jax.models.registry import EncoderInfo, get, names, ported_families
 
-DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16}
+DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 
 
 def family_module(name: str) -> ModuleType:
@@ -123,17 +123,27 @@ def open_encoder(
     *,
     init_seed: int = 0,
     dtype: str = "float32",
+    attention_impl: str | None = None,
     num_frames: int | None = None,
     model_overrides: dict[str, Any] | None = None,
 ) -> tuple[nnx.Module, VideoSpec]:
     """Registered encoder `name` with the weights in `checkpoint` (converted), else its shipped weights
     (`weights_dir`), else random-init from `init_seed`; `num_frames` (checkpoints only) applies the
-    family's frame-count rule."""
+    family's frame-count rule; `attention_impl` is one of `attention_kernels.IMPLS` (None: "auto")."""
+    attention_kernels.check_impl(attention_impl)
     checkpoint = weights_dir(name, checkpoint)
     if not checkpoint:
-        return create(name, seed=init_seed, dtype=dtype, model_overrides=model_overrides)
+        return create(
+            name, seed=init_seed, dtype=dtype, attention_impl=attention_impl, model_overrides=model_overrides
+        )
     # A frame-count override changes the model too (its position tables), not only the sampler.
-    model, spec = load(checkpoint, dtype=dtype, num_frames=num_frames, model_overrides=model_overrides)
+    model, spec = load(
+        checkpoint,
+        dtype=dtype,
+        attention_impl=attention_impl,
+        num_frames=num_frames,
+        model_overrides=model_overrides,
+    )
     family, meta_family = registry.get(name).family, _checkpoint_family(checkpoint)
     if meta_family != family:
         raise ValueError(

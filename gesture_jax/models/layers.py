@@ -13,13 +13,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
+from gesture_jax.models.attention_kernels import ATTENTION_IMPLS, attention  # noqa: F401 (the layers' API)
+
 
 class Buffer(nnx.Variable):
     """A fixed array that belongs to the model (e.g. a sinusoid table) but is never trained."""
 
 
 def _gelu_exact(x):
-    return jax.nn.gelu(x, approximate=False)  # torch nn.GELU(); jax's default is the tanh approximation
+    # torch nn.GELU()'s own erf form (jax.nn.gelu(approximate=False) uses erfc, which XLA's CPU backend
+    # lowers to a heavier polynomial); jax's default is the tanh approximation.
+    return 0.5 * x * (1.0 + jax.lax.erf(x * np.asarray(0.5**0.5, x.dtype)))
 
 
 def _quick_gelu(x):
@@ -95,7 +99,7 @@ class Attention(nnx.Module):
 
     def __call__(self, x: jax.Array, *, is_causal: bool = False) -> jax.Array:
         b, n, d = x.shape
-        qkv = self.qkv(x)
+        qkv = token_map(self.qkv, x)
         if self.qkv_bias == "qv":
             zeros = jnp.zeros_like(self.q_bias[...])
             qkv = qkv + jnp.concatenate([self.q_bias[...], zeros, self.v_bias[...]]).astype(qkv.dtype)
@@ -104,30 +108,24 @@ class Attention(nnx.Module):
         return self.proj(out.reshape(b, n, d))
 
 
-ATTENTION_IMPLS = (None, "einsum", "xla", "cudnn")
+# Token-wise layers on CPU run over chunks of this many rows (tokens of all clips), so the MLP's 4×-wide
+# hidden activations stay in cache between fc1, GELU and fc2 instead of a pass through memory each
+# (bench/extract_vs_torch.py). 0 turns it off; other backends never chunk.
+CPU_TOKEN_CHUNK = 1568
 
 
-def attention(
-    q: jax.Array, k: jax.Array, v: jax.Array, *, is_causal: bool = False, impl: str | None = None
-) -> jax.Array:
-    """Softmax attention over [B, N, heads, head_dim] (scale head_dim^-0.5; softmax in float32).
-
-    `impl`: "xla" / "cudnn" are `jax.nn.dot_product_attention`'s (cuDNN's fused kernel on GPU);
-    "einsum" scales q before q·kᵀ, as the PyTorch references do, and on CPU runs ~2.7× faster than
-    jax's XLA path at 1568 tokens; None picks "einsum" on CPU and lets JAX choose elsewhere.
-    """
-    if impl not in ATTENTION_IMPLS:
-        raise ValueError(f"unknown attention implementation {impl!r}; expected one of {ATTENTION_IMPLS}")
-    if impl == "einsum" or (impl is None and jax.default_backend() == "cpu"):
-        logits_dtype = jnp.promote_types(q.dtype, jnp.float32)
-        scale = jnp.asarray(q.shape[-1] ** -0.5, q.dtype)
-        logits = jnp.einsum("bqhd,bkhd->bhqk", q * scale, k, preferred_element_type=logits_dtype)
-        if is_causal:
-            n = logits.shape[-1]
-            logits = jnp.where(jnp.tril(jnp.ones((n, n), bool)), logits, jnp.finfo(logits.dtype).min)
-        probs = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
-        return jnp.einsum("bhqk,bkhd->bqhd", probs, v)
-    return jax.nn.dot_product_attention(q, k, v, is_causal=is_causal, implementation=impl)
+def token_map(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
+    """`fn` applied to the rows of x [..., D] (fn acts on each row alone), on CPU in chunks of about
+    `CPU_TOKEN_CHUNK` rows (the last chunk zero-padded); elsewhere in one call."""
+    rows = int(np.prod(x.shape[:-1]))
+    if not CPU_TOKEN_CHUNK or rows < 2 * CPU_TOKEN_CHUNK or jax.default_backend() != "cpu":
+        return fn(x)
+    count = -(-rows // CPU_TOKEN_CHUNK)
+    chunk = -(-rows // count)
+    flat = x.reshape(rows, x.shape[-1])
+    flat = jnp.pad(flat, ((0, count * chunk - rows), (0, 0)))
+    out = jax.lax.map(fn, flat.reshape(count, chunk, x.shape[-1]))
+    return out.reshape(count * chunk, -1)[:rows].reshape(*x.shape[:-1], -1)
 
 
 class Mlp(nnx.Module):
@@ -137,7 +135,7 @@ class Mlp(nnx.Module):
         self.activation = ACTIVATIONS[activation]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return self.fc2(self.activation(self.fc1(x)))
+        return token_map(lambda rows: self.fc2(self.activation(self.fc1(rows))), x)
 
 
 def layer_norm(dim: int, eps: float, dtype, rngs: nnx.Rngs) -> nnx.LayerNorm:
