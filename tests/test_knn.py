@@ -148,10 +148,19 @@ def test_non_finite_input_is_refused_naming_the_row(where, bad):
         knn.knn_neighbours(arrays["gallery"], arrays["queries"], k=1, mesh=_mesh(1))
 
 
-def test_huge_but_finite_values_are_accepted():
-    """Squared norms overflow float32 here; the element-wise check then clears the rows."""
-    gallery = np.array([[3e19], [1.0], [-3e19]], np.float32)
-    assert knn.knn_neighbours(gallery, np.array([[2.0]], np.float32), k=1, mesh=_mesh(1))[0, 0] == 1
+@pytest.mark.parametrize("where", ["gallery", "queries"])
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_a_row_whose_squared_norm_overflows_is_refused_naming_it(where, metric):
+    """Finite values above ~1e19 have no float32 distance: an error naming the row, not a neighbour that
+    ranks as infinitely far (or, for cosine, a row normalised to zero)."""
+    arrays = {"gallery": np.ones((4, 2), np.float32), "queries": np.ones((3, 2), np.float32)}
+    arrays[where][1] = [3e19, 1.0]
+    with pytest.raises(ValueError, match=f"{where} row 1: its squared norm overflows float32.*3e\\+19"):
+        knn.knn_neighbours(arrays["gallery"], arrays["queries"], k=1, metric=metric, mesh=_mesh(1))
+    arrays[where][1] = [1e18, 1.0]  # large but representable: accepted
+    assert knn.knn_neighbours(
+        arrays["gallery"], arrays["queries"], k=1, metric=metric, mesh=_mesh(1)
+    ).shape == (3, 1)
 
 
 @pytest.mark.parametrize("num_devices", [1, 8])
@@ -179,3 +188,47 @@ def test_gallery_mask_is_checked():
         knn.knn_neighbours(gallery, queries, k=1, gallery_mask=np.ones(5, int))
     with pytest.raises(ValueError, match="between 1 and the gallery size 2"):
         knn.knn_neighbours(gallery, queries, k=3, gallery_mask=np.array([1, 1, 0, 0, 0], bool))
+
+
+@pytest.mark.parametrize("num_devices", [1, 8])
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_the_bfloat16_screen_finds_the_float32_neighbours(num_devices, metric):
+    """Screened and float32-only searches agree exactly: scaled and shifted features, exact duplicate rows
+    (ties go to the smaller index), a mask, several blocks per device and k up to the candidate count."""
+    rng = np.random.default_rng(num_devices)
+    gallery = (rng.normal(size=(2500, 40)) * 3 + 5).astype(np.float32)
+    gallery[1000:1010] = gallery[7]  # exact ties with row 7
+    queries = np.concatenate([rng.normal(size=(40, 40)) * 3 + 5, gallery[[7, 1003]] + 1e-3]).astype(
+        np.float32
+    )
+    mask = rng.random(2500) > 0.2
+    mask[[7, 1004]] = True
+    mesh = _mesh(num_devices)
+    for k in (1, 3, 16):
+        for m in (None, mask):
+            kwargs = dict(k=k, metric=metric, mesh=mesh, gallery_mask=m, gallery_block=256)
+            got = knn.knn_neighbours(gallery, queries, **kwargs)
+            np.testing.assert_array_equal(got, knn.knn_neighbours(gallery, queries, screen=False, **kwargs))
+
+
+def test_queries_the_screen_cannot_prove_are_searched_again_in_float32(monkeypatch):
+    """Near-duplicate rows closer than bfloat16 can tell apart: the bound cannot single out the k nearest
+    among more than the candidate count, so those queries (and only those) go to the float32 search."""
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=64).astype(np.float32)
+    gallery = np.concatenate([base + 1e-4 * rng.normal(size=(100, 64)), rng.normal(size=(900, 64))])
+    gallery = gallery.astype(np.float32)
+    queries = np.concatenate([base[None] + 1e-5, rng.normal(size=(7, 64))]).astype(np.float32)
+    redone = []
+    real = knn._search_fn
+
+    def spy(*args):
+        search = real(*args)
+        return lambda q, g, b: (redone.append(q.shape[0]), search(q, g, b))[1]
+
+    monkeypatch.setattr(knn, "_search_fn", spy)
+    got = knn.knn_neighbours(gallery, queries, k=3, mesh=_mesh(2))
+    assert redone == [8]  # the one near-duplicate query, padded to 8 rows
+    want = NearestNeighbors(n_neighbors=3, algorithm="brute").fit(gallery).kneighbors(queries)[1]
+    np.testing.assert_array_equal(got[1:], want[1:])
+    np.testing.assert_array_equal(got, knn.knn_neighbours(gallery, queries, k=3, mesh=_mesh(2), screen=False))
