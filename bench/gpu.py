@@ -1,6 +1,13 @@
 """GPU check in one run: fp32 / bf16 parity on the port fixtures, then ViT-B/16 throughput and MFU.
 
-    python bench/gpu.py [--batch 32,64] [--steps 20] [--impls xla,cudnn] [--encoder videomae2-b16]
+    python bench/gpu.py [--batch 32,64] [--steps 20] [--impls auto,xla,cudnn] [--encoder videomae2-b16]
+                        [--profile] [--transfer] [--families vjepa2-vitg,videoprism-l,siglip2-so400m14]
+
+The one script to run on a lent GPU machine (device time is short): every part prints as it finishes.
+``auto`` is the attention users get by default (``encoder.attention``); `--profile` prints where the best
+configuration's time goes, kernel by kernel; `--transfer` times the host→device copy of a uint8 batch
+(the input side of end-to-end extraction; decoding is bench/input_pipeline.py's, per core);
+`--families` measures other registered encoders' throughput at their own input size (random weights).
 
 Parity converts every fixture checkpoint of tests/fixtures and compares features (and ViCLIP scores)
 with the reference outputs, in float32 at 'highest' matmul precision (TF32 would give ~1e-3) and in
@@ -73,7 +80,7 @@ def throughput(encoder: str, batch: int, steps: int, impl: str | None) -> dict:
     model, spec = models.create(encoder, dtype="bfloat16", attention_impl=impl)
     c = model.config
     video = jax.random.normal(
-        jax.random.key(0), (batch, c.num_frames, c.img_size, c.img_size, 3), jnp.bfloat16
+        jax.random.key(0), (batch, spec.num_frames, spec.crop_size, spec.crop_size, 3), jnp.bfloat16
     )
     forward = jax.jit(lambda m, x: m.features(x))
     start = time.perf_counter()
@@ -85,19 +92,66 @@ def throughput(encoder: str, batch: int, steps: int, impl: str | None) -> dict:
     out.block_until_ready()
     seconds = (time.perf_counter() - start) / steps
     clips_per_s = batch / seconds
-    flops = vit_flops_per_clip(c) * clips_per_s
+    is_vit = all(hasattr(c, f) for f in ("tubelet_size", "patch_size", "mlp_ratio", "img_size"))
+    flops = vit_flops_per_clip(c) * clips_per_s if is_vit else None  # counted for the video ViTs only
     kind = jax.devices()[0].device_kind
     peak = next((v for k, v in PEAK_BF16_TFLOPS.items() if k in kind), None)
     return {
         "encoder": encoder,
-        "attention": impl or "default",
+        "attention": impl or "auto",
         "batch": batch,
         "compile_s": round(compile_s, 1),
         "clips_per_s": round(clips_per_s, 1),
-        "tflops": round(flops / 1e12, 3),
-        "mfu": round(flops / 1e12 / peak, 3) if peak else None,
+        "tflops": round(flops / 1e12, 3) if flops else None,
+        "mfu": round(flops / 1e12 / peak, 3) if peak and flops else None,
         "device": kind,
+        "run": (forward, model, video),
     }
+
+
+def kernel_profile(run, steps: int, top: int = 15) -> list[dict]:
+    """Time per kernel over `steps` calls (jax.profiler): the device's ops on an accelerator, XLA's
+    thunks on CPU; each with its share of the summed kernel time."""
+    import glob
+    import tempfile
+
+    from jax.profiler import ProfileData
+
+    forward, model, video = run
+    with tempfile.TemporaryDirectory() as tmp:
+        jax.profiler.start_trace(tmp)
+        for _ in range(steps):
+            out = forward(model, video)
+        out.block_until_ready()
+        jax.profiler.stop_trace()
+        data = ProfileData.from_file(glob.glob(f"{tmp}/**/*.xplane.pb", recursive=True)[0])
+    totals: dict[str, float] = {}
+    device = [p for p in data.planes if p.name.startswith("/device:")]
+    for plane in device or [p for p in data.planes if p.name.startswith("/host:CPU")]:
+        for line in plane.lines:
+            if not device and not line.name.startswith("tf_XLA"):
+                continue  # on CPU: XLA's threads only (not Python's)
+            for event in line.events:
+                if "ThunkExecutor" in event.name or "Await" in event.name:
+                    continue  # wrappers around the kernels, not kernels
+                totals[event.name] = totals.get(event.name, 0.0) + event.duration_ns / 1e6 / steps
+    whole = sum(totals.values()) or 1.0
+    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:top]
+    return [{"kernel": k[:80], "ms_per_call": round(v, 3), "share": round(v / whole, 3)} for k, v in ranked]
+
+
+def transfer(encoder: str, batch: int, steps: int) -> dict:
+    """Host → device copy of one uint8 batch of views (what the input pipeline hands the extractor)."""
+    spec = models.get(encoder).spec
+    host = np.random.default_rng(0).integers(
+        0, 256, (batch, spec.num_frames, spec.crop_size, spec.crop_size, 3), np.uint8
+    )
+    jax.device_put(host).block_until_ready()
+    start = time.perf_counter()
+    for _ in range(steps):
+        jax.device_put(host).block_until_ready()
+    seconds = (time.perf_counter() - start) / steps
+    return {"batch": batch, "mib": round(host.nbytes / 2**20, 1), "clips_per_s": round(batch / seconds, 1)}
 
 
 def main() -> None:
@@ -106,9 +160,14 @@ def main() -> None:
     parser.add_argument("--batch", default="32,64", help="comma-separated batch sizes to try")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument(
-        "--impls", default="xla,cudnn", help="comma-separated jax.nn.dot_product_attention impls"
+        "--impls",
+        default="auto,xla,cudnn",
+        help="comma-separated encoder.attention choices (auto: the default users get)",
     )
     parser.add_argument("--skip_parity", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="per-kernel profile of the best setting")
+    parser.add_argument("--transfer", action="store_true", help="time host→device copies of a batch")
+    parser.add_argument("--families", default="", help="more encoders to time (their own input size)")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()}", flush=True)
     if not args.skip_parity:
@@ -124,6 +183,7 @@ def main() -> None:
                     "throughput", json.dumps({"attention": impl, "batch": batch, "error": str(error)[:300]})
                 )
                 continue
+            run = row.pop("run")
             print("throughput", json.dumps(row), flush=True)
             mfu = (
                 f"{100 * row['mfu']:.1f}% (goal >= 55%)"
@@ -134,10 +194,25 @@ def main() -> None:
                 f"{row['attention']}, batch {batch}: {row['clips_per_s']} clips/s, "
                 f"{row['tflops']} TFLOP/s, MFU {mfu}"
             )
-            if best is None or row["clips_per_s"] > best["clips_per_s"]:
-                best = row
+            if best is None or row["clips_per_s"] > best[0]["clips_per_s"]:
+                best = (row, run)
     if best:
-        print(f"best: {best['attention']} attention, batch {best['batch']}: {best['clips_per_s']} clips/s")
+        row = best[0]
+        print(f"best: {row['attention']} attention, batch {row['batch']}: {row['clips_per_s']} clips/s")
+        if args.profile:
+            for kernel in kernel_profile(best[1], min(args.steps, 5)):
+                print("kernel", json.dumps(kernel), flush=True)
+    if args.transfer:
+        for batch in [int(b) for b in args.batch.split(",")]:
+            print("transfer", json.dumps(transfer(args.encoder, batch, args.steps)), flush=True)
+    for encoder in [e for e in args.families.split(",") if e]:
+        batch = int(args.batch.split(",")[0])
+        try:
+            row = throughput(encoder, batch, args.steps, None)
+        except Exception as error:  # e.g. out of memory at this batch: reported, the run goes on
+            row = {"encoder": encoder, "batch": batch, "error": str(error)[:300]}
+        row.pop("run", None)
+        print("family", json.dumps(row), flush=True)
 
 
 if __name__ == "__main__":

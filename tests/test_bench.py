@@ -120,8 +120,21 @@ def test_extraction_bench_maps_transformers_keys_to_the_official_layout():
 
 
 def test_gpu_bench_runs_on_cpu():
-    out = _bench("gpu.py", "--encoder", "toy-vit", "--batch", "2", "--steps", "1", "--impls", ",einsum")
+    out = _bench(
+        "gpu.py",
+        *("--encoder", "toy-vit", "--batch", "2", "--steps", "1", "--impls", "auto,einsum"),
+        *("--profile", "--transfer", "--families", "toy-vit"),
+    )
     parity = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("parity ")]
     assert len(parity) >= 4 and all(r["features_float32"] < 1e-4 for r in parity)
     assert all(r["features_bfloat16"] < 0.05 for r in parity)
-    assert "default, batch 2: " in out and "einsum, batch 2: " in out and "MFU n/a" in out and "best: " in out
+    assert "auto, batch 2: " in out and "einsum, batch 2: " in out and "MFU n/a" in out and "best: " in out
+    rows = {kind: [] for kind in ("kernel", "transfer", "family")}
+    for line in out.splitlines():
+        kind, _, rest = line.partition(" ")
+        if kind in rows:
+            rows[kind].append(json.loads(rest))
+    assert rows["kernel"] and all(r["ms_per_call"] >= 0 and 0 <= r["share"] <= 1 for r in rows["kernel"])
+    assert sum(r["share"] for r in rows["kernel"]) <= 1.0001
+    assert rows["transfer"][0]["batch"] == 2 and rows["transfer"][0]["clips_per_s"] > 0
+    assert rows["family"][0]["encoder"] == "toy-vit" and rows["family"][0]["clips_per_s"] > 0
