@@ -98,14 +98,22 @@ class Attention(nnx.Module):
         self.proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
 
     def __call__(self, x: jax.Array, *, is_causal: bool = False) -> jax.Array:
-        b, n, d = x.shape
-        qkv = token_map(self.qkv, x)
+        return self.proj(self.mix(token_map(self.project, x), is_causal=is_causal))
+
+    def project(self, x: jax.Array) -> jax.Array:
+        """[..., D] → [..., 3D]: q | k | v with their biases (token-wise)."""
+        qkv = self.qkv(x)
         if self.qkv_bias == "qv":
             zeros = jnp.zeros_like(self.q_bias[...])
             qkv = qkv + jnp.concatenate([self.q_bias[...], zeros, self.v_bias[...]]).astype(qkv.dtype)
-        q, k, v = jnp.split(qkv.reshape(b, n, 3, self.num_heads, d // self.num_heads), 3, axis=2)
+        return qkv
+
+    def mix(self, qkv: jax.Array, *, is_causal: bool = False) -> jax.Array:
+        """[B, N, 3D] projections → [B, N, D] attention outputs, before the output projection."""
+        b, n, d3 = qkv.shape
+        q, k, v = jnp.split(qkv.reshape(b, n, 3, self.num_heads, d3 // (3 * self.num_heads)), 3, axis=2)
         out = attention(q[:, :, 0], k[:, :, 0], v[:, :, 0], is_causal=is_causal, impl=self.attention_impl)
-        return self.proj(out.reshape(b, n, d))
+        return out.reshape(b, n, d3 // 3)
 
 
 # Token-wise layers on CPU run over chunks of this many rows (tokens of all clips), so the MLP's 4×-wide
@@ -114,18 +122,21 @@ class Attention(nnx.Module):
 CPU_TOKEN_CHUNK = 1568
 
 
-def token_map(fn: Callable[[jax.Array], jax.Array], x: jax.Array) -> jax.Array:
-    """`fn` applied to the rows of x [..., D] (fn acts on each row alone), on CPU in chunks of about
-    `CPU_TOKEN_CHUNK` rows (the last chunk zero-padded); elsewhere in one call."""
-    rows = int(np.prod(x.shape[:-1]))
+def token_map(fn: Callable[..., jax.Array], *xs: jax.Array) -> jax.Array:
+    """`fn` applied to the rows of arrays [..., D_i] of equal leading shape (fn treats each row alone),
+    on CPU in chunks of about `CPU_TOKEN_CHUNK` rows (the last chunk zero-padded); elsewhere at once."""
+    lead = xs[0].shape[:-1]
+    rows = int(np.prod(lead))
     if not CPU_TOKEN_CHUNK or rows < 2 * CPU_TOKEN_CHUNK or jax.default_backend() != "cpu":
-        return fn(x)
+        return fn(*xs)
     count = -(-rows // CPU_TOKEN_CHUNK)
     chunk = -(-rows // count)
-    flat = x.reshape(rows, x.shape[-1])
-    flat = jnp.pad(flat, ((0, count * chunk - rows), (0, 0)))
-    out = jax.lax.map(fn, flat.reshape(count, chunk, x.shape[-1]))
-    return out.reshape(count * chunk, -1)[:rows].reshape(*x.shape[:-1], -1)
+    chunks = [
+        jnp.pad(x.reshape(rows, x.shape[-1]), ((0, count * chunk - rows), (0, 0))).reshape(count, chunk, -1)
+        for x in xs
+    ]
+    out = jax.lax.map(lambda c: fn(*c), chunks)
+    return out.reshape(count * chunk, -1)[:rows].reshape(*lead, -1)
 
 
 class Mlp(nnx.Module):
@@ -135,7 +146,7 @@ class Mlp(nnx.Module):
         self.activation = ACTIVATIONS[activation]
 
     def __call__(self, x: jax.Array) -> jax.Array:
-        return token_map(lambda rows: self.fc2(self.activation(self.fc1(rows))), x)
+        return self.fc2(self.activation(self.fc1(x)))
 
 
 def layer_norm(dim: int, eps: float, dtype, rngs: nnx.Rngs) -> nnx.LayerNorm:
@@ -177,6 +188,9 @@ class Block(nnx.Module):
         """`key` turns on drop path (training): each residual branch is dropped per example with
         probability `drop_rate` and the kept ones rescaled, as timm's DropPath."""
         keys = jax.random.split(key) if key is not None and drop_rate > 0 else (None, None)
+        if keys[0] is None:  # no drop path: every token-wise step in one pass over cache-sized row chunks
+            qkv = token_map(lambda rows: self.attn.project(self.norm1(rows)), x)
+            return token_map(self._after_attention, self.attn.mix(qkv, is_causal=is_causal), x)
         h = self.attn(self.norm1(x), is_causal=is_causal)
         x = x + _drop_path(
             h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[0]
@@ -185,6 +199,13 @@ class Block(nnx.Module):
         return x + _drop_path(
             h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[1]
         )
+
+    def _after_attention(self, out: jax.Array, x: jax.Array) -> jax.Array:
+        """The rest of the block for rows of the attention output and of the block's input."""
+        h = self.attn.proj(out)
+        x = x + (h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h)
+        h = self.mlp(self.norm2(x))
+        return x + (h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h)
 
 
 def _drop_path(h: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:

@@ -99,7 +99,7 @@ class EncoderLayer(nnx.Module):
     def __call__(self, x: jax.Array, rate: float = 0.0, key: jax.Array | None = None) -> jax.Array:
         keys = jax.random.split(key) if key is not None and rate > 0 else (None, None)
         x = x + _drop_path(self.self_attn(self.layer_norm1(x)), rate, keys[0])
-        return x + _drop_path(self.mlp(self.layer_norm2(x)), rate, keys[1])
+        return x + _drop_path(layers.token_map(lambda r: self.mlp(self.layer_norm2(r)), x), rate, keys[1])
 
 
 def _encoder(dim, heads, mlp_dim, depth, eps, *, dtype, attention_impl, rngs):

@@ -130,7 +130,9 @@ class Block(nnx.Module):
     ) -> jax.Array:
         keys = jax.random.split(key) if key is not None and drop_rate > 0 else (None, None)
         x = x + layers._drop_path(self.attention(self.norm1(x), rope), drop_rate, keys[0])
-        return x + layers._drop_path(self.mlp(self.norm2(x)), drop_rate, keys[1])
+        return x + layers._drop_path(
+            layers.token_map(lambda r: self.mlp(self.norm2(r)), x), drop_rate, keys[1]
+        )
 
 
 class VJEPA2(nnx.Module):
