@@ -10,6 +10,7 @@ import pytest
 
 from gesture_jax import features, models, parallel
 from gesture_jax.data import datasets, pipeline
+from gesture_jax.models import layers
 
 SPLIT = "toy_gestures/real_small:test"  # 21 videos: never a multiple of the global batch below
 
@@ -42,7 +43,12 @@ def _extract(data_dir, cache_dir, num_devices, *, spec_overrides=None, chunk_bat
     )
 
 
-def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path):
+@pytest.mark.parametrize("token_chunk", [None, 16])
+def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path, monkeypatch, token_chunk):
+    """Also with the CPU token chunking on (16 tokens a chunk: the toy encoder's tokens are too few for
+    the default), which must chunk each device's share alike."""
+    if token_chunk:
+        monkeypatch.setattr(layers, "CPU_TOKEN_CHUNK", token_chunk)
     one, _, split = _extract(toy_data_dir, str(tmp_path / "a"), 1)
     eight, _, _ = _extract(toy_data_dir, str(tmp_path / "b"), 8)
     assert one.vectors.shape == (len(split), 64)
