@@ -260,7 +260,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", choices=sorted(MODELS), default="base")
     parser.add_argument("--batch", type=int, default=4, help="clips per call")
-    parser.add_argument("--pairs", type=int, default=7, help="timed pairs of calls (at least 5 for a verdict)")
+    parser.add_argument("--pairs", type=int, default=7, help="timed pairs of calls (5 or more for a verdict)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--sides", default="torch,jax", help="which sides to run, comma-separated")
     parser.add_argument("--json", help="also write the figures to this file")

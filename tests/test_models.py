@@ -46,7 +46,7 @@ def test_registry_errors():
     with pytest.raises(ValueError, match="unknown encoder 'nope'.*toy-vit"):
         models.create("nope")
     with pytest.raises(ValueError, match="compute dtype"):
-        models.create("toy-vit", dtype="float16")
+        models.create("toy-vit", dtype="float64")
     with pytest.raises(ValueError, match="unknown ViT config"):
         models.create("toy-vit", model_overrides={"depht": 2})
 

@@ -21,9 +21,10 @@ class Buffer(nnx.Variable):
 
 
 def _gelu_exact(x):
-    # torch nn.GELU()'s own erf form (jax.nn.gelu(approximate=False) uses erfc, which XLA's CPU backend
-    # lowers to a heavier polynomial); jax's default is the tanh approximation.
-    return 0.5 * x * (1.0 + jax.lax.erf(x * np.asarray(0.5**0.5, x.dtype)))
+    # torch nn.GELU(); jax's default is the tanh approximation. PyTorch's erf form, 0.5·x·(1 + erf(x/√2)),
+    # runs a little faster on CPU (25–28 against 31–35 ms over 77 MB) but rounds differently, and would
+    # change the bits of the shipped toy encoder; at ~1% of a ViT-B/16 forward it is not worth that.
+    return jax.nn.gelu(x, approximate=False)
 
 
 def _quick_gelu(x):
@@ -195,8 +196,8 @@ class Block(nnx.Module):
         """`key` turns on drop path (training): each residual branch is dropped per example with
         probability `drop_rate` and the kept ones rescaled, as timm's DropPath."""
         keys = jax.random.split(key) if key is not None and drop_rate > 0 else (None, None)
-        if keys[0] is None:  # no drop path: every token-wise step in one pass over cache-sized row chunks
-            qkv = token_map(lambda rows: self.attn.project(self.norm1(rows)), x)
+        if keys[0] is None:  # no drop path: the token-wise steps in two passes over cache-sized token chunks
+            qkv = token_map(lambda tokens: self.attn.project(self.norm1(tokens)), x)
             return token_map(self._after_attention, self.attn.mix(qkv, is_causal=is_causal), x)
         h = self.attn(self.norm1(x), is_causal=is_causal)
         x = x + _drop_path(
@@ -208,7 +209,7 @@ class Block(nnx.Module):
         )
 
     def _after_attention(self, out: jax.Array, x: jax.Array) -> jax.Array:
-        """The rest of the block for rows of the attention output and of the block's input."""
+        """The rest of the block, token by token, from the attention output and the block's input."""
         h = self.attn.proj(out)
         x = x + (h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h)
         h = self.mlp(self.norm2(x))
