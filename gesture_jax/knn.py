@@ -219,6 +219,29 @@ def _top_k(scores: jax.Array, k: int, chunk: int = 128) -> tuple[jax.Array, jax.
     return values, jnp.take_along_axis(best, pos // chunk, axis=1) * chunk + pos % chunk
 
 
+def _no_candidates(rows: int, width: int) -> tuple[jax.Array, jax.Array]:
+    """The running best of a device's scan before its first block: -inf scores (placeholder indices)."""
+    best = (jnp.full((rows, width), -jnp.inf, jnp.float32), jnp.zeros((rows, width), jnp.int32))
+    return jax.lax.pcast(best, parallel.DATA, to="varying")  # the carry differs per device
+
+
+def _keep_best(best: tuple[jax.Array, jax.Array], scores: jax.Array, index: jax.Array):
+    """The running best (scores, gallery indices) [Q, width] merged with a block's candidates. Earlier
+    candidates come first, so on equal scores the smaller gallery index wins."""
+    s_all = jnp.concatenate([best[0], scores], axis=1)
+    i_all = jnp.concatenate([best[1], index], axis=1)
+    s_top, pos = jax.lax.top_k(s_all, best[0].shape[1])
+    return s_top, jnp.take_along_axis(i_all, pos, axis=1)
+
+
+def _across_devices(s: jax.Array, i: jax.Array, k: int, mesh: jax.sharding.Mesh) -> jax.Array:
+    """Each device's k best [Q, k · devices] (device-major, so smaller indices come first) → the k best."""
+    s = jax.lax.with_sharding_constraint(s, parallel.replicated(mesh))
+    i = jax.lax.with_sharding_constraint(i, parallel.replicated(mesh))
+    _, pos = jax.lax.top_k(s, k)
+    return jnp.take_along_axis(i, pos, axis=1)
+
+
 def _unit_rows(x: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
     norm = np.sqrt(squared_norms)[:, None]
     return x / np.where(norm == 0, 1, norm)  # zero rows stay zero, as scikit-learn's cosine distance does
@@ -234,22 +257,16 @@ def _search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int):
         offset = jax.lax.axis_index(parallel.DATA) * g.shape[0]
 
         def merge(best, start, g_j, b_j):
-            best_s, best_i = best
             s = scale * jnp.dot(q, g_j.T, precision=jax.lax.Precision.HIGHEST) + b_j
             s_j, i_j = _top_k(s, min(k, s.shape[1]))  # a short last block may hold fewer than k
-            # Earlier candidates come first, so on equal scores the smaller gallery index wins.
-            s_all = jnp.concatenate([best_s, s_j], axis=1)
-            i_all = jnp.concatenate([best_i, i_j + start + offset], axis=1)
-            s_top, pos = jax.lax.top_k(s_all, k)
-            return s_top, jnp.take_along_axis(i_all, pos, axis=1)
+            return _keep_best(best, s_j, i_j + start + offset)
 
         def full_block(j, best):
             start = j * block
             g_j = jax.lax.dynamic_slice_in_dim(g, start, block)  # a window, not a copy of the gallery
             return merge(best, start, g_j, jax.lax.dynamic_slice_in_dim(b, start, block))
 
-        best = (jnp.full((q.shape[0], k), -jnp.inf, q.dtype), jnp.zeros((q.shape[0], k), jnp.int32))
-        best = jax.lax.pcast(best, parallel.DATA, to="varying")  # the carry differs per device
+        best = _no_candidates(q.shape[0], k)
         num_full = g.shape[0] // block
         best = jax.lax.fori_loop(0, num_full, full_block, best)
         if g.shape[0] % block:
@@ -266,11 +283,7 @@ def _search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int):
 
     @jax.jit
     def search(q, g, b):
-        s, i = sharded(q, g, b)  # [Q, k · devices], device-major, so smaller indices come first
-        s = jax.lax.with_sharding_constraint(s, parallel.replicated(mesh))
-        i = jax.lax.with_sharding_constraint(i, parallel.replicated(mesh))
-        _, pos = jax.lax.top_k(s, k)
-        return jnp.take_along_axis(i, pos, axis=1)
+        return _across_devices(*sharded(q, g, b), k, mesh)
 
     return search
 
@@ -307,22 +320,17 @@ def _screened_search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: in
         e_q = scale * screen_slack(q.shape[1]) * jnp.sqrt(jnp.sum(q * q, axis=1, keepdims=True))
 
         def merge(best, start, gt_j, b_j, n_j, s_j):
-            best_u, best_i = best
             s = scale * jnp.dot(q16, gt_j, preferred_element_type=jnp.float32) + b_j
             upper = s + (e_q * n_j + s_j)  # the most a row's float32 score can be
             u_j, i_j = _top_k(upper, min(c, upper.shape[1]), SCREEN_CHUNK)
-            u_all = jnp.concatenate([best_u, u_j], axis=1)
-            i_all = jnp.concatenate([best_i, i_j + start], axis=1)
-            u_top, pos = jax.lax.top_k(u_all, c)
-            return u_top, jnp.take_along_axis(i_all, pos, axis=1)
+            return _keep_best(best, u_j, i_j + start)
 
         def full_block(j, best):
             start = j * block
             window = [jax.lax.dynamic_slice_in_dim(x, start, block) for x in (b, n, slack)]
             return merge(best, start, jax.lax.dynamic_index_in_dim(gt, j, keepdims=False), *window)
 
-        best = (jnp.full((q.shape[0], c), -jnp.inf, jnp.float32), jnp.zeros((q.shape[0], c), jnp.int32))
-        best = jax.lax.pcast(best, parallel.DATA, to="varying")
+        best = _no_candidates(q.shape[0], c)
         best = jax.lax.fori_loop(0, gt.shape[0], full_block, best)  # equal blocks: no short last one
         upper, idx = best
         # The candidates scored again in float32, in index order (equal scores: smaller index first).
@@ -349,10 +357,7 @@ def _screened_search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: in
     @jax.jit
     def search(q, g, gt, b, n, slack):
         s, i, proven = sharded(q, g, gt, b, n, slack)  # [Q, k · devices], device-major
-        s, i, proven = (
-            jax.lax.with_sharding_constraint(x, parallel.replicated(mesh)) for x in (s, i, proven)
-        )
-        _, pos = jax.lax.top_k(s, k)
-        return jnp.take_along_axis(i, pos, axis=1), proven.all(axis=1)
+        proven = jax.lax.with_sharding_constraint(proven, parallel.replicated(mesh))
+        return _across_devices(s, i, k, mesh), proven.all(axis=1)
 
     return search

@@ -199,21 +199,17 @@ class Block(nnx.Module):
         if keys[0] is None:  # no drop path: the token-wise steps in two passes over cache-sized token chunks
             qkv = token_map(lambda tokens: self.attn.project(self.norm1(tokens)), x)
             return token_map(self._after_attention, self.attn.mix(qkv, is_causal=is_causal), x)
-        h = self.attn(self.norm1(x), is_causal=is_causal)
-        x = x + _drop_path(
-            h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[0]
-        )
-        h = self.mlp(self.norm2(x))
-        return x + _drop_path(
-            h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h, drop_rate, keys[1]
-        )
+        x = x + _drop_path(self._scaled(self.attn(self.norm1(x), is_causal=is_causal), 1), drop_rate, keys[0])
+        return x + _drop_path(self._scaled(self.mlp(self.norm2(x)), 2), drop_rate, keys[1])
 
     def _after_attention(self, out: jax.Array, x: jax.Array) -> jax.Array:
         """The rest of the block, token by token, from the attention output and the block's input."""
-        h = self.attn.proj(out)
-        x = x + (h * self.gamma_1[...].astype(h.dtype) if self.layer_scale else h)
-        h = self.mlp(self.norm2(x))
-        return x + (h * self.gamma_2[...].astype(h.dtype) if self.layer_scale else h)
+        x = x + self._scaled(self.attn.proj(out), 1)
+        return x + self._scaled(self.mlp(self.norm2(x)), 2)
+
+    def _scaled(self, h: jax.Array, branch: int) -> jax.Array:
+        """Residual branch 1 (attention) or 2 (MLP), times its layer scale where the block has one."""
+        return h * getattr(self, f"gamma_{branch}")[...].astype(h.dtype) if self.layer_scale else h
 
 
 def _drop_path(h: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
