@@ -10,10 +10,18 @@ resumes from them when started again.
   python -m gesture_jax.main --config configs/demo_finetune.py:smoke --workdir workdirs/demo_finetune_smoke
   python -m gesture_jax.main --config configs/demo_finetune.py:unseen --workdir workdirs/demo_unseen
 
-`smoke`: the small toy sets and a few dozen steps (under a minute), still checkpointing several times.
-`unseen`: Rally and FollowMe are left out of fine-tuning, as the real protocol holds classes out; KNN then
-also runs on the real videos of those two classes alone (real few-shot and full galleries), frozen versus
-fine-tuned.
+  python -m gesture_jax.main --config configs/demo_finetune.py:unseen_smoke --workdir workdirs/demo_unseen_smoke
+
+`smoke`: the small toy sets and a few dozen steps (under a minute), still checkpointing several times;
+the paper's KNN and the head only (no probes, no interpolated weights).
+`unseen`: Rally and FollowMe are left out of fine-tuning, as the real protocol holds classes out. Every
+row is then a base-to-novel row: the real test videos of the five seen classes and of the two novel ones,
+each classified among its own classes (KNN, prototypes and a linear probe on the synthetic and the real
+gallery; real few-shot galleries of the novel classes), for the frozen encoder, the weights interpolated
+towards the fine-tuned ones (α = 0.25, 0.5, 0.75) and the fine-tuned encoder. results.md has the seen,
+novel and harmonic-mean table and interpolation.png the curves against α.
+`unseen_smoke`: the same on the small toy sets with a few dozen steps and α = 0.5 only (under a minute
+on 2 cores).
 """
 
 import ml_collections
@@ -22,9 +30,12 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    if arg not in (None, "", "smoke", "unseen"):
-        raise ValueError(f"configs/demo_finetune.py takes no argument, 'smoke' or 'unseen', got {arg!r}")
-    smoke = arg == "smoke"
+    if arg not in (None, "", "smoke", "unseen", "unseen_smoke"):
+        raise ValueError(
+            "configs/demo_finetune.py takes no argument, 'smoke', 'unseen' or 'unseen_smoke', got "
+            + repr(arg)
+        )
+    smoke = arg in ("smoke", "unseen_smoke")
     suffix = "_small" if smoke else ""
     config = ml_collections.ConfigDict()
     config.mode = "finetune"
@@ -45,8 +56,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         drop_path=0.0,
         checkpoint_every=6 if smoke else 150,
         log_every=2 if smoke else 10,
-        heldout_classes=(2, 5) if arg == "unseen" else (),
+        heldout_classes=(2, 5) if arg in ("unseen", "unseen_smoke") else (),
         shots=(1, 0) if smoke else (1, 2, 4, 0),
+        # `smoke` checks training and resuming: the paper's KNN and the head, no probes or interpolation.
+        alphas=(0.0, 1.0) if arg == "smoke" else (0.0, 0.5, 1.0) if smoke else (0.0, 0.25, 0.5, 0.75, 1.0),
+        probes=() if arg == "smoke" else ("prototype", "linear_probe"),
     )
     # Milder than the default augmentation: the toy figures are small and the run is short.
     config.finetune.augment.update(

@@ -229,6 +229,10 @@ def finetune(
             **training().to_dict(),
             "heldout_classes": (),  # class indices left out of fine-tuning (the unseen-class protocol)
             "shots": (1, 2, 4, 0),  # real gallery videos per held-out class for KNN; 0 = all
+            # Probes beside the paper's KNN, per encoder state and gallery; settings chosen on folds.
+            "probes": ("prototype", "linear_probe"),
+            # WiSE-FT: also evaluate (1 − α)·frozen + α·fine-tuned weights (0 = frozen, 1 = fine-tuned).
+            "alphas": (0.0, 0.25, 0.5, 0.75, 1.0),
             "num_seeds": 3,
             "k": 3,  # the paper's KNN before and after fine-tuning
             "metric": "l2",
@@ -311,6 +315,19 @@ def zeroshot(*, queries: tuple[str, ...] = ROCOG_GROUND_QUERIES) -> ml_collectio
             "prompt_sets": tuple(prompts.names()),  # every registered set, one result row each
             "scale": 100.0,  # the ViCLIP demo's fixed logit scale
             "vocab_path": "",  # "" = gesture_jax.text's lookup: $GESTURE_JAX_CLIP_VOCAB, then the cache
+            # The user's prompt sets: .json or text files (gesture_jax/prompts.py's load_file), each a set.
+            "prompt_files": (),
+            # The prompt lab: each set's single prompts scored too, their spread reported and plotted.
+            "single_prompts": True,
+            # Text + a few labelled videos per class (gesture_jax/text_fewshot.py); off with no galleries.
+            "fewshot": {
+                "galleries": (),  # splits the example videos are drawn from (synthetic or real)
+                "validation_splits": (),  # one per gallery: where the mixing weight is chosen (not queries)
+                "shots": (1, 2, 4),
+                "num_seeds": 3,  # nested draws per shot count
+                "weights": (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),  # 0 = text only
+                "prompt_set": "",  # whose text embeddings; "" = the first of prompt_sets
+            },
         }
     )
 

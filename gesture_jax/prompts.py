@@ -6,11 +6,17 @@ per class, CLIP-style. Texts are keyed by the dataset's class names (RoCoG-v2's 
 share them), so a set is checked against the classes of the data it is used on.
 
     prompts.get("names").prompts(("Halt", "Rally"))  # [["Halt"], ["Rally"]]
+
+A user's own set comes from a file (`load_file`): JSON ``{"templates": [...], "texts": {class: text or
+[texts]}, "description": ...}``, or text with one class per line, ``Halt: a raised hand | a stop sign``,
+and optional ``templates: a video of {} | a person doing {}`` and ``description: ...`` lines.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import re
 from collections.abc import Mapping, Sequence
 
@@ -40,6 +46,75 @@ class PromptSet:
                 f"prompt set {self.name!r} has no texts for class(es) {missing}; it covers {list(self.texts)}"
             )
         return [[t.replace("{}", x) for x in self.texts[c] for t in self.templates] for c in class_names]
+
+    def single_prompts(self, class_names: Sequence[str]) -> list[tuple[str, list[str]]]:
+        """The set taken apart: (label, one text per class) for each template × text position; a class
+        with fewer texts than the most cycles through its own. A CLIP-style ensemble averages these."""
+        self.prompts(class_names)  # the same error for a missing class
+        width = max(len(self.texts[c]) for c in class_names)
+        out = []
+        for t, template in enumerate(self.templates):
+            for j in range(width):
+                texts = [template.replace("{}", self.texts[c][j % len(self.texts[c])]) for c in class_names]
+                label = f"template {t + 1}" * (len(self.templates) > 1)
+                label += (", " * bool(label) + f"text {j + 1}") * (width > 1)
+                out.append((label or "the only prompt", texts))
+        return out
+
+
+def load_file(path: str, class_names: Sequence[str] = ()) -> PromptSet:
+    """A prompt set from a user's file (see the module docstring), named after the file; with
+    `class_names`, every class the file names must be one of them (a typo is an error, not a class
+    without texts)."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"prompt file {path} does not exist")
+    name = os.path.splitext(os.path.basename(path))[0]
+    with open(path, encoding="utf-8") as f:
+        content = f.read()
+    if path.endswith(".json"):
+        try:
+            data = json.loads(content)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"prompt file {path}: not valid JSON ({error})") from None
+        unknown = (
+            set(data) - {"name", "templates", "texts", "description"} if isinstance(data, dict) else None
+        )
+        if unknown is None or unknown or not isinstance(data.get("texts"), dict):
+            raise ValueError(
+                f'prompt file {path}: expected an object with "texts" {{class: text or [texts]}} and '
+                f'optional "templates", "name", "description"; got {unknown or type(data).__name__}'
+            )
+        texts = {c: (t,) if isinstance(t, str) else tuple(t) for c, t in data["texts"].items()}
+        templates, description = tuple(data.get("templates", ("{}",))), data.get("description", "")
+        name = data.get("name", name)
+    else:
+        texts, templates, description = {}, ("{}",), ""
+        for number, line in enumerate(content.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            key, sep, value = line.partition(":")
+            if not sep or not value.strip():
+                raise ValueError(
+                    f"prompt file {path}, line {number}: expected 'Class: text | text', got {line!r}"
+                )
+            parts = tuple(p.strip() for p in value.split("|") if p.strip())
+            key = key.strip()
+            if key == "templates":
+                templates = parts
+            elif key == "description":
+                description = value.strip()
+            elif key in texts:
+                raise ValueError(f"prompt file {path}, line {number}: class {key!r} appears twice")
+            else:
+                texts[key] = parts
+    if class_names:
+        unknown = [c for c in texts if c not in class_names]
+        if unknown:
+            raise ValueError(
+                f"prompt file {path}: {unknown} are not classes here; the classes are {list(class_names)}"
+            )
+    return PromptSet(name, templates, texts, description or f"from {path}")
 
 
 _SETS: dict[str, PromptSet] = {}

@@ -55,7 +55,9 @@ class Row:
     def id(self) -> str:
         """Stable and readable; the parts of older reports first, so their file names do not change."""
         s = self.settings
-        parts = [self.experiment, self.encoder, self.encoder_state, self.gallery, self.queries]
+        parts = [self.experiment, self.encoder, self.encoder_state]
+        parts += [f"alpha{s['alpha']:g}" if self.encoder_state == "interpolated" else ""]
+        parts += [s.get("class_subset", ""), self.gallery, self.queries]
         parts += [f"k{s['k']}" if "k" in s else "", s.get("metric", "")]
         parts += [self.method if self.method in ("prototype", "linear_probe") else ""]
         parts += [f"votes-{s['votes']}" if s.get("votes", "uniform") != "uniform" else ""]

@@ -36,6 +36,7 @@ class Results:
     sections: Sequence[tuple[str, str]] = ()  # (heading, markdown) a mode adds after the breakdowns
     reported: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # row → gallery → %
     reported_source: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more top-level results.json fields
 
 
 def predictions_file(row: Row) -> str:
@@ -80,6 +81,10 @@ def write(out_dir: str, results: Results) -> None:
         "rows": [row_json(r) for r in results.rows],
         "comparisons": list(results.comparisons),
     }
+    clash = set(body) & set(results.extra)
+    if clash:
+        raise ValueError(f"results.json fields {sorted(clash)} are the report's own; rename the extra ones")
+    body.update(results.extra)
     storage.write_json(os.path.join(out_dir, RESULTS_JSON), body)
     storage.write_text(os.path.join(out_dir, RESULTS_MD), markdown(results))
 
@@ -112,7 +117,13 @@ def percent(value: float, ci: Sequence[float] | None = None) -> str:
 
 def method_label(row: Row) -> str:
     s = row.settings
-    if row.method == "knn":
+    if row.method == "text_fewshot":
+        text = f"text ({s.get('prompt_set')}) + examples, weight chosen on validation"
+    elif row.method == "prototype" and "weight" in s:
+        text = "examples only (prototypes, cosine)"
+    elif row.method == "zeroshot" and "shots" in s:
+        text = f"text only ({s.get('prompt_set')})"
+    elif row.method == "knn":
         text = "KNN" + (f" k={s['k']}" if "k" in s else "") + (f", {s['metric']}" if "metric" in s else "")
         text += f", {s['votes']} votes" if s.get("votes", "uniform") != "uniform" else ""
     elif row.method == "prototype":
@@ -135,7 +146,7 @@ def table_labels(row: Row) -> list[str]:
     """The summary-table rows a row appears in: the experiment (mode table) or the encoder and its
     state, with the method; a setting chosen on validation is one table row per method family, whatever
     it chose (the choice is in the cell's row of "All rows"), and the paper's fixed KNN another."""
-    who = row.experiment or (f"{row.encoder} ({row.encoder_state})" if row.encoder_state else row.encoder)
+    who = row.experiment or (f"{row.encoder} ({state_label(row)})" if row.encoder_state else row.encoder)
     family = {"knn": "KNN", "prototype": "prototype", "linear_probe": "linear probe"}.get(row.method)
     labels = []
     if "protocol" in row.roles:
@@ -143,6 +154,12 @@ def table_labels(row: Row) -> list[str]:
     if "selected" in row.roles:
         labels.append(f"{who} · {family} (chosen on validation)")
     return labels or [f"{who} · {method_label(row)}"]
+
+
+def state_label(row: Row) -> str:
+    """The encoder state, with the interpolation weight where the row has one ("interpolated, α=0.25")."""
+    alpha = row.settings.get("alpha")
+    return row.encoder_state + (f", α={alpha:g}" if row.encoder_state == "interpolated" else "")
 
 
 def table_label(row: Row) -> str:
@@ -221,7 +238,7 @@ def comparisons_section(results: Results) -> str:
 
 def _pair_labels(a: Row, b: Row) -> tuple[str, str]:
     """Method and gallery; with the encoder and its state too where they differ (frozen vs fine-tuned)."""
-    if (a.experiment, a.encoder, a.encoder_state) == (b.experiment, b.encoder, b.encoder_state):
+    if (a.experiment, a.encoder, state_label(a)) == (b.experiment, b.encoder, state_label(b)):
         return short_label(a), short_label(b)
     return f"{table_label(a)}, `{a.gallery}`", f"{table_label(b)}, `{b.gallery}`"
 

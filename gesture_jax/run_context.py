@@ -166,16 +166,13 @@ class RunContext:
         (fine-tuned weights' checksum, head logits); `cache=False` computes without touching the disk."""
         enc, extract = self.config.encoder, self.config.extract
         extractor = extractor or self.extractor()
-        if self._weights is None:
-            weights = models.weights_dir(enc.name, enc.checkpoint)
-            self._weights = features.weights_provenance(weights, enc.init_seed)  # model.json once
         self.class_names(list(names))
         out = {}
         for name in dict.fromkeys(names):
             split = self.split(name)
             key = features.cache_key(
                 encoder=enc.name,
-                weights=self._weights,
+                weights=self.weights_provenance(),
                 init_seed=enc.init_seed,
                 dtype=enc.dtype,
                 split=split,
@@ -185,14 +182,26 @@ class RunContext:
             out[name] = features.extract(
                 extractor,
                 split,
-                cache_dir=(extract.cache_dir or os.path.join(self.workdir, "features")) if cache else None,
+                cache_dir=self.cache_dir() if cache else None,
                 meta=key,
                 per_device_batch=extract.per_device_batch,
                 chunk_batches=extract.chunk_batches,
                 num_threads=self.config.data.num_threads,
-                about={"weights": self._weights},
+                about={"weights": self.weights_provenance()},
             )
         return out
+
+    def weights_provenance(self) -> dict[str, Any]:
+        """Where the encoder's weights come from (model.json's record, read once): part of cache keys."""
+        if self._weights is None:
+            enc = self.config.encoder
+            weights = models.weights_dir(enc.name, enc.checkpoint)
+            self._weights = features.weights_provenance(weights, enc.init_seed)
+        return self._weights
+
+    def cache_dir(self) -> str:
+        """Where cached vectors live: ``extract.cache_dir``, else ``<workdir>/features``."""
+        return self.config.extract.cache_dir or os.path.join(self.workdir, "features")
 
     # --- results ----------------------------------------------------------------------------------------
     def publish(self, results: report.Results) -> None:

@@ -13,6 +13,8 @@ Everything here works on per-item correctness vectors (numpy in, Python floats o
 * ``bootstrap_ci_2d``: few-shot curves, resampling both the random gallery draws and the query videos.
 * ``mean_class_weights``: weights that turn a plain mean into the mean per-class accuracy.
 * ``holm``: Holm's step-down adjustment of p-values for the number of tests made together.
+* ``harmonic_mean`` / ``harmonic_mean_ci``: base-to-novel reporting's summary of seen- and novel-class
+  accuracy, its interval from resampling the two (disjoint) query sets independently.
 
 Resampling is chunked so memory stays bounded (about ``_CHUNK_ELEMENTS`` random numbers at a time), and the
 random stream does not depend on the chunking: each resample consumes a fixed number of uniform doubles from
@@ -180,6 +182,37 @@ def mean_class_weights(labels) -> np.ndarray:
         raise ValueError("labels is empty")
     _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     return len(labels) / (len(counts) * counts[inverse].astype(np.float64))
+
+
+def harmonic_mean(seen, novel):
+    """2·s·n / (s + n), elementwise; 0 where both are 0."""
+    seen, novel = np.asarray(seen, np.float64), np.asarray(novel, np.float64)
+    total = seen + novel
+    return np.where(total > 0, 2 * seen * novel / np.where(total > 0, total, 1), 0.0)
+
+
+def harmonic_mean_ci(
+    correct_seen,
+    correct_novel,
+    *,
+    strata_seen=None,
+    strata_novel=None,
+    level: float = 0.95,
+    num_resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the harmonic mean of two accuracies measured on disjoint query
+    sets (seen-class and novel-class videos): each set is resampled on its own (within its strata), and
+    the harmonic mean taken per resample. Each side is ``[N]`` or ``[S, N]`` (S gallery draws)."""
+    _check_level(level)
+    means = []
+    for i, (correct, strata) in enumerate(((correct_seen, strata_seen), (correct_novel, strata_novel))):
+        values = np.asarray(correct, np.float64)
+        values = values[None] if values.ndim == 1 else values
+        if values.ndim != 2:
+            raise ValueError(f"correctness must be [N] or [S, N], got shape {np.shape(correct)}")
+        means.append(_bootstrap_means(values, strata, num_resamples, seed + i))
+    return _percentile_interval(harmonic_mean(*means), level)
 
 
 def holm(p_values) -> np.ndarray:

@@ -142,7 +142,22 @@ def class_embeddings(
         prompt_set = prompts.get(prompt_set)
     per_class = prompt_set.prompts(class_names)
     flat = [p for texts in per_class for p in texts]
-    token_ids, paddings = tokenize(tokenizer, flat, vocab_path, context_length)
+    features = prompt_features(
+        model, flat, vocab_path=vocab_path, context_length=context_length, tokenizer=tokenizer
+    )
+    return ensemble(features, [len(texts) for texts in per_class])
+
+
+def prompt_features(
+    model: nnx.Module,
+    texts: Sequence[str],
+    *,
+    vocab_path: str | os.PathLike[str] | None,
+    context_length: int,
+    tokenizer: str,
+) -> np.ndarray:
+    """[N, E] float32: the text tower's output for each text, as is (not normalised)."""
+    token_ids, paddings = tokenize(tokenizer, texts, vocab_path, context_length)
     # An id past the embedding table would be clamped silently inside jit: check on the host.
     vocab = getattr(model.config, "vocab_size", None) or getattr(model.config, "vocabulary_size", None)
     if vocab and token_ids.size and int(token_ids.max()) >= vocab:
@@ -150,7 +165,7 @@ def class_embeddings(
             f"the {tokenizer} tokenizer at {vocab_path} gives id {int(token_ids.max())}, but the text "
             f"tower's vocabulary has {vocab} entries: the tokenizer is not this checkpoint's"
         )
-    return ensemble(encode_texts(model, token_ids, paddings), [len(texts) for texts in per_class])
+    return encode_texts(model, token_ids, paddings)
 
 
 def sigmoid_scores(

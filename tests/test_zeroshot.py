@@ -9,7 +9,6 @@ from pathlib import Path
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from main_runs import run_main
 
 from gesture_jax import models, prompts, text, zeroshot
 from gesture_jax.ports import convert
@@ -151,27 +150,3 @@ def _write_small_merges(path: Path) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as f:
         f.write("\n".join(["#version: 0.2", *merges]) + "\n")
     return path
-
-
-def test_demo_end_to_end(toy_data_dir, tmp_path):
-    vocab = _write_small_merges(tmp_path / "merges.txt.gz")
-    workdir = tmp_path / "run"
-    result = run_main(
-        "configs/zeroshot/demo.py:smoke",
-        workdir,
-        f"--config.data.data_dir={toy_data_dir}",
-        f"--config.zeroshot.vocab_path={vocab}",
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    rows = json.loads((workdir / "results.json").read_text())["rows"]
-    assert [r["gallery"] for r in rows] == list(prompts.names())
-    assert [r["prompt_set"] for r in rows] == list(prompts.names())
-    for row in rows:
-        assert row["queries"] == "toy_gestures/real_small:test" and row["num_queries"] == 21
-        assert row["metric"] == "zeroshot" and row["scale"] == 100.0 and "k" not in row
-        assert 0.0 <= row["accuracy"] <= 1.0 and sum(map(sum, row["confusion"])) == 21
-    table = (workdir / "results.md").read_text()
-    assert "| toy-viclip (frozen) · zero-shot |" in table and "gallery `descriptions`" in table
-    assert all(r["method"] == "zeroshot" and len(r["accuracy_ci95"]) == 2 for r in rows)
-    log = (workdir / "log.txt").read_text()
-    assert "Halt: a person raises one arm straight up" in log  # the embedded texts are logged

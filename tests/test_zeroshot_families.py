@@ -26,6 +26,7 @@ def _config(toy_data_dir, name, checkpoint, vocab_path=""):
         config.data.data_dir = toy_data_dir
         config.encoder = config_lib.encoder(name, checkpoint=checkpoint)
         config.zeroshot.prompt_sets = ("names", "names_templates")
+        config.zeroshot.fewshot.prompt_set = "names_templates"
         config.zeroshot.vocab_path = vocab_path
     return config
 

@@ -1,116 +1,171 @@
 """Mode ``finetune``: fine-tune an encoder on synthetic gestures, then ask whether its features got better
 at real ones (including real classes it never saw), against the frozen encoder.
 
-1. KNN with the frozen encoder (synthetic and real galleries → real test; with ``heldout_classes``, also
-   real few-shot galleries of the held-out classes → real test videos of those classes).
+1. The frozen encoder's rows (below).
 2. Training on the synthetic train split (without the held-out classes): a classification head on the
    encoder's KNN feature, AdamW with layer-wise lr decay, warmup + cosine, drop path, label smoothing,
    TSN training sampling and augmentation. Orbax checkpoints (train state + data iterator, async; the
    latest N and the best on synthetic val kept); a restarted run resumes from the latest one and ends
-   bit for bit where an uninterrupted run ends.
-3. The same KNN rows with the fine-tuned encoder, plus the head's accuracy on synthetic val and real test.
+   bit for bit where an uninterrupted run ends. TensorBoard events and metrics.jsonl in the workdir.
+3. The same rows for each interpolated encoder θ(α) = (1 − α)·θ_frozen + α·θ_fine-tuned
+   (``finetune.alphas``; WiSE-FT, `gesture_jax.train.interpolate`) and for the fine-tuned one, plus
+   the head's accuracy on synthetic val and real test.
+
+Rows per encoder state: KNN (the paper's k) and the probes (``finetune.probes``, settings chosen on
+folds of the gallery) with the synthetic and the real gallery → real test. With ``heldout_classes``
+they are base-to-novel rows (`gesture_jax.base_novel`): seen and novel classes each on their own,
+novel ones also with real few-shot galleries (``finetune.shots``, nested draws over seeds); results.json
+then has a top-level ``harmonic_mean`` list, and interpolation.png plots accuracy against α.
 ``final.json`` records the final step, metrics and a checksum of the final parameters.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+from typing import Any
 
 import ml_collections
-import numpy as np
 
-from gesture_jax import protocol, report, storage
+from gesture_jax import base_novel, protocol, report, storage
 from gesture_jax.run_context import RunContext
-from gesture_jax.train import supervised
+from gesture_jax.train import interpolate, supervised
 
 FINAL_JSON = "final.json"
 
 
+@dataclasses.dataclass(frozen=True)
+class State:
+    """An encoder state's name in rows ("frozen", "interpolated", "fine-tuned"), its α and what tells its
+    cached features apart from the frozen encoder's."""
+
+    name: str
+    alpha: float
+    key_extra: dict[str, Any]
+    trained_on: str = ""
+
+
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     ft = config.finetune
+    alphas = interpolate.check_alphas(ft.alphas)
+    bad = [p for p in ft.probes if p not in protocol.PROBES or p == "knn"]
+    if bad:
+        raise ValueError(
+            f"finetune.probes: {bad} are not probes to add here; choose from prototype, linear_probe "
+            "(the paper's KNN row is always there)"
+        )
     ctx = RunContext.create(config, workdir, model_overrides={"drop_path_rate": ft.drop_path})
     class_names = ctx.class_names([ft.train_split, ft.val_split, ft.test_split, ft.real_gallery])
     heldout = tuple(int(c) for c in ft.heldout_classes)
     if heldout:
         logging.info("unseen-class protocol: training without %s", [class_names[c] for c in heldout])
-    state_name = f"fine-tuned on {ft.train_split}" + (
-        f" without {', '.join(class_names[c] for c in heldout)}" if heldout else ""
-    )
+    without = f" without {', '.join(class_names[c] for c in heldout)}" if heldout else ""
+    trained_on = ft.train_split + without
 
-    rows = _knn_rows(ctx, ctx.model, class_names, heldout, "frozen", {})
+    rows = _state_rows(ctx, ctx.model, class_names, heldout, State("frozen", 0.0, {}))
+    interpolated = [a for a in alphas if 0.0 < a < 1.0]
+    frozen = interpolate.snapshot(ctx.model) if interpolated else None  # training donates its buffers
     trained = supervised.train_classifier(
         ctx, ft, train_split=ft.train_split, val_split=ft.val_split, heldout=heldout, desc="fine-tuning"
     )
 
     # --- after fine-tuning ------------------------------------------------------------------------
     tuned, digest = trained.model, trained.checksum
-    rows += _knn_rows(ctx, tuned.encoder, class_names, heldout, state_name, {"finetuned": digest})
-    head = ctx.extractor(tuned, output=supervised.logits, output_name=supervised.HEAD_OUTPUT)
-    for split in (ft.val_split, ft.test_split):
-        logits = ctx.vectors([split], head, key_extra={"finetuned": digest, "output": "head logits"})[split]
-        describe = {"encoder": ctx.encoder_name, "encoder_state": state_name, "gallery": "classifier head"}
-        rows.append(
-            protocol.head_row(logits, trained.kept, class_names, describe={**describe, "queries": split})
-        )
-        protocol.log(rows[-1])
+    for alpha in interpolated:
+        encoder = interpolate.interpolate(frozen, tuned.encoder, alpha)
+        state = State("interpolated", alpha, {"finetuned": digest, "alpha": alpha}, trained_on)
+        rows += _state_rows(ctx, encoder, class_names, heldout, state)
+    fine_tuned = State("fine-tuned", 1.0, {"finetuned": digest}, trained_on)
+    rows += _state_rows(ctx, tuned.encoder, class_names, heldout, fine_tuned)
+    rows += _head_rows(ctx, trained, class_names, heldout, fine_tuned)
+
+    entries = base_novel.harmonic_means(rows)
+    plot = base_novel.PLOT_FILE if ctx.is_main else None
+    if ctx.is_main and not base_novel.plot_interpolation(os.path.join(workdir, plot), rows, entries):
+        plot = None
     ctx.publish(
         report.Results(
-            f"Fine-tuning {config.encoder.name}: before and after",
+            f"Fine-tuning {config.encoder.name}: frozen, interpolated and fine-tuned"
+            + (", seen vs novel classes" if heldout else ""),
             rows,
             protocol.comparisons(rows, report.table_label),
+            sections=[("seen vs novel", base_novel.section(entries, plot))] if entries else [],
+            extra={"harmonic_mean": entries} if heldout else {},
         )
     )
 
     final = {
         "step": trained.step,
         "params_checksum": digest,
-        "metrics": {
-            f"{r.encoder_state} | {r.gallery} → {r.queries}"
-            + (f" [{r.settings['classes']}]" if "classes" in r.settings else ""): r.metrics["accuracy"]
-            for r in rows
-        },
+        "metrics": {r.id: r.metrics["accuracy"] for r in rows},
     }
+    if heldout:
+        final["harmonic_mean"] = {
+            f"{e['encoder_state']} α={e['alpha']:g} | {e['method']} | {e['gallery']} → {e['queries']}": e[
+                "harmonic_mean"
+            ]
+            for e in entries
+        }
     if ctx.is_main:
         storage.write_json(os.path.join(workdir, FINAL_JSON), final)
     return rows
 
 
-def _knn_rows(ctx: RunContext, encoder, class_names, heldout, state_name, key_extra) -> list[protocol.Row]:
-    """The paper's KNN with `encoder`: synthetic and real galleries on the real test videos; with held-out
-    classes, also real few-shot galleries of those classes on their test videos."""
+def _state_rows(ctx: RunContext, encoder, class_names, heldout, state: State) -> list[protocol.Row]:
+    """One encoder state's rows: KNN and probes with the synthetic and the real gallery on the real test
+    videos; with held-out classes, per class subset, and real few-shot galleries for the novel one."""
     ft = ctx.config.finetune
     galleries = (ft.synthetic_gallery or ft.train_split, ft.real_gallery)
-    vectors = ctx.vectors([*galleries, ft.test_split], ctx.extractor(encoder), key_extra=key_extra)
-    queries = vectors[ft.test_split]
-    describe = {"encoder": ctx.encoder_name, "encoder_state": state_name, "queries": ft.test_split}
-    common = dict(k=ft.k, metric=ft.metric, class_names=class_names, mesh=ctx.mesh)
+    vectors = ctx.vectors([*galleries, ft.test_split], ctx.extractor(encoder), key_extra=state.key_extra)
+    test = vectors[ft.test_split]
+    kept = [c for c in range(len(class_names)) if c not in heldout]
+    subsets = [("seen", kept), ("novel", list(heldout))] if heldout else [("", kept)]
+    settings = protocol.ProbeSettings(methods=tuple(ft.probes), k=ft.k, metric=ft.metric)
+    common = dict(class_names=class_names, mesh=ctx.mesh)
     rows = []
-    for name in galleries:
-        extra = {"classes": "all"} if heldout else {}
-        rows.append(
-            protocol.knn_row(
-                vectors[name], queries, **common, describe={**describe, "gallery": name, **extra}
-            )
-        )
-        protocol.log(rows[-1])
-    if heldout:  # real videos of classes the encoder never saw in fine-tuning
-        real = vectors[ft.real_gallery]
-        pool = np.isin(real.labels, heldout)
-        pool = protocol.VideoVectors(real.vectors[pool], real.labels[pool], real.ids[pool])
-        for shots in ft.shots:
-            tag = f"[{shots}/class]" if shots != protocol.ALL else "[all]"
-            gallery = {"gallery": f"{ft.real_gallery}{tag}", "classes": "heldout"}
+    for subset, classes in subsets:
+        queries = base_novel.restrict(test, classes)
+        name = base_novel.subset_queries(ft.test_split, subset) if subset else ft.test_split
+        describe = {"encoder": ctx.encoder_name, "encoder_state": state.name, "queries": name}
+        describe.update(alpha=state.alpha, **({"class_subset": subset} if subset else {}))
+        describe.update({"fine_tuned_on": state.trained_on} if state.trained_on else {})
+        for gallery_name in galleries:
+            gallery = base_novel.restrict(vectors[gallery_name], classes)
+            where = {**describe, "gallery": gallery_name}
             rows.append(
-                protocol.fewshot_row(
-                    pool,
-                    queries,
-                    shots=shots,
-                    num_seeds=ft.num_seeds,
-                    query_mask=np.isin(queries.labels, heldout),
-                    **common,
-                    describe={**describe, **gallery},
-                )
+                protocol.knn_row(gallery, queries, k=ft.k, metric=ft.metric, describe=where, **common)
             )
-            protocol.log(rows[-1])
+            if settings.methods:
+                rows += protocol.probe_rows(
+                    gallery, {name: queries}, protocol.Validation(), settings, describe=where, **common
+                )
+        if subset == "novel":  # real few-shot galleries of classes the fine-tuning never saw
+            pool = base_novel.restrict(vectors[ft.real_gallery], classes)
+            for shots in (s for s in ft.shots if s != protocol.ALL):
+                gallery = {"gallery": f"{ft.real_gallery}[{shots}/class]"}
+                rows.append(
+                    protocol.fewshot_row(pool, queries, shots=shots, num_seeds=ft.num_seeds, k=ft.k,
+                                         metric=ft.metric, describe={**describe, **gallery}, **common)
+                )  # fmt: skip
+    for row in rows:
+        if row.headline:
+            protocol.log(row)
+    return rows
+
+
+def _head_rows(ctx: RunContext, trained, class_names, heldout, state: State) -> list[protocol.Row]:
+    """The classifier head on synthetic val and real test: the classes it was trained on (seen) only."""
+    ft = ctx.config.finetune
+    head = ctx.extractor(trained.model, output=supervised.logits, output_name=supervised.HEAD_OUTPUT)
+    rows = []
+    for split in (ft.val_split, ft.test_split):
+        key = {"finetuned": trained.checksum, "output": "head logits"}
+        logits = ctx.vectors([split], head, key_extra=key)[split]
+        queries = base_novel.subset_queries(split, "seen") if heldout else split
+        describe = {"encoder": ctx.encoder_name, "encoder_state": state.name, "queries": queries}
+        describe.update(gallery="classifier head", alpha=state.alpha, fine_tuned_on=state.trained_on)
+        describe.update({"class_subset": "seen"} if heldout else {})
+        rows.append(protocol.head_row(logits, trained.kept, class_names, describe=describe))
+        protocol.log(rows[-1])
     return rows

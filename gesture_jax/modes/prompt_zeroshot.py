@@ -1,21 +1,29 @@
-"""Mode ``zeroshot``: frozen video features against text embeddings of each prompt set → report.
+"""Mode ``zeroshot``: frozen video features against text embeddings of prompts → report.
 
 The paper's method B: a video-language encoder (ViCLIP; also SigLIP 2 and VideoPrism LvT) labels each
 query video with the class whose prompt embedding scores highest, no gallery, by the family's own
-tokenizer and scoring rule (`gesture_jax.zeroshot`). One row per prompt set and query split (method
-``zeroshot``), with the prompt set in the ``gallery`` column, so the table reads like the KNN ones.
+tokenizer and scoring rule (`gesture_jax.zeroshot`). One row per prompt set (registered ones and the
+user's files, ``zeroshot.prompt_files``) and query split (method ``zeroshot``), with the prompt set in
+the ``gallery`` column, so the table reads like the KNN ones.
+
+The prompt lab (`gesture_jax.prompt_lab`, ``zeroshot.single_prompts``): every single prompt of each set
+scored too, the spread across them per set and class (results.json ``prompt_spread``, a box plot in
+prompt_spread.png). Text + examples (`gesture_jax.text_fewshot`, ``zeroshot.fewshot.galleries``): the
+text scores mixed with prototypes of a few labelled videos per class, beside text only and examples only.
 
     python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 
 import ml_collections
 import numpy as np
 
-from gesture_jax import models, prompts, protocol, report, zeroshot
+from gesture_jax import models, prompt_lab, prompts, protocol, report, text_fewshot, zeroshot
 from gesture_jax.run_context import RunContext
 
 
@@ -23,6 +31,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     cfg = config.zeroshot
     # Fail before loading weights and extracting on a mistyped prompt set or a missing vocabulary file.
     prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
+    prompt_sets += [prompts.load_file(path) for path in cfg.get("prompt_files", ())]
+    names = [p.name for p in prompt_sets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two prompt sets share a name: {names} (a prompt file is named after its file)")
+    fewshot = cfg.get("fewshot")
+    _check_fewshot(fewshot, cfg.queries, names)
     family = models.get(config.encoder.name).family
     side = zeroshot.text_side(models.family_module(family))
     checkpoint = models.weights_dir(config.encoder.name, config.encoder.checkpoint)
@@ -35,48 +49,118 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     logging.info("%s tokenizer, vocabulary %s; %s scores", side["tokenizer"], vocab_path, side["scores"])
     # ViCLIP's context is a model field; SigLIP's processors and VideoPrism's colab pad to 64 tokens.
     context_length = getattr(ctx.model.config, "context_length", 64)
-    class_names = ctx.class_names(list(cfg.queries))
-    vectors = ctx.vectors(list(cfg.queries))
+    splits = list(cfg.queries) + (
+        list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
+    )
+    class_names = ctx.class_names(splits)
+    for p in prompt_sets:
+        p.prompts(class_names)  # every set covers the classes, before any text is embedded
+    vectors = ctx.vectors(splits)
 
-    rows = []
+    texts = [t for p in prompt_sets for per_class in p.prompts(class_names) for t in per_class]
+    about = {"encoder": ctx.encoder_name, "weights": ctx.weights_provenance(), "dtype": config.encoder.dtype}
+    flat = prompt_lab.text_features(
+        ctx.model, texts, tokenizer=side["tokenizer"], vocab_path=vocab_path, context_length=context_length,
+        cache_dir=ctx.cache_dir(), about=about,
+    )  # fmt: skip
+    features = dict(zip(dict.fromkeys(texts), flat))
+    score = _scorer(ctx.model, side, cfg.scale)
+
+    rows, embeddings = [], {}
     for prompt_set in prompt_sets:
         _log_prompts(prompt_set, class_names)
-        embeddings = zeroshot.class_embeddings(
-            ctx.model,
-            prompt_set,
-            class_names,
-            vocab_path=vocab_path,
-            context_length=context_length,
-            tokenizer=side["tokenizer"],
-        )
+        embeddings[prompt_set.name] = prompt_lab.embed(prompt_set.prompts(class_names), features)
+        singles = prompt_set.single_prompts(class_names) if cfg.get("single_prompts", True) else []
         for queries in cfg.queries:
             q = vectors[queries]
-            if side["scores"] == "sigmoid":
-                scale, bias = float(ctx.model.logit_scale[...][0]), float(ctx.model.logit_bias[...][0])
-                predictions, _ = zeroshot.sigmoid_scores(q.vectors, embeddings, scale, bias)
-                scoring = dict(scores="sigmoid", scale=float(np.exp(scale)), logit_bias=bias)
-            else:
-                predictions, _ = zeroshot.zeroshot_scores(q.vectors, embeddings, scale=cfg.scale)
-                scoring = dict(scores="softmax", scale=cfg.scale)
-            row = protocol.score(
-                "zeroshot",
-                q.labels,
-                predictions,
-                q.ids,
-                class_names,
-                encoder=ctx.encoder_name,
-                encoder_state="frozen",
-                gallery=prompt_set.name,
-                prompt_set=prompt_set.name,
-                queries=queries,
-                metric="zeroshot",
-                **scoring,
-            )
-            protocol.log(row)
-            rows.append(row)
+            common = dict(encoder=ctx.encoder_name, encoder_state="frozen", queries=queries)
+            predictions, scoring = score(q.vectors, embeddings[prompt_set.name])
+            common.update(prompt_set=prompt_set.name, metric="zeroshot")
+            rows.append(
+                protocol.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                               gallery=prompt_set.name, **scoring)
+            )  # fmt: skip
+            protocol.log(rows[-1])
+            if len(singles) < 2:
+                continue
+            for label, single in singles:
+                predictions, scoring = score(q.vectors, prompt_lab.embed([[t] for t in single], features))
+                row = protocol.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                                     gallery=f"{prompt_set.name} [{label}]", prompt=label, texts=single,
+                                     **scoring)  # fmt: skip
+                rows.append(dataclasses.replace(row, roles=("sweep",)))
+    if fewshot and fewshot.galleries:
+        rows += _fewshot_rows(ctx, fewshot, vectors, embeddings, class_names, score)
 
+    spread = prompt_lab.spread(rows) if cfg.get("single_prompts", True) else []
+    plot = prompt_lab.PLOT_FILE if ctx.is_main and spread else None
+    if plot:
+        prompt_lab.plot_spread(os.path.join(workdir, plot), spread)
     title = f"Zero-shot with frozen {ctx.encoder_name} and text prompts"
-    ctx.publish(report.Results(title, rows, protocol.comparisons(rows, report.table_label)))
+    ctx.publish(
+        report.Results(
+            title,
+            rows,
+            protocol.comparisons(rows, report.table_label),
+            sections=[("prompt lab", prompt_lab.section(spread, plot))] if spread else [],
+            extra={"prompt_spread": spread} if spread else {},
+        )
+    )
+    return rows
+
+
+def _scorer(model, side, scale):
+    """(predictions, the row's scoring settings) from video features and [C, E] class embeddings."""
+    if side["scores"] == "sigmoid":
+        logit_scale, bias = float(model.logit_scale[...][0]), float(model.logit_bias[...][0])
+
+        def score(v, emb):
+            predictions, _ = zeroshot.sigmoid_scores(v, emb, logit_scale, bias)
+            return predictions, dict(scores="sigmoid", scale=float(np.exp(logit_scale)), logit_bias=bias)
+    else:
+
+        def score(v, emb):
+            predictions, _ = zeroshot.zeroshot_scores(v, emb, scale=scale)
+            return predictions, dict(scores="softmax", scale=scale)
+
+    return score
+
+
+def _check_fewshot(fewshot, queries, names) -> None:
+    if not fewshot or not fewshot.galleries:
+        return
+    if len(fewshot.validation_splits) != len(fewshot.galleries):
+        raise ValueError(
+            "zeroshot.fewshot.validation_splits needs one split per gallery (where the mixing weight is "
+            f"chosen), got {list(fewshot.validation_splits)} for {list(fewshot.galleries)}"
+        )
+    bad = [v for v in fewshot.validation_splits if v in queries]
+    if bad:
+        raise ValueError(f"zeroshot.fewshot.validation_splits {bad} are query splits: a weight chosen there "
+                         "would be chosen on the test videos")  # fmt: skip
+    if fewshot.prompt_set and fewshot.prompt_set not in names:
+        raise ValueError(f"zeroshot.fewshot.prompt_set {fewshot.prompt_set!r} is not among {names}")
+
+
+def _fewshot_rows(ctx, fewshot, vectors, embeddings, class_names, score) -> list[protocol.Row]:
+    """Text + examples against text only and examples only, per gallery, shots and query split."""
+    name = fewshot.prompt_set or next(iter(embeddings))
+    text = embeddings[name]
+    rows = []
+    for gallery, validation in zip(fewshot.galleries, fewshot.validation_splits):
+        for queries in ctx.config.zeroshot.queries:
+            q = vectors[queries]
+            text_only, _ = score(q.vectors, text)
+            for shots in fewshot.shots:
+                describe = {"encoder": ctx.encoder_name, "encoder_state": "frozen", "queries": queries,
+                            "gallery": gallery, "prompt_set": name, "validation": validation}  # fmt: skip
+                rows += text_fewshot.rows(
+                    vectors[gallery], q, vectors[validation], text, shots=shots, num_seeds=fewshot.num_seeds,
+                    weights=tuple(fewshot.weights), class_names=class_names, describe=describe,
+                    text_only=text_only,
+                )  # fmt: skip
+                for row in rows[-3:]:
+                    protocol.log(row)
     return rows
 
 
