@@ -61,6 +61,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
         # `smoke` checks training and resuming: the paper's KNN and the head, no probes or interpolation.
         alphas=(0.0, 1.0) if arg == "smoke" else (0.0, 0.5, 1.0) if smoke else (0.0, 0.25, 0.5, 0.75, 1.0),
         probes=() if arg == "smoke" else ("prototype", "linear_probe"),
+        num_folds=3 if smoke else 5,
     )
     # Milder than the default augmentation: the toy figures are small and the run is short.
     config.finetune.augment.update(

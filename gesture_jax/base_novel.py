@@ -44,6 +44,21 @@ def _panel(row: protocol.Row) -> tuple[str, str, str]:
     return label.split(" · ", 1)[-1], row.gallery, split
 
 
+def focused(rows: Sequence[protocol.Row], comparisons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The comparisons a fine-tuning run is about: one method and gallery across encoder states (the
+    intervention), and one state and method across galleries (synthetic vs real); not every pair that
+    happens to share a gallery."""
+    by_id = {r.id: r for r in rows}
+    out = []
+    for c in comparisons:
+        a, b = by_id[c["a"]], by_id[c["b"]]
+        (method_a, gallery_a, _), (method_b, gallery_b, _) = _panel(a), _panel(b)
+        same_state = report.state_label(a) == report.state_label(b)
+        if method_a == method_b and (gallery_a == gallery_b) != same_state:
+            out.append(c)
+    return out
+
+
 def harmonic_means(rows: Sequence[protocol.Row]) -> list[dict[str, Any]]:
     """One entry per (encoder state, α, method, gallery) that has both a seen and a novel headline row
     scored once (not over gallery draws): both accuracies, their harmonic mean, 95% intervals."""

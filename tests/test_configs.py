@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from gesture_jax import config_lib, models, modes, paper_numbers, run_context
+from gesture_jax import config_lib, models, modes, paper_numbers, prompts, run_context
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
@@ -94,3 +94,22 @@ def test_more_encoders_configs_cover_every_new_family():
         config_lib.load_file("configs/more_encoders/knn.py:umt-b16")
     table = config_lib.load_file("configs/paper/more_encoders_table.py:cross")
     assert table.table.rows == tuple(f"configs/more_encoders/knn.py:{n},cross" for n in names)
+
+
+def test_rocog_fine_tuning_configs_hold_out_classes_like_the_demo():
+    rows = [p for p in CONFIGS if p.startswith("configs/finetune/")]
+    assert len(rows) >= 3
+    demo = config_lib.load_file("configs/demo_finetune.py:unseen").finetune
+    for path in rows:
+        paper = _load(path.replace("configs/finetune/", "configs/paper/")).get_config()
+        every, unseen = _load(path).get_config(), _load(path).get_config("unseen")
+        assert every.encoder.checkpoint == unseen.encoder.checkpoint == paper.encoder.checkpoint
+        assert (
+            every.finetune.heldout_classes == () and unseen.finetune.heldout_classes == demo.heldout_classes
+        )
+        held = [prompts.ROCOG_V2_CLASSES[c] for c in unseen.finetune.heldout_classes]
+        assert held == ["Rally", "FollowMe"]
+        assert unseen.finetune.test_split == "rocog_v2/real_ground:test"
+        assert unseen.finetune.alphas == (0.0, 0.25, 0.5, 0.75, 1.0)
+        with pytest.raises(ValueError, match="no argument or 'unseen'"):
+            _load(path).get_config("air")

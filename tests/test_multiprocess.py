@@ -151,4 +151,6 @@ def test_zeroshot_on_two_processes_matches_one(toy_data_dir, tmp_path):
     vocab = _write_small_merges(tmp_path / "merges.txt.gz")
     flags = (f"--config.data.data_dir={toy_data_dir}", f"--config.zeroshot.vocab_path={vocab}")
     _two_against_one("configs/zeroshot/demo.py:smoke", tmp_path, *flags)
-    assert len(list((tmp_path / "two").glob("predictions_*.csv"))) == 5  # one per prompt set
+    # per prompt set its ensemble, per set of several prompts each single one (6 + 6), and per few-shot
+    # gallery and shot count text + examples, examples only and text only (2 × 2 × 3)
+    assert len(list((tmp_path / "two").glob("predictions_*.csv"))) == 5 + 12 + 12

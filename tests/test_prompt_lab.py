@@ -218,4 +218,4 @@ def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
     chosen = [r for r in rows if r["method"] == "text_fewshot"]
     assert all(r["selection"]["on"] in ("toy_gestures/synthetic_small:val", "toy_gestures/real_small:train")
                for r in chosen)  # fmt: skip
-    assert list((workdir / "features" / "text").glob("*.npz"))
+    assert len(list((workdir / "features" / "text").glob("*.npz"))) == 3  # one per prompt set

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from gesture_jax import config_lib, features, models, report, zeroshot
+from gesture_jax import config_lib, features, models, prompts, report, zeroshot
 from gesture_jax.modes import prompt_zeroshot
 from gesture_jax.ports import convert
 
@@ -77,6 +77,7 @@ def test_siglip_zero_shot_reads_the_source_folders_tokenizer_and_scores_by_sigmo
         np.testing.assert_array_equal(row.predictions, want)
     # The features are SigLIP's own (not normalised): the KNN path's, unchanged.
     assert not np.allclose(np.linalg.norm(q.vectors, axis=1), 1.0)
+    _check_prompt_lab(rows, model, q, folder, "siglip", 16, lambda v, c: (v @ c.T) * np.exp(scale) + bias)
 
 
 @pytest.fixture(scope="module")
@@ -106,6 +107,30 @@ def test_videoprism_lvt_zero_shot_with_its_sentencepiece_model(lvt_converted, to
             tokenizer="videoprism",
         )
         np.testing.assert_array_equal(row.predictions, (q.vectors @ classes.T).argmax(1))
+    _check_prompt_lab(rows, model, q, spm_model, "videoprism", 64, lambda v, c: v @ c.T)
+
+
+def _check_prompt_lab(rows, model, q, vocab, tokenizer, context_length, logits):
+    """The prompt lab and text + examples run for this text tower: each single prompt of names_templates
+    scored by its own embedding, and the few-shot rows beside them."""
+    singles = [r for r in rows if r.method == "zeroshot" and "prompt" in r.settings]
+    assert len(singles) == 6 and {r.settings["prompt_set"] for r in singles} == {"names_templates"}
+    v = q.vectors.astype(np.float64) / np.linalg.norm(q.vectors, axis=1, keepdims=True)
+    for row in singles:
+        one = prompts.PromptSet(
+            "one", ("{}",), {c: (t,) for c, t in zip(row.class_names, row.settings["texts"])}
+        )
+        classes = zeroshot.class_embeddings(
+            model, one, row.class_names, vocab_path=vocab, context_length=context_length, tokenizer=tokenizer
+        )
+        scores = logits(v, classes.astype(np.float64))
+        # The run embeds the texts in other batches than this check (padded rows), so a near-tie between
+        # classes of these random towers may fall either way: the predicted class must score the top
+        # score up to float32 noise, and all but near-ties must agree exactly.
+        chosen = scores[np.arange(len(scores)), row.predictions]
+        assert np.all(scores.max(1) - chosen <= 1e-5 * max(1.0, np.abs(scores).max()))
+        assert (row.predictions != scores.argmax(1)).sum() <= 1
+    assert {r.method for r in rows if "shots" in r.settings} == {"text_fewshot", "prototype", "zeroshot"}
 
 
 def test_videoprism_text_embedding_uses_the_paddings(lvt_converted):

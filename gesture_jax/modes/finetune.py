@@ -89,7 +89,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             f"Fine-tuning {config.encoder.name}: frozen, interpolated and fine-tuned"
             + (", seen vs novel classes" if heldout else ""),
             rows,
-            protocol.comparisons(rows, report.table_label),
+            base_novel.focused(rows, protocol.comparisons(rows, report.table_label)),
             sections=[("seen vs novel", base_novel.section(entries, plot))] if entries else [],
             extra={"harmonic_mean": entries} if heldout else {},
         )
@@ -121,7 +121,9 @@ def _state_rows(ctx: RunContext, encoder, class_names, heldout, state: State) ->
     test = vectors[ft.test_split]
     kept = [c for c in range(len(class_names)) if c not in heldout]
     subsets = [("seen", kept), ("novel", list(heldout))] if heldout else [("", kept)]
-    settings = protocol.ProbeSettings(methods=tuple(ft.probes), k=ft.k, metric=ft.metric)
+    settings = protocol.ProbeSettings(
+        methods=tuple(ft.probes), k=ft.k, metric=ft.metric, num_folds=ft.num_folds
+    )
     common = dict(class_names=class_names, mesh=ctx.mesh)
     rows = []
     for subset, classes in subsets:

@@ -57,13 +57,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         p.prompts(class_names)  # every set covers the classes, before any text is embedded
     vectors = ctx.vectors(splits)
 
-    texts = [t for p in prompt_sets for per_class in p.prompts(class_names) for t in per_class]
     about = {"encoder": ctx.encoder_name, "weights": ctx.weights_provenance(), "dtype": config.encoder.dtype}
-    flat = prompt_lab.text_features(
-        ctx.model, texts, tokenizer=side["tokenizer"], vocab_path=vocab_path, context_length=context_length,
-        cache_dir=ctx.cache_dir(), about=about,
-    )  # fmt: skip
-    features = dict(zip(dict.fromkeys(texts), flat))
+    features = {}
+    for p in prompt_sets:  # cached per set: another prompt file embeds only its own texts
+        texts = list(dict.fromkeys(t for per_class in p.prompts(class_names) for t in per_class))
+        flat = prompt_lab.text_features(
+            ctx.model, texts, tokenizer=side["tokenizer"], vocab_path=vocab_path,
+            context_length=context_length, cache_dir=ctx.cache_dir(), about=about,
+        )  # fmt: skip
+        features.update(zip(texts, flat))
     score = _scorer(ctx.model, side, cfg.scale)
 
     rows, embeddings = [], {}
