@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gesture_jax import protocol, report, stats, storage
+from gesture_jax import protocol, report, stats
 from gesture_jax.features import VideoVectors
 
 SUBSETS = ("seen", "novel")
@@ -144,9 +144,7 @@ def plot_interpolation(path: str, rows: Sequence[protocol.Row], entries: Sequenc
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.tight_layout()
-    storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    report.save_figure(path, fig)
     return True
 
 

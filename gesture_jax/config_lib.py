@@ -249,10 +249,13 @@ ROCOG_HELDOUT = (2, 5)
 
 
 def rocog_finetune(encoder_name: str, checkpoint: str, arg: str | None) -> ml_collections.ConfigDict:
-    """A paper encoder fine-tuned on RoCoG-v2 synthetic ground videos (`arg` "": every class; "unseen":
-    without `ROCOG_HELDOUT`, reported seen vs novel), evaluated on real ground test videos frozen,
-    interpolated and fine-tuned. Hyper-parameters: VideoMAE's fine-tuning recipe scaled to a short run
-    on a small training set (a starting point, not tuned on RoCoG-v2)."""
+    """A paper encoder fine-tuned on `rocog_v2/syn_ground:train` (best checkpoint on `syn_ground:val`) and
+    evaluated on the real ground test videos frozen, with its weights interpolated towards the
+    fine-tuned ones (α = 0.25, 0.5, 0.75) and fine-tuned: KNN (the paper's k=3, L2), prototypes and a
+    linear probe with the synthetic and the real train gallery, and the head. `arg` "": every class in
+    fine-tuning; "unseen": without `ROCOG_HELDOUT`, every row on the seen and the novel classes apart,
+    with their harmonic mean and interpolation.png. Hyper-parameters: VideoMAE's fine-tuning recipe
+    scaled to a short run on a small training set (a starting point, not tuned on RoCoG-v2)."""
     if arg not in (None, "", "unseen"):
         raise ValueError(f"a RoCoG-v2 fine-tuning config takes no argument or 'unseen', got {arg!r}")
     config = ml_collections.ConfigDict()

@@ -187,9 +187,7 @@ def plot_spread(path: str, entries: Sequence[dict[str, Any]]) -> bool:
         ax_classes.set_ylabel("class accuracy % over all prompts")
         ax_classes.set_title(f"per class, every single prompt → {queries}", fontsize=9)
         ax_classes.set_ylim(0, 100)
-    fig.tight_layout()
-    storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
-    plt.close(fig)
+    report.save_figure(path, fig)
     return True
 
 

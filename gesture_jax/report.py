@@ -336,6 +336,11 @@ def plot_confusion(path: str, row: Row) -> None:
         f"accuracy {percent(m['accuracy'], m.get('accuracy_ci95'))}%",
         fontsize=8,
     )
+    save_figure(path, fig)
+
+
+def save_figure(path: str, fig) -> None:
+    """A figure laid out, written atomically as PNG (local or bucket) and closed."""
     fig.tight_layout()
     storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
     plt.close(fig)
