@@ -149,9 +149,10 @@ def plot_interpolation(path: str, rows: Sequence[protocol.Row], entries: Sequenc
 
 
 def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
-    """results.md: seen, novel and harmonic mean per encoder state, one table per method and gallery."""
+    """results.md: seen, novel and harmonic mean per encoder state, one table per method and gallery (only
+    the curves' picture for a run without held-out classes)."""
     if not entries:
-        return ""
+        return f"## Accuracy against α\n\n![accuracy against α]({plot_file})\n" if plot_file else ""
     lines = [
         "## Seen vs novel classes (harmonic mean)",
         "",

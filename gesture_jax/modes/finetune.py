@@ -28,7 +28,7 @@ from typing import Any
 
 import ml_collections
 
-from gesture_jax import base_novel, protocol, report, storage
+from gesture_jax import base_novel, features, protocol, report, storage
 from gesture_jax.run_context import RunContext
 from gesture_jax.train import interpolate, supervised
 
@@ -63,7 +63,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     without = f" without {', '.join(class_names[c] for c in heldout)}" if heldout else ""
     trained_on = ft.train_split + without
 
-    rows = _state_rows(ctx, ctx.model, class_names, heldout, State("frozen", 0.0, {}))
+    extractor = _swap(ctx, None, ctx.model)
+    rows = _state_rows(ctx, extractor, class_names, heldout, State("frozen", 0.0, {}))
     interpolated = [a for a in alphas if 0.0 < a < 1.0]
     frozen = interpolate.snapshot(ctx.model) if interpolated else None  # training donates its buffers
     trained = supervised.train_classifier(
@@ -73,11 +74,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     # --- after fine-tuning ------------------------------------------------------------------------
     tuned, digest = trained.model, trained.checksum
     for alpha in interpolated:
-        encoder = interpolate.interpolate(frozen, tuned.encoder, alpha)
+        extractor = _swap(ctx, extractor, interpolate.interpolate(frozen, tuned.encoder, alpha))
         state = State("interpolated", alpha, {"finetuned": digest, "alpha": alpha}, trained_on)
-        rows += _state_rows(ctx, encoder, class_names, heldout, state)
+        rows += _state_rows(ctx, extractor, class_names, heldout, state)
     fine_tuned = State("fine-tuned", 1.0, {"finetuned": digest}, trained_on)
-    rows += _state_rows(ctx, tuned.encoder, class_names, heldout, fine_tuned)
+    extractor = _swap(ctx, extractor, tuned.encoder)
+    rows += _state_rows(ctx, extractor, class_names, heldout, fine_tuned)
     rows += _head_rows(ctx, trained, class_names, heldout, fine_tuned)
 
     entries = base_novel.harmonic_means(rows)
@@ -90,7 +92,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             + (", seen vs novel classes" if heldout else ""),
             rows,
             base_novel.focused(rows, protocol.comparisons(rows, report.table_label)),
-            sections=[("seen vs novel", base_novel.section(entries, plot))] if entries else [],
+            sections=[("seen vs novel", base_novel.section(entries, plot))] if entries or plot else [],
             extra={"harmonic_mean": entries} if heldout else {},
         )
     )
@@ -112,12 +114,12 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     return rows
 
 
-def _state_rows(ctx: RunContext, encoder, class_names, heldout, state: State) -> list[protocol.Row]:
+def _state_rows(ctx: RunContext, extractor, class_names, heldout, state: State) -> list[protocol.Row]:
     """One encoder state's rows: KNN and probes with the synthetic and the real gallery on the real test
     videos; with held-out classes, per class subset, and real few-shot galleries for the novel one."""
     ft = ctx.config.finetune
     galleries = (ft.synthetic_gallery or ft.train_split, ft.real_gallery)
-    vectors = ctx.vectors([*galleries, ft.test_split], ctx.extractor(encoder), key_extra=state.key_extra)
+    vectors = ctx.vectors([*galleries, ft.test_split], extractor, key_extra=state.key_extra)
     test = vectors[ft.test_split]
     kept = [c for c in range(len(class_names)) if c not in heldout]
     subsets = [("seen", kept), ("novel", list(heldout))] if heldout else [("", kept)]
@@ -154,6 +156,18 @@ def _state_rows(ctx: RunContext, encoder, class_names, heldout, state: State) ->
         if row.headline:
             protocol.log(row)
     return rows
+
+
+def _swap(ctx: RunContext, extractor: features.Extractor | None, encoder) -> features.Extractor:
+    """The run's extractor with `encoder`'s weights swapped in (one compilation for every encoder state);
+    a new one only for an encoder of another graph."""
+    if extractor is not None:
+        try:
+            extractor.set_model(encoder)
+            return extractor
+        except ValueError:
+            logging.info("the encoder's graph changed: compiling its extractor anew")
+    return ctx.extractor(encoder)
 
 
 def _head_rows(ctx: RunContext, trained, class_names, heldout, state: State) -> list[protocol.Row]:
