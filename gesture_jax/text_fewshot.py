@@ -51,7 +51,10 @@ def choose_weight(
 ) -> tuple[float, list[float]]:
     """(the chosen λ, validation accuracy of every candidate in `weights` order)."""
     if not len(validation):
-        raise ValueError("no validation videos left to choose the mixing weight on")
+        raise ValueError(
+            "no validation videos left to choose the mixing weight on: every video of the validation split "
+            "is in the gallery draw (use another zeroshot.fewshot.validation_splits entry, or fewer shots)"
+        )
     acc = [
         float((scores(validation.vectors, text, protos, w).argmax(1) == validation.labels).mean())
         for w in weights

@@ -161,6 +161,9 @@ def test_fewshot_rows_share_draws_and_choose_off_the_queries():
                                                  metric="cosine", num_classes=7)  # fmt: skip
         np.testing.assert_array_equal(examples.predictions[seed], want)
     np.testing.assert_array_equal(text_row.predictions[0], text_only)
+    with pytest.raises(ValueError, match="every video of the validation split is in the gallery draw"):
+        text_fewshot.rows(pool, queries, pool, text, shots=protocol.ALL, num_seeds=1, weights=(0.0, 1.0),
+                          class_names=CLASSES, describe=describe, text_only=text_only)  # fmt: skip
 
 
 def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
