@@ -166,6 +166,20 @@ def test_fewshot_rows_share_draws_and_choose_off_the_queries():
                           class_names=CLASSES, describe=describe, text_only=text_only)  # fmt: skip
 
 
+def test_a_typo_in_a_prompt_file_stops_the_run_before_embedding(toy_data_dir, tmp_path):
+    from gesture_jax import config_lib
+    from gesture_jax.modes import prompt_zeroshot
+
+    typo = _write(tmp_path / "typo.txt", "".join(f"{c}: {c}\n" for c in CLASSES) + "Hlat: a raised hand\n")
+    config = config_lib.load_file("configs/zeroshot/demo.py:smoke")
+    with config.unlocked():
+        config.data.data_dir = toy_data_dir
+        config.zeroshot.vocab_path = str(VOCAB)
+        config.zeroshot.prompt_files = (typo,)
+    with pytest.raises(ValueError, match=r"typo.txt: \['Hlat'\] are not classes here"):
+        prompt_zeroshot.run(config, str(tmp_path / "run"))
+
+
 def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
     mine = _write(
         tmp_path / "mine.txt",

@@ -53,6 +53,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
     )
     class_names = ctx.class_names(splits)
+    for path in cfg.get("prompt_files", ()):
+        prompts.load_file(path, class_names)  # a class a file names that is not the dataset's: an error
     for p in prompt_sets:
         p.prompts(class_names)  # every set covers the classes, before any text is embedded
     vectors = ctx.vectors(splits)
