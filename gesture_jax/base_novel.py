@@ -65,7 +65,7 @@ def harmonic_means(rows: Sequence[protocol.Row]) -> list[dict[str, Any]]:
     cells: dict[tuple, dict[str, protocol.Row]] = {}
     for r in rows:
         subset = r.settings.get("class_subset")
-        if subset in SUBSETS and r.headline and r.predictions.ndim == 1 and len(r.labels):
+        if subset in SUBSETS and r.pairable:
             key = (r.encoder_state, r.settings.get("alpha"), *_panel(r))
             cells.setdefault(key, {})[subset] = r
     out = []
@@ -103,7 +103,7 @@ def _curves(rows: Sequence[protocol.Row], entries: Sequence[dict[str, Any]]) -> 
     the run holds classes out, else one line over all classes."""
     panels: dict[tuple, dict[str, list]] = {}
     for r in rows:
-        if "alpha" in r.settings and r.headline and r.predictions.ndim == 1 and len(r.labels):
+        if "alpha" in r.settings and r.pairable:
             line = r.settings.get("class_subset", "all classes")
             point = (r.settings["alpha"], r.metrics["accuracy"], tuple(r.metrics["accuracy_ci95"]))
             panels.setdefault(_panel(r), {}).setdefault(line, []).append(point)

@@ -57,7 +57,7 @@ def text_features(
 ) -> np.ndarray:
     """[N, E] text-tower outputs for `texts`, from the cache when an entry has exactly these inputs.
     `about` names the encoder and its weights (part of the key)."""
-    texts = list(dict.fromkeys(texts))
+    texts = list(texts)
     key = {
         **about,
         "tokenizer": tokenizer,

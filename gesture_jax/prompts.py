@@ -108,13 +108,18 @@ def load_file(path: str, class_names: Sequence[str] = ()) -> PromptSet:
                 raise ValueError(f"prompt file {path}, line {number}: class {key!r} appears twice")
             else:
                 texts[key] = parts
+    prompt_set = PromptSet(name, templates, texts, description or f"from {path}")
     if class_names:
-        unknown = [c for c in texts if c not in class_names]
-        if unknown:
-            raise ValueError(
-                f"prompt file {path}: {unknown} are not classes here; the classes are {list(class_names)}"
-            )
-    return PromptSet(name, templates, texts, description or f"from {path}")
+        check_known(prompt_set, class_names, f"prompt file {path}")
+    return prompt_set
+
+
+def check_known(prompt_set: PromptSet, class_names: Sequence[str], source: str) -> None:
+    """An error naming `source` when the set has texts for a class that is not one of `class_names` (a
+    typo would otherwise surface as some other class missing its texts)."""
+    unknown = [c for c in prompt_set.texts if c not in class_names]
+    if unknown:
+        raise ValueError(f"{source}: {unknown} are not classes here; the classes are {list(class_names)}")
 
 
 _SETS: dict[str, PromptSet] = {}

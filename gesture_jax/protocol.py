@@ -70,6 +70,12 @@ class Row:
         return "sweep" not in self.roles or "protocol" in self.roles or "selected" in self.roles
 
     @property
+    def pairable(self) -> bool:
+        """A headline row scored once (not over gallery draws) on some videos: one that paired
+        comparisons and seen/novel pairs can use."""
+        return self.headline and self.predictions.ndim == 1 and len(self.labels) > 0
+
+    @property
     def correct(self) -> np.ndarray:
         return self.predictions == self.labels
 
@@ -507,7 +513,7 @@ def _take(v: VideoVectors, index: np.ndarray) -> VideoVectors:
 def comparisons(rows: Sequence[Row], label) -> list[dict[str, Any]]:
     """Paired comparisons of the headline rows scored on the same query videos: every pair in the same
     table row (`label(row)`, across galleries) or the same column (a gallery, across table rows)."""
-    singles = [r for r in rows if r.headline and r.predictions.ndim == 1 and len(r.labels)]
+    singles = [r for r in rows if r.pairable]
     out = []
     for a, b in itertools.combinations(singles, 2):
         same_row, same_column = label(a) == label(b), a.gallery == b.gallery

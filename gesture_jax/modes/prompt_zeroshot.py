@@ -31,7 +31,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     cfg = config.zeroshot
     # Fail before loading weights and extracting on a mistyped prompt set or a missing vocabulary file.
     prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
-    prompt_sets += [prompts.load_file(path) for path in cfg.get("prompt_files", ())]
+    files = [(path, prompts.load_file(path)) for path in cfg.get("prompt_files", ())]
+    prompt_sets += [p for _, p in files]
     names = [p.name for p in prompt_sets]
     if len(set(names)) != len(names):
         raise ValueError(f"two prompt sets share a name: {names} (a prompt file is named after its file)")
@@ -53,12 +54,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
     )
     class_names = ctx.class_names(splits)
-    for path in cfg.get("prompt_files", ()):
-        prompts.load_file(path, class_names)  # a class a file names that is not the dataset's: an error
-    for p in prompt_sets:
-        p.prompts(class_names)  # every set covers the classes, before any text is embedded
-    vectors = ctx.vectors(splits)
+    for path, p in files:
+        prompts.check_known(p, class_names, f"prompt file {path}")
 
+    # Texts before videos: a set missing a class's texts fails here, before any extraction.
     about = {"encoder": ctx.encoder_name, "weights": ctx.weights_provenance(), "dtype": config.encoder.dtype}
     features = {}
     for p in prompt_sets:  # cached per set: another prompt file embeds only its own texts
@@ -68,6 +67,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             context_length=context_length, cache_dir=ctx.cache_dir(), about=about,
         )  # fmt: skip
         features.update(zip(texts, flat))
+    vectors = ctx.vectors(splits)
     score = _scorer(ctx.model, side, cfg.scale)
 
     rows, embeddings = [], {}
@@ -77,9 +77,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         singles = prompt_set.single_prompts(class_names) if cfg.get("single_prompts", True) else []
         for queries in cfg.queries:
             q = vectors[queries]
-            common = dict(encoder=ctx.encoder_name, encoder_state="frozen", queries=queries)
+            common = dict(encoder=ctx.encoder_name, encoder_state="frozen", queries=queries,
+                          prompt_set=prompt_set.name, metric="zeroshot")  # fmt: skip
             predictions, scoring = score(q.vectors, embeddings[prompt_set.name])
-            common.update(prompt_set=prompt_set.name, metric="zeroshot")
             rows.append(
                 protocol.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
                                gallery=prompt_set.name, **scoring)
