@@ -2,13 +2,8 @@
 factorized encoder's tokens and mean feature at the table's frame count and fewer, the LvT video and text
 embeddings and scores), the official tokenizer, --verify, and damaged checkpoints named by key.
 
-The fixture (tests/fixtures/videoprism, from ../shared/fixtures) was made with the official JAX code
-given numpy arrays, and its LayerNorm then adds 1 *in place* to every scale it is handed whole
-(``scale += 1.0`` on the array flax passes through; the scanned layers get slices and are spared). So each
-forward the maker ran moved the un-scanned LayerNorm scales (``spatial_ln``, ``temporal_ln``, the pooler's
-and ``unimodal_ln``) by +1, and ``checkpoint.npz`` holds them after the last one: forward k of n ran with
-the stored scale − (n − k). `weights_for` rebuilds the weights each output was computed with. (Checked
-against the official code: run as-is on ``checkpoint.npz`` it gives this port's outputs, not the fixture's.)
+The fixtures (tests/fixtures/videoprism) are the official JAX code's outputs on each stored
+``checkpoint.npz`` as it is: every comparison below converts the stored file unchanged.
 """
 
 import json
@@ -28,7 +23,6 @@ from gesture_jax.videoprism_text import canonicalize_text, tokenize_texts
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "videoprism")
 ENCODER, LVT = "videoprism_dev", "videoprism_lvt_dev"
-FORWARDS = {ENCODER: ("tokens", "tokens_short"), LVT: ("video_embeddings",)}  # the maker's forwards, in order
 TEXTS = [
     "Advance",
     "Move in reverse",
@@ -51,15 +45,6 @@ def stored(case):
     return dict(np.load(path(case, "checkpoint.npz")))
 
 
-def weights_for(case, output):
-    """The fixture's weights as they were when the official code computed `output` (module docstring)."""
-    forwards = FORWARDS[case]
-    offset = np.float32(len(forwards) - forwards.index(output))
-    return {
-        k: v - offset if k.endswith("/scale") and "x_layers" not in k else v for k, v in stored(case).items()
-    }
-
-
 def write_npz(tmp_path, name, tensors):
     file = str(tmp_path / f"{name}.npz")
     np.savez(file, **tensors)
@@ -79,7 +64,7 @@ def convert_weights(tmp_path, case, tensors, name="out"):
 
 
 def test_encoder_through_the_cli_matches_the_official_code(tmp_path):
-    src = write_npz(tmp_path, "vp", weights_for(ENCODER, "tokens"))
+    src = write_npz(tmp_path, "vp", stored(ENCODER))
     dst = str(tmp_path / "vp_dir")
     done = cli(
         "--family", "videoprism", "--src", src, "--model_config", path(ENCODER, "config.json"), "--dst", dst
@@ -96,7 +81,7 @@ def test_encoder_through_the_cli_matches_the_official_code(tmp_path):
 
 
 def test_fewer_frames_resize_the_temporal_table(tmp_path):
-    _, dst = convert_weights(tmp_path, ENCODER, weights_for(ENCODER, "tokens_short"))
+    _, dst = convert_weights(tmp_path, ENCODER, stored(ENCODER))
     z = io(ENCODER)
     model, _ = models.load(dst)
     assert max_diff(model.tokens(jnp.asarray(z["video_short"])), z["tokens_short"]) <= 1e-5
@@ -106,7 +91,7 @@ def test_fewer_frames_resize_the_temporal_table(tmp_path):
 
 
 def test_lvt_video_and_text_match_the_official_code(tmp_path):
-    _, dst = convert_weights(tmp_path, LVT, weights_for(LVT, "video_embeddings"))
+    _, dst = convert_weights(tmp_path, LVT, stored(LVT))
     z = io(LVT)
     model, _ = models.load(dst)
     video = model.features(jnp.asarray(z["video"]))
@@ -124,10 +109,12 @@ def test_lvt_video_and_text_match_the_official_code(tmp_path):
     assert not np.allclose(model.encode_text(jnp.asarray(ids)), z["text_embeddings"], atol=1e-3)
 
 
-def test_the_stored_checkpoint_is_not_the_weights_of_its_outputs(tmp_path):
-    """The fixture's defect, shown: its checkpoint as stored does not give its outputs (so the parity
-    tests above can fail, and `weights_for` is what makes them pass)."""
-    _, dst = convert_weights(tmp_path, ENCODER, stored(ENCODER))
+def test_a_shifted_layernorm_scale_breaks_the_match(tmp_path):
+    """The parity above can fail: the un-scanned LayerNorm scales moved by +1 (the in-place ``scale += 1``
+    that once corrupted these fixtures) take the tokens far from the official ones."""
+    shifted = {k: v + 1 if k.endswith("_ln/scale") else v for k, v in stored(ENCODER).items()}
+    assert sum(k.endswith("_ln/scale") for k in shifted) == 2  # spatial_ln, temporal_ln
+    _, dst = convert_weights(tmp_path, ENCODER, shifted)
     model, _ = models.load(dst)
     assert max_diff(model.tokens(jnp.asarray(io(ENCODER)["video"])), io(ENCODER)["tokens"]) > 1.0
 
@@ -150,7 +137,7 @@ def test_tokenizer_is_the_official_one():
 
 def test_unscanned_layout_converts_the_same(tmp_path):
     """Per-layer ``x_layers_<i>`` names (the official code with scan=False) are the same weights."""
-    tensors = weights_for(ENCODER, "tokens")
+    tensors = stored(ENCODER)
     unscanned = videoprism.prepare_checkpoint(tensors)
     assert "params/spatial_encoder/transformers_stack/x_layers_1/self_attention/query/w" in unscanned
     assert not any("/x_layers/" in k for k in unscanned)
@@ -212,7 +199,7 @@ def test_npz_source_reads_no_pickles(tmp_path):
 
 
 def test_bfloat16_compute_within_stated_tolerance(tmp_path):
-    _, dst = convert_weights(tmp_path, LVT, weights_for(LVT, "video_embeddings"))
+    _, dst = convert_weights(tmp_path, LVT, stored(LVT))
     z = io(LVT)
     model, _ = models.load(dst, dtype="bfloat16")
     assert max_diff(model.features(jnp.asarray(z["video"])), z["video_embeddings"]) <= 5e-2
