@@ -53,3 +53,33 @@ def toy_motions_data_dir(toy_data_dir) -> str:
 
     datasets.build("toy_motions/neutral_small", toy_data_dir)
     return toy_data_dir
+
+
+@pytest.fixture(scope="session")
+def mode_runs(toy_data_dir, tmp_path_factory):
+    """Every mode's shrunk demo, run once per session on first use (tests/mode_cases.py)."""
+    from mode_cases import ModeRuns
+
+    return ModeRuns(toy_data_dir, tmp_path_factory)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Tiers and workers.
+
+    A test marked `slow_variants` runs its first parameter set in the fast tier and the others in the
+    full suite only (marked `slow`): the fast tier touches the behaviour once, `make test` covers every case.
+
+    With two workers (`make test`: pytest-xdist, --dist loadgroup) each module's tests run on one worker,
+    so a module-scoped fixture is made once; every test that uses the session's mode runs joins one group,
+    so those runs are made once too.
+    """
+    seen = set()
+    for item in items:
+        if item.get_closest_marker("slow_variants") is not None:
+            function = (item.module.__name__, item.originalname)
+            if function in seen:
+                item.add_marker(pytest.mark.slow)
+            seen.add(function)
+        group = "mode_runs" if "mode_runs" in item.fixturenames else item.module.__name__
+        item.add_marker(pytest.mark.xdist_group(group))

@@ -1,6 +1,7 @@
 """`python -m gesture_jax.main ...` as a user runs it, in a subprocess on CPU with fake devices."""
 
 import os
+import socket
 import subprocess
 import sys
 
@@ -28,3 +29,29 @@ def run_main(
     process = start_main(config, workdir, *flags, devices=devices, env=env)
     stdout, stderr = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def coordinator_flags(i: int, address: str) -> tuple[str, ...]:
+    return (f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}")
+
+
+def with_coordinator(*flags: str):
+    """flags_of for `run_two`: the same `flags` on both processes, plus the coordinator flags."""
+    address = f"127.0.0.1:{free_port()}"
+    return lambda i: (*flags, *coordinator_flags(i, address))
+
+
+def run_two(config, workdir, flags_of, env_of=lambda i: {}) -> list[tuple[str, str]]:
+    """`config` as processes 0 and 1 with 4 devices each, `flags_of(i)` / `env_of(i)` per process; both
+    must succeed. Returns each process's (stdout, stderr)."""
+    processes = [start_main(config, workdir, *flags_of(i), devices=4, env=env_of(i)) for i in range(2)]
+    results = [p.communicate(timeout=600) for p in processes]
+    for p, (_, err) in zip(processes, results):
+        assert p.returncode == 0, err[-3000:]
+    return results

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from main_runs import ROOT
 
 
@@ -64,6 +65,7 @@ def test_input_pipeline_bench(tmp_path):
     assert json.loads((tmp_path / "input.json").read_text())["ratio"] > 0
 
 
+@pytest.mark.slow
 def test_extraction_bench_jax_side(tmp_path):
     out = _bench(
         "extract_vs_torch.py",
@@ -119,6 +121,7 @@ def test_extraction_bench_maps_transformers_keys_to_the_official_layout():
     assert len(ours) == 2 + 1 + 2 + 5 * 2 + 2
 
 
+@pytest.mark.slow
 def test_gpu_bench_runs_on_cpu():
     out = _bench(
         "gpu.py",

@@ -7,9 +7,11 @@ The bucket is a local stand-in (tests/fake_gcs) registered as fsspec's gcs files
 import json
 import os
 
+import pytest
 from main_runs import ROOT, run_main
 
 
+@pytest.mark.slow
 def test_demo_with_a_gs_workdir(tmp_path, toy_data_dir):
     bucket = tmp_path / "gcs"
     env = {"FAKE_GCS_ROOT": str(bucket), "PYTHONPATH": os.path.join(ROOT, "tests", "fake_gcs")}

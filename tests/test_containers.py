@@ -60,6 +60,7 @@ def _convert_cli(tmp_path, src, case, *flags):
     return dst, status, out
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("file, case, flags, state_key", TRAINING_SAVES, ids=[t[0] for t in TRAINING_SAVES])
 def test_training_saves_convert_to_the_reference_model(tmp_path, file, case, flags, state_key):
     src = os.path.join(CHECKPOINTS, file)
@@ -139,6 +140,7 @@ def test_raw_state_dict_pth_as_umt_releases_it(tmp_path):
 # ------------------------------------------------------------------------------------------- prefixes
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize(
     "case, prefix",
     [
@@ -239,6 +241,7 @@ def _rewrite_params(dst, edit):
     checkpointing.save_params(params_dir, params)
 
 
+@pytest.mark.slow
 def test_verify_catches_a_one_ulp_change(tmp_path):
     src = os.path.join(CHECKPOINTS, "umt_dev_native_deepspeed_raw.pt")
     family, config = model_config("umt_dev_native")

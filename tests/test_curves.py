@@ -2,11 +2,12 @@
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gesture_jax import config_lib, protocol, report
+from gesture_jax import protocol, report
 from gesture_jax.modes import curves
 
 
@@ -36,11 +37,11 @@ def test_draws_are_nested():
     )
 
 
-def test_curves_mode(toy_data_dir, tmp_path):
-    config = config_lib.load_file("configs/curves/demo.py:smoke")
-    with config.unlocked():
-        config.data.data_dir = toy_data_dir
-    rows = [report.row_json(r) for r in curves.run(config, str(tmp_path))]
+@pytest.mark.slow
+def test_curves_mode(mode_runs):
+    run = mode_runs.reference("curves")  # the curves case of the mode kit (tests/mode_cases.py)
+    config, tmp_path = run.config, Path(run.workdir)
+    rows = [report.row_json(r) for r in run.rows]
     shots = config.curves.shots
     assert len(rows) == 1 + 2 * len(shots)
     by_key = {(r["curve"], r["shots"]): r for r in rows}

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,15 +22,13 @@ SYN, REAL, QUERIES = (
 
 
 @pytest.fixture(scope="module")
-def run(toy_data_dir, tmp_path_factory):
-    config = config_lib.load_file("configs/diagnose/demo.py:smoke")
-    with config.unlocked():
-        config.data.data_dir = toy_data_dir
-    workdir = tmp_path_factory.mktemp("diagnose")
-    rows = diagnose.run(config, str(workdir))
-    return config, workdir, rows
+def run(mode_runs):
+    """The diagnose case's run of the mode kit (tests/mode_cases.py), shared with its other checks."""
+    reference = mode_runs.reference("diagnose")
+    return reference.config, Path(reference.workdir), reference.rows
 
 
+@pytest.mark.slow
 def test_writes_every_number_keyed_by_encoder_and_split_pair(run):
     config, workdir, rows = run
     body = json.load(open(workdir / diagnose.DOMAIN_GAP_JSON))
@@ -65,6 +64,7 @@ def _cached(workdir) -> dict[str, features.VideoVectors]:
     return by_split
 
 
+@pytest.mark.slow
 def test_numbers_follow_from_the_cached_features(run):
     """As a reader checks them: the feature cache's vectors through gesture_jax.domain give the same."""
     config, workdir, _ = run
@@ -91,6 +91,7 @@ def _knn_accuracy(gallery, queries, keep, k=3):
     return float((clf.predict(queries.vectors) == queries.labels).mean())
 
 
+@pytest.mark.slow
 def test_attribution_table_and_ablations_follow_from_cache_and_records(run, toy_data_dir):
     """attribution.csv holds one line per value of every toy generator parameter; an ablation, redone
     with scikit-learn on the cached features and the records' own parameter values, agrees."""
@@ -117,6 +118,7 @@ def test_attribution_table_and_ablations_follow_from_cache_and_records(run, toy_
         assert line["classes_lost"] == ";".join(rows[0].class_names[c] for c in sorted(lost))
 
 
+@pytest.mark.slow
 def test_curated_gallery_is_chosen_on_the_selection_split_and_scored_once(run, toy_data_dir):
     config, workdir, rows = run
     cur = json.load(open(workdir / diagnose.DOMAIN_GAP_JSON))["encoders"]["toy-vit-pretrained"][
@@ -145,6 +147,7 @@ def test_curated_gallery_is_chosen_on_the_selection_split_and_scored_once(run, t
     assert "Curation, chosen on `toy_gestures/real_small:train`" in open(workdir / "results.md").read()
 
 
+@pytest.mark.slow
 def test_failures_are_wrong_queries_with_their_synthetic_neighbours(run):
     config, workdir, rows = run
     failures = json.load(open(workdir / diagnose.DOMAIN_GAP_JSON))["encoders"]["toy-vit-pretrained"][

@@ -43,6 +43,7 @@ def _extract(data_dir, cache_dir, num_devices, *, spec_overrides=None, chunk_bat
     )
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("token_chunk", [None, 16])
 def test_same_features_on_1_and_8_devices(toy_data_dir, tmp_path, monkeypatch, token_chunk):
     """Also with the CPU token chunking on (16 tokens a chunk: the toy encoder's tokens are too few for

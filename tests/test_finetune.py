@@ -104,6 +104,7 @@ def _smoke_config(toy_data_dir, **finetune_overrides):
     return config
 
 
+@pytest.mark.slow
 def test_linear_probe_learns_and_leaves_the_encoder_alone(toy_data_dir, tmp_path):
     config = _smoke_config(
         toy_data_dir,
@@ -135,6 +136,7 @@ def test_linear_probe_learns_and_leaves_the_encoder_alone(toy_data_dir, tmp_path
     assert os.listdir(tmp_path / "tensorboard")
 
 
+@pytest.mark.slow
 def test_unseen_smoke_reports_seen_novel_and_interpolation(toy_data_dir, tmp_path):
     """The contract config as a user runs it: base-to-novel rows for the frozen, interpolated and
     fine-tuned encoders, the harmonic means with intervals, the α plot; the checkpoints are untouched
@@ -199,6 +201,7 @@ def _has_checkpoint(directory) -> bool:
     return directory.exists() and any(name.isdigit() for name in os.listdir(directory))
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_end(toy_data_dir, tmp_path):
     # One device: on a 2-core machine 8 fake devices make each of the 3 runs ~3× slower. A restart on
     # 8 devices (sharded Orbax restore, same training loop) is tested in-process in test_pretrain.
@@ -223,6 +226,7 @@ def test_killed_run_resumes_to_the_same_end(toy_data_dir, tmp_path):
     assert json.load(open(killed / finetune.FINAL_JSON)) == expected
 
 
+@pytest.mark.slow
 def test_other_families_strategies_and_bfloat16(toy_data_dir, tmp_path):
     """ViCLIP fine-tunes its vision tower's last block and top in bfloat16; its text tower stays frozen."""
     config = _smoke_config(

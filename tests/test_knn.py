@@ -20,6 +20,7 @@ def _sklearn(gallery, labels, queries, k, metric):
     return clf.fit(gallery, labels).predict(queries)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
@@ -33,6 +34,7 @@ def test_matches_sklearn(num_devices, metric, k):
     assert got.dtype == np.int32 and got.shape == (99,)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("gallery_size", [7, 9, 40])
 def test_small_and_blocked_galleries(gallery_size):
     """Galleries smaller than the device count, and galleries scanned in several blocks per device."""
@@ -106,6 +108,7 @@ def test_label_values_are_kept():
     np.testing.assert_array_equal(as_float, expected)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("width, k", [(512, 1), (1000, 3), (16384, 5), (700, 7), (4096, 20)])
 def test_two_pass_top_k_equals_lax_top_k_with_ties(width, k):
     """Many equal scores (small integers) and -inf padding: values and indices exactly as lax.top_k."""
@@ -122,6 +125,7 @@ def test_two_pass_top_k_equals_lax_top_k_with_ties(width, k):
     np.testing.assert_array_equal(index, want_index)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("num_devices", [1, 2])
 def test_large_gallery_matches_sklearn(num_devices):
     """Blocks wide enough for the two-pass top-k, a short last block, and a device-count remainder."""
@@ -139,6 +143,7 @@ def test_large_gallery_matches_sklearn(num_devices):
         np.testing.assert_array_equal(got, want_index)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("where", ["gallery", "queries"])
 @pytest.mark.parametrize("bad", [np.inf, np.nan])
 def test_non_finite_input_is_refused_naming_the_row(where, bad):
@@ -148,6 +153,7 @@ def test_non_finite_input_is_refused_naming_the_row(where, bad):
         knn.knn_neighbours(arrays["gallery"], arrays["queries"], k=1, mesh=_mesh(1))
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("where", ["gallery", "queries"])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_a_row_whose_squared_norm_overflows_is_refused_naming_it(where, metric):
@@ -163,6 +169,7 @@ def test_a_row_whose_squared_norm_overflows_is_refused_naming_it(where, metric):
     ).shape == (3, 1)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_gallery_mask_equals_the_subset_gallery(num_devices, metric):
@@ -190,6 +197,7 @@ def test_gallery_mask_is_checked():
         knn.knn_neighbours(gallery, queries, k=3, gallery_mask=np.array([1, 1, 0, 0, 0], bool))
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_the_bfloat16_screen_finds_the_float32_neighbours(num_devices, metric):

@@ -21,19 +21,19 @@ def _rows(workdir):
 
 
 @pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    """The shrunk demo on one device, building the small toy sets itself (its own empty data dir)."""
-    workdir = tmp_path_factory.mktemp("demo")
-    data_dir = tmp_path_factory.mktemp("demo_data")
-    result = _main(workdir, data_dir=str(data_dir))
-    assert result.returncode == 0, result.stderr[-3000:]
-    return workdir, str(data_dir), result
+def demo_run(mode_runs):
+    """The shrunk demo on one device as a user runs it, building the small toy sets into its own empty data
+    dir: the knn case of the mode kit (tests/mode_cases.py), which also checks it against 8 devices, two
+    processes and a rerun."""
+    run = mode_runs.one_device("knn")
+    return run.workdir, run.fields["data.data_dir"], run
 
 
 def _protocol_rows(rows):
     return [r for r in rows if "protocol" in r.get("roles", ())]
 
 
+@pytest.mark.slow
 def test_demo_writes_the_report(demo_run):
     workdir, data_dir, result = demo_run
     rows = _rows(workdir)
@@ -89,6 +89,7 @@ def test_demo_writes_the_report(demo_run):
     assert manifest["dataset_version"] and manifest["count"] > 0 and manifest["pooling"]
 
 
+@pytest.mark.slow
 def test_full_demo_rows_all_sit_above_chance(tmp_path):
     """`make demo` as a new user runs it (full toy sets, built into an empty data dir): every row of the
     frozen pre-trained encoder, with either gallery, has its 95% interval above chance (1/7)."""
@@ -106,6 +107,7 @@ def test_full_demo_rows_all_sit_above_chance(tmp_path):
     assert "Chance is 14.3% (7 classes)." in result.stdout
 
 
+@pytest.mark.slow
 def test_intervals_and_comparisons_follow_from_the_predictions(demo_run):
     """As a reader checks a report: each row's interval and each comparison's p from the CSV files."""
     from gesture_jax import stats
@@ -129,28 +131,9 @@ def test_intervals_and_comparisons_follow_from_the_predictions(demo_run):
         assert c["mcnemar_p"] == stats.mcnemar_exact(a, b) and c["difference"] == a.mean() - b.mean()
 
 
-def test_rerun_reuses_the_features(demo_run, tmp_path):
-    workdir, data_dir, _ = demo_run
-    result = _main(workdir, data_dir=data_dir)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stderr.count("cached at") == 4  # two galleries, the synthetic val split, the queries
-    assert _rows(workdir) == _rows(workdir)
-
-
-def test_same_results_on_8_devices(demo_run, tmp_path):
-    workdir, data_dir, _ = demo_run
-    result = _main(tmp_path, data_dir=data_dir, devices=8)
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "on 8 devices" in result.stderr
-    one, eight = _rows(workdir), _rows(tmp_path)
-    assert len(one) == len(eight)
-    for a, b in zip(one, eight):
-        assert a == b  # every probe, interval and selection
-
-
-def test_override_k(demo_run, tmp_path):
-    _, data_dir, _ = demo_run
-    result = _main(tmp_path, "--config.knn.k=5", "--config.knn.metric=cosine", data_dir=data_dir)
+@pytest.mark.slow
+def test_override_k(toy_data_dir, tmp_path):
+    result = _main(tmp_path, "--config.knn.k=5", "--config.knn.metric=cosine", data_dir=toy_data_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     assert {(r["k"], r["metric"]) for r in _protocol_rows(_rows(tmp_path))} == {(5, "cosine")}
 

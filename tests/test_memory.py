@@ -8,12 +8,15 @@ import json
 import subprocess
 import sys
 
+import pytest
 from main_runs import ROOT
 
 SCRIPT = r"""
 import json, resource, sys
 import numpy as np
 import jax
+
+import pytest
 jax.config.update("jax_num_cpu_devices", 2)
 from gesture_jax import features, models, parallel
 from gesture_jax.data import datasets, frames
@@ -53,6 +56,7 @@ def _peak_rss_mib(num_records: int, cache_dir) -> float:
     return json.loads(result.stdout.strip().splitlines()[-1])["peak_rss_mib"]
 
 
+@pytest.mark.slow
 def test_extraction_peak_rss_does_not_grow_with_dataset_size(tmp_path):
     small = _peak_rss_mib(128, tmp_path / "small")
     large = _peak_rss_mib(1280, tmp_path / "large")

@@ -42,6 +42,7 @@ def _meta(workdir):
     return model_dir.read_meta(os.path.join(workdir, pretrain.ENCODER_DIR))
 
 
+@pytest.mark.slow
 def test_rerunning_the_shrunk_config_is_deterministic(exported):
     """The second run repeats the first one's first 3 steps from scratch, then resumes from its checkpoint:
     it ends on the same parameters, bit for bit, only if both are deterministic."""
@@ -50,6 +51,7 @@ def test_rerunning_the_shrunk_config_is_deterministic(exported):
     assert once["source"]["steps"] == resumed["source"]["steps"] == 6
 
 
+@pytest.mark.slow
 def test_export_is_a_converted_model_with_its_provenance(exported, toy_motions_data_dir):
     workdir, rows = exported["once"]
     path = os.path.join(workdir, pretrain.ENCODER_DIR)

@@ -20,6 +20,7 @@ def _random(seed, gallery_size=203, num_queries=61, dim=16, num_classes=7):
     return gallery, labels, rng.normal(size=(num_queries, dim)).astype(np.float32)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_uniform_votes_are_knn_classify(metric):
     gallery, labels, queries = _random(0)
@@ -29,6 +30,7 @@ def test_uniform_votes_are_knn_classify(metric):
     assert got.dtype == np.int32 and got.shape == (61,)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 @pytest.mark.parametrize("k", [1, 4, 9])
@@ -44,6 +46,7 @@ def test_distance_votes_match_sklearn(num_devices, metric, k):
     assert got.dtype == np.int32
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_distance_votes_at_zero_distance_count_only_those(metric):
     # Three neighbours at distance 0 vote one each: class 3 (two) beats class 1 (one), although the two
@@ -75,6 +78,7 @@ def _dino_knn(gallery, labels, queries, k, temperature, num_classes):
     return scores.argmax(axis=1)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("temperature", [0.07, 0.5])
 @pytest.mark.parametrize("k", [1, 10])
 def test_temperature_votes_match_dino(temperature, k):
@@ -147,6 +151,7 @@ def test_prototypes_cosine_are_means_of_unit_features():
     np.testing.assert_array_equal(again, got)  # only directions matter
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_prototypes_never_predict_absent_classes(metric):
     gallery, labels, queries = _random(3, num_classes=3)
@@ -211,6 +216,7 @@ def test_larger_weight_decay_gives_smaller_weights(fitted):
     assert norms[0] > norms[1] > norms[2] > 0
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("devices", [slice(0, 1), slice(5, 6)])
 def test_linear_probe_is_bit_identical_on_any_mesh(fitted, devices):
     x, y, _, fits = fitted

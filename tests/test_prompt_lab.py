@@ -5,6 +5,7 @@ prompt file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,6 +181,7 @@ def test_a_typo_in_a_prompt_file_stops_the_run_before_embedding(toy_data_dir, tm
         prompt_zeroshot.run(config, str(tmp_path / "run"))
 
 
+@pytest.mark.slow
 def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
     mine = _write(
         tmp_path / "mine.txt",
@@ -236,3 +238,12 @@ def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
     assert all(r["selection"]["on"] in ("toy_gestures/synthetic_small:val", "toy_gestures/real_small:train")
                for r in chosen)  # fmt: skip
     assert len(list((workdir / "features" / "text").glob("*.npz"))) == 3  # one per prompt set
+
+
+@pytest.mark.slow
+def test_demo_writes_a_predictions_file_for_every_row(mode_runs):
+    """The zero-shot case of the mode kit (tests/mode_cases.py): per prompt set its ensemble, per set of
+    several prompts each single one (6 + 6), and per few-shot gallery and shot count text + examples,
+    examples only and text only (2 × 2 × 3)."""
+    run = mode_runs.reference("zeroshot")
+    assert len(list(Path(run.workdir).glob("predictions_*.csv"))) == len(run.rows) == 5 + 12 + 12

@@ -6,6 +6,7 @@ import collections
 import json
 import os
 import pickle
+import random
 import re
 import zipfile
 
@@ -203,7 +204,11 @@ def test_truncated_fixture(tmp_path, suffix):
         read_checkpoint(path)
 
 
-@pytest.mark.parametrize("content", [b"", b"garbage!", os.urandom(64).replace(b"{", b"(")])
+# Fixed random bytes: every pytest worker must collect the same cases.
+RANDOM_BYTES = random.Random(0).randbytes(64).replace(b"{", b"(")
+
+
+@pytest.mark.parametrize("content", [b"", b"garbage!", RANDOM_BYTES], ids=["empty", "text", "random"])
 def test_garbage(tmp_path, content):
     path = tmp_path / "junk.bin"
     path.write_bytes(content)

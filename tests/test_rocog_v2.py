@@ -163,6 +163,7 @@ def _build(manual_dir: Path, data_dir: Path, config: str = "real_air", **kwargs)
 # ----------------------------------------------------------------------------- every config
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", sorted(CONFIGS))
 def test_splits_labels_paths_and_frames(built, config):
     records = _records(built, config)
@@ -200,6 +201,7 @@ def _fields(record: dict, keys: str) -> tuple:
     return tuple(v.decode() if isinstance(v, bytes) else np.asarray(v).item() for v in values)
 
 
+@pytest.mark.slow
 def test_real_metadata(built):
     recs = _by_path(_records(built, "real_ground")) | _by_path(_records(built, "real_air"))
     keys = "subject distance_m view take start_frame"
@@ -210,6 +212,7 @@ def test_real_metadata(built):
     assert "scene" not in next(iter(recs.values()))  # one feature table per domain
 
 
+@pytest.mark.slow
 def test_synthetic_metadata_equals_the_repository_xmls(built):
     """Every field of every synthetic example equals the repository's XMLs (read here by regex): the
     companion record where the video has one, else the playlist record at the name's index; the scene
@@ -226,6 +229,7 @@ def test_synthetic_metadata_equals_the_repository_xmls(built):
     assert "subject" not in next(iter(orbital.values()))
 
 
+@pytest.mark.slow
 def test_build_reports_companions_disagreements_and_unlisted_videos(built):
     meta = {c: tfds.builder(f"rocog_v2/{c}", data_dir=built).info.metadata for c in CONFIGS}
     (disagreement,) = meta["syn_ground"]["companion_disagreements"]  # endTime differs too: not compared
@@ -261,6 +265,7 @@ def _zip(archive: Path, folder: Path, inside: str, extra: dict[str, bytes] | Non
             z.writestr(name, data)
 
 
+@pytest.mark.slow
 def test_zip_manual_dir_builds_the_same_records(tree, built, tmp_path):
     """real_ground.zip holds real/ground/...; syn_air.zip nests its class folders three levels down,
     beside the __MACOSX copies macOS zip tools add."""
@@ -341,6 +346,7 @@ def test_download_urls_and_unzip(tree, tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_built_frame_short_side_is_checked(built):
     with pytest.raises(ValueError, match="built with frame_short_side=32, not 64"):
         tfds.builder("rocog_v2/real_ground", data_dir=built, frame_short_side=64)
@@ -360,6 +366,7 @@ def _damage(manual: Path) -> tuple[str, str]:
     return garbage, truncated
 
 
+@pytest.mark.slow
 def test_bad_videos_stop_the_build_or_are_skipped(tree, tmp_path, caplog):
     manual = _copy(tree, tmp_path / "manual", "real_air")
     garbage, truncated = _damage(manual)
@@ -470,6 +477,7 @@ def test_build_flags_only_reach_builders_that_take_them():
     )
 
 
+@pytest.mark.slow
 def test_paper_protocol_runs_on_the_built_splits(built, tmp_path):
     """The paper's ground protocol (synthetic vs real gallery → real test) end to end on the fake release."""
     from gesture_jax import config_lib, report
@@ -500,6 +508,7 @@ def test_paper_protocol_runs_on_the_built_splits(built, tmp_path):
     assert ids.tolist() == [p for p, _ in LISTS["real_ground"]["test"]]  # features keyed by the list paths
 
 
+@pytest.mark.slow
 def test_diagnose_attributes_to_the_generator_fields_by_their_names(built, tmp_path):
     """A paper row's diagnose config on the fake release (the toy encoder in place of the checkpoint):
     the generator's fields come from the records by their exact names, the splits are the protocol's,

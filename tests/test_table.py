@@ -23,6 +23,7 @@ def _config(toy_data_dir, rows, keep_going=True):
     return config
 
 
+@pytest.mark.slow
 def test_rows_run_with_a_shared_cache_and_failures_are_listed(toy_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # rows are paths relative to the repository, as on the command line
     rows = ("configs/demo.py:smoke", "configs/paper/umt_b16_ft_k710.py")  # the second has no checkpoint

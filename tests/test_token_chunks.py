@@ -38,6 +38,7 @@ VICLIP_TINY = dict(
 )
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("encoder, overrides", [("toy-vit", None), ("viclip-b16", VICLIP_TINY)])
 def test_chunked_blocks_give_the_unchunked_outputs(monkeypatch, encoder, overrides):
     """The fused inference path of `layers.Block` (norm1 + qkv; proj + residual + norm2 + MLP + residual,

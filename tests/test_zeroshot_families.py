@@ -56,6 +56,7 @@ def siglip_converted(tmp_path_factory):
     return str(folder), dst
 
 
+@pytest.mark.slow
 def test_siglip_zero_shot_reads_the_source_folders_tokenizer_and_scores_by_sigmoid(
     siglip_converted, toy_data_dir, tmp_path
 ):
@@ -89,6 +90,7 @@ def lvt_converted(tmp_path_factory):
     return dst
 
 
+@pytest.mark.slow
 def test_videoprism_lvt_zero_shot_with_its_sentencepiece_model(lvt_converted, toy_data_dir, tmp_path):
     spm_model = os.path.join(LVT, "test_spm.model")
     config = _config(toy_data_dir, "videoprism-lvt-b", lvt_converted, vocab_path=spm_model)

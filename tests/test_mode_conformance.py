@@ -1,0 +1,86 @@
+"""The mode conformance kit: every mode's shrunk demo (tests/mode_cases.py, one line a mode) passes the
+same checks. Its rows carry intervals and ids unique to each row; one device gives the eight-device
+results; two processes of four devices give the one-process results, written once; a rerun in the same
+workdir resumes from what the first run left (cached features, the final checkpoint) and reports the same.
+"""
+
+import json
+import logging
+import os
+
+import pytest
+from main_runs import run_two, with_coordinator
+from mode_cases import CASES, as_flags, copy_workdir, load_config, outputs, run_here
+
+from gesture_jax import report
+
+pytestmark = pytest.mark.slow
+MODES = sorted(CASES)
+
+
+def _saved_rows(workdir) -> list[dict]:
+    with open(os.path.join(workdir, "results.json")) as f:
+        return json.load(f)["rows"]
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_rows_carry_intervals_and_unique_ids(mode_runs, name):
+    run = mode_runs.reference(name)
+    saved = _saved_rows(run.workdir)
+    assert saved and [r["id"] for r in saved] == [
+        report.row_json(r)["id"] for r in run.rows
+    ]  # what `run` returned is saved
+    assert len({r["id"] for r in saved}) == len(saved)
+    for row in saved:
+        for metric in ("accuracy", "mean_class_accuracy"):
+            lo, hi = row[f"{metric}_ci95"]
+            assert 0.0 <= lo <= row[metric] <= hi <= 1.0, (row["id"], metric)
+        # Every per-row file is named by the row's id.
+        assert row["id"] in row["predictions_csv"] and os.path.exists(
+            os.path.join(run.workdir, row["predictions_csv"])
+        )
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_one_device_gives_the_eight_device_results(mode_runs, name):
+    case = CASES[name]
+    names = tuple(n for n in case.more_outputs if n not in case.rounding_only)
+    one, eight = mode_runs.one_device(name), mode_runs.reference(name)
+    assert "JAX process 0 of 1, 1 local / 1 global devices" in one.stderr
+    assert outputs(one.workdir, names) == outputs(eight.workdir, names)  # every row, interval and file
+
+
+def _metrics(workdir) -> list[dict]:
+    """The training log without its clock-time fields."""
+    with open(os.path.join(workdir, "metrics.jsonl")) as f:
+        lines = [json.loads(line) for line in f]
+    return [{k: v for k, v in m.items() if k != "time" and "per_second" not in k} for m in lines]
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_two_processes_give_the_one_process_results(mode_runs, name, tmp_path):
+    """2 processes × 4 devices against 1 × 8, from the same command per process with the coordinator
+    flags: the same files, written by process 0 alone. Training sums gradients across devices in one fixed
+    order, so fine-tuning is bit-identical too (weights checksum in final.json, the training log)."""
+    case, reference = CASES[name], mode_runs.reference(name)
+    results = run_two(case.config, tmp_path, with_coordinator(*as_flags(mode_runs.fields(name))))
+    assert outputs(tmp_path, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
+    (out0, _), (out1, err1) = results
+    assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
+    assert "| " in out0 and "| " not in out1  # only process 0 prints the table
+    if os.path.exists(os.path.join(reference.workdir, "metrics.jsonl")):
+        assert _metrics(tmp_path) == _metrics(reference.workdir) and len(_metrics(tmp_path)) >= 3
+
+
+@pytest.mark.parametrize("name", MODES)
+def test_a_rerun_resumes_and_reports_the_same(mode_runs, name, tmp_path, caplog):
+    case, reference = CASES[name], mode_runs.reference(name)
+    workdir = copy_workdir(reference.workdir, tmp_path / "again")
+    with caplog.at_level(logging.INFO):
+        rows = run_here(load_config(case, reference.fields), workdir)
+    assert [report.row_json(r) for r in rows] == [report.row_json(r) for r in reference.rows]
+    assert outputs(workdir, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
+    log = caplog.text
+    assert "cached at" in log and "extracting " not in log  # every split's features from the cache
+    if "finetune.num_steps" in dict(case.overrides):
+        assert "resuming from the checkpoint at step 6" in log
