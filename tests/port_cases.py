@@ -3,7 +3,8 @@ reference comparison, and the convert command (in a subprocess, or in-process th
 
 The fixtures (tests/fixtures/models/*.npz, tests/fixtures/checkpoints/*) were made with the official code
 (random weights, tiny configs, fp32). Tolerances: 1e-5 on features, logits, embeddings, intermediate tokens
-and scores; 1e-4 on the ×100 zero-shot logits.
+and scores; 1e-4 on the ×100 zero-shot logits. Every family's cases, as the conformance kit checks them,
+are tabled in family_cases.py.
 """
 
 import contextlib

@@ -1,12 +1,15 @@
-"""SigLIP / fixed-resolution SigLIP 2 in transformers' format (a ``SiglipModel`` folder) → convert →
-per-frame MAP-head features, text features and SigLIP's zero-shot logits; the tokenizer rules.
+"""SigLIP / fixed-resolution SigLIP 2 in transformers' format (a ``SiglipModel`` folder): what only this
+family has — its stored logit scale and bias, position-table interpolation, config and registered sizes,
+and the tokenizer rules.
 
 The fixture (tests/fixtures/hf/siglip_dev, copied from the shared fixtures, README.txt beside it) is
 transformers 5.24.0's SiglipModel on random weights: `frame_features` (get_image_features per frame),
 `features` (their mean over frames), `text_features` (get_text_features of `token_ids`, no attention mask)
-and `logits` (cosine · exp(logit_scale) + logit_bias). Tolerance 1e-5 (port_cases). The tokenizer has no
-fixture (no network): tiny sentencepiece models trained here check its rules (transformers'
-SiglipTokenizer, Gemma for SigLIP 2) against an independent spelling of them.
+and `logits` (cosine · exp(logit_scale) + logit_bias). The conformance kit (test_family_conformance.py,
+case siglip_dev) converts it with the command and matches those at 1e-5, with --verify, frame counts,
+bfloat16 and damaged keys. The tokenizer has no fixture (no network): tiny sentencepiece models trained
+here check its rules (transformers' SiglipTokenizer, Gemma for SigLIP 2) against an independent spelling
+of them.
 """
 
 import json
@@ -17,84 +20,34 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import sentencepiece as spm
+from family_cases import loaded
 from flax import nnx
-from port_cases import HFCase, cli, cli_in_process, max_diff
+from port_cases import HFCase, max_diff
 
 from gesture_jax import models, siglip_text
 from gesture_jax.models import pos_embed, registry, siglip
 from gesture_jax.ports import convert
 
 HF = HFCase("siglip_dev")
-CASE = HF.path
 _io, _tensors, _config_json, _folder = HF.io, HF.tensors, HF.config_json, HF.folder
 
 
 # Jitted: an eager call costs seconds, op by op.
 _features = nnx.jit(lambda model, video: model.features(video))
-_frame_features = nnx.jit(lambda model, video: model.frame_features(video))
 _text = nnx.jit(lambda model, ids: model.encode_text(ids))
 
 
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory):
-    """The fixture folder converted once by the command, as a user runs it."""
-    dst = str(tmp_path_factory.mktemp("siglip") / "out")
-    done = cli("--family", "siglip", "--src", CASE, "--dst", dst)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert f"{CASE} -> {dst}: siglip" in done.stdout and "0 keys dropped by rule" in done.stdout
-    return dst
-
-
-def test_converted_folder_matches_the_reference(converted):
-    z = _io()
-    model, spec = models.load(converted)
-    video = jnp.asarray(z["video"])
-    assert max_diff(_frame_features(model, video), z["frame_features"]) <= 1e-5
-    features = _features(model, video)
-    assert features.shape == z["features"].shape and max_diff(features, z["features"]) <= 1e-5
-    text = _text(model, jnp.asarray(z["token_ids"]))
-    assert max_diff(text, z["text_features"]) <= 1e-5
-    assert max_diff(model.zeroshot_logits(features, text), z["logits"]) <= 1e-5
-    # The stored logit scale and bias are the checkpoint's, and the rule is SigLIP's, not CLIP's ×100.
-    t = _tensors()
+def test_the_logit_scale_and_bias_are_the_checkpoints():
+    """The zero-shot rule reads them as stored (the kit matches its logits)."""
+    model, t = loaded("siglip_dev"), _tensors()
     assert np.array_equal(np.asarray(model.logit_scale[...]), t["logit_scale"])
     assert np.array_equal(np.asarray(model.logit_bias[...]), t["logit_bias"])
-    # The spec: the family's protocol at the checkpoint's own size, values in [-1, 1].
-    want = ("squash_pil_bilinear", "none", 32, 32)
-    assert (spec.resize, spec.crop, spec.resize_size, spec.crop_size) == want
-    assert spec.mean == (0.5, 0.5, 0.5) and spec.std == (0.5, 0.5, 0.5) and spec.num_frames == 8
 
 
-def test_verify_says_ok(converted):
-    status, out = cli_in_process(f"--src={CASE}", f"--dst={converted}", "--verify")
-    assert status == 0 and out.startswith("OK: 88 tensors"), out
-
-
-def test_any_frame_count(converted):
-    """Frames are encoded one by one: any T gives the mean of those frames' reference embeddings."""
-    z = _io()
-    model, _ = models.load(converted)
-    order = [0, 2, 1, 1, 0]
-    video = jnp.asarray(z["video"][:, order])
-    assert max_diff(_features(model, video), z["frame_features"][:, order].mean(1)) <= 1e-5
-    assert max_diff(_features(model, jnp.asarray(z["video"][:, :1])), z["frame_features"][:, 0]) <= 1e-5
-    model4, spec4 = models.load(converted, num_frames=4)
-    assert spec4.num_frames == 4
-    assert max_diff(_features(model4, jnp.asarray(z["video"])), z["features"]) <= 1e-5
-
-
-def test_bfloat16_compute_within_stated_tolerance(converted):
-    z = _io()
-    model, _ = models.load(converted, dtype="bfloat16")
-    video = jnp.asarray(z["video"])
-    assert max_diff(_features(model, video), z["features"]) <= 5e-2
-    assert max_diff(_text(model, jnp.asarray(z["token_ids"])), z["text_features"]) <= 5e-2
-
-
-def test_other_resolutions_interpolate_the_table_as_transformers(converted):
+def test_other_resolutions_interpolate_the_table_as_transformers():
     """interpolate_pos_encoding: torch bicubic (align_corners=False) of the 4×4 table to the new grid; the
-    native size uses the table as stored."""
-    model, _ = models.load(converted)
+    native size uses the table as stored (the kit runs a 48×40 frame)."""
+    model = loaded("siglip_dev")
     table = np.asarray(model.vision.position_embedding[...])
     assert np.array_equal(np.asarray(model.vision.positions(4, 4)), table)
     grid = table.reshape(4, 4, -1).astype(np.float64)
@@ -106,42 +59,22 @@ def test_other_resolutions_interpolate_the_table_as_transformers(converted):
             jnp.asarray(grid, jnp.float32), (h, w, grid.shape[-1]), "cubic-pytorch", antialias=False
         )
         assert max_diff(got, jax_cubic) <= 1e-5
-    video = jnp.asarray(np.random.default_rng(0).normal(size=(1, 2, 48, 40, 3)).astype(np.float32))
-    assert _features(model, video).shape == (1, 64)
     # A frame that is not a patch multiple drops its last rows and columns, as the "valid" conv does.
     z = _io()
     padded = np.pad(z["video"], ((0, 0), (0, 0), (0, 7), (0, 7), (0, 0)), constant_values=9.0)
     assert max_diff(_features(model, jnp.asarray(padded)), z["features"]) <= 1e-5
 
 
-def _refused(tmp_path, tensors, config=None):
-    src = _folder(tmp_path / "damaged", tensors, config)
+def test_a_config_that_lies_is_refused_by_the_shapes(tmp_path):
+    """config.json says 4-px patches: the checkpoint's patch kernel and position table name the lie."""
+    config = _config_json()
+    config["vision_config"] = {**config["vision_config"], "patch_size": 4}
+    src = _folder(tmp_path / "damaged", _tensors(), config)
     with pytest.raises(convert.PortError) as err:
         convert.convert("siglip", src, str(tmp_path / "out"), model_config=None)
     assert not os.path.exists(tmp_path / "out")
-    return str(err.value)
-
-
-def test_damaged_checkpoints_are_refused_naming_the_key(tmp_path):
-    t = _tensors()
-    missing = {k: v for k, v in t.items() if k != "vision_model.head.attention.in_proj_bias"}
-    assert "missing keys: ['vision_model.head.attention.in_proj_bias']" in _refused(tmp_path / "a", missing)
-    wrong = {**t, "text_model.encoder.layers.1.self_attn.k_proj.weight": np.ones((64, 32), np.float32)}
-    message = _refused(tmp_path / "b", wrong)
-    assert (
-        "wrong shapes: text_model.encoder.layers.1.self_attn.k_proj.weight: [64, 32] in the checkpoint, "
-        in message
-    )
-    assert "the model needs [64, 64]" in message
-    extra = {**t, "vision_model.encoder.layers.2.mlp.fc1.bias": np.ones(256, np.float32)}
-    assert "unexpected keys: ['vision_model.encoder.layers.2.mlp.fc1.bias']" in _refused(
-        tmp_path / "c", extra
-    )
-    config = _config_json()
-    config["vision_config"] = {**config["vision_config"], "patch_size": 4}  # a config that lies
-    message = _refused(tmp_path / "d", t, config)
-    assert "vision_model.embeddings.patch_embedding.weight: [64, 3, 8, 8]" in message
-    assert "vision_model.embeddings.position_embedding.weight: [16, 64]" in message
+    assert "vision_model.embeddings.patch_embedding.weight: [64, 3, 8, 8]" in str(err.value)
+    assert "vision_model.embeddings.position_embedding.weight: [16, 64]" in str(err.value)
 
 
 def test_config_from_source():
@@ -284,9 +217,9 @@ def test_tokenizer_needs_a_model_file(tmp_path):
         siglip_text.SiglipTokenizer.from_folder(str(tmp_path))
 
 
-def test_tokenized_text_runs_the_text_tower(converted, tmp_path):
+def test_tokenized_text_runs_the_text_tower(tmp_path):
     """Ids from a tokenizer whose vocabulary fits the dev model (300) go through `encode_text`."""
-    model, _ = models.load(converted)
+    model = loaded("siglip_dev")
     folder = tmp_path / "tok"
     folder.mkdir()
     os.rename(
