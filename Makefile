@@ -40,7 +40,7 @@ test-fast: $(STAMP)
 
 coverage: $(STAMP)
 	$(VENV)/bin/python -m coverage erase
-	$(VENV)/bin/python -m coverage run -m pytest -q -p no:xdist
+	$(VENV)/bin/python -m coverage run -m pytest -q -n 2 --dist loadgroup
 	$(VENV)/bin/python -m coverage combine -q
 	$(VENV)/bin/python -m coverage report
 

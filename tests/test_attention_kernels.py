@@ -85,6 +85,7 @@ def test_auto_falls_back_to_xla_when_cudnn_refuses(monkeypatch, caplog):
         ak.attention(q, k, v, impl="cudnn")
 
 
+@pytest.mark.slow
 def test_the_config_field_reaches_every_attention_layer():
     block = config_lib.encoder("toy-vit")
     assert block.attention == "auto"

@@ -23,6 +23,7 @@ def _bench(script: str, *args: str, timeout: int = 300) -> str:
     return result.stdout
 
 
+@pytest.mark.slow
 def test_knn_bench(tmp_path):
     out = _bench(
         "knn.py",
@@ -44,6 +45,7 @@ def test_knn_bench(tmp_path):
     assert figures["agreement"] == 1.0 and figures["results"]["gesture_jax knn_classify"]["gflops"] > 0
 
 
+@pytest.mark.slow
 def test_input_pipeline_bench(tmp_path):
     out = _bench(
         "input_pipeline.py",

@@ -122,6 +122,7 @@ print(json.dumps([m for m in messages if "toy_gestures/real_small" in m]))
 """
 
 
+@pytest.mark.slow
 def test_two_processes_build_into_one_empty_data_dir_once(tmp_path):
     data_dir = tmp_path / "tfds"
     ready = [str(tmp_path / "ready0"), str(tmp_path / "ready1")]

@@ -22,6 +22,7 @@ def _load(path):
     return module
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("path", CONFIGS)
 def test_config_loads(path):
     module = _load(path)

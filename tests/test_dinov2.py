@@ -124,6 +124,7 @@ def test_swiglu_ffn_as_dinov2_giant(tmp_path):
     assert max_diff(got, _reference_features(tensors, video)) <= 1e-5
 
 
+@pytest.mark.slow
 def test_registered_sizes():
     """S/B/L/g at 14-px patches with the 37×37 table: parameter counts of the released models (mask_token
     excluded) and ViT-g's SwiGLU width 4096."""

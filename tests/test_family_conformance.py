@@ -38,11 +38,16 @@ from port_cases import cli, cli_in_process, max_diff
 from gesture_jax import models
 from gesture_jax.models import model_dir, registry
 
-by_case = pytest.mark.parametrize("case", CASES, ids=str)
+# The fast tier (`make test-fast`) checks the first case of each family; `make test` checks every case.
+_FIRST_OF_FAMILY = {case.family: case for case in reversed(CASES)}
 
 
-def _marks(case, check: str) -> list:
-    return [pytest.mark.slow] if check in case.slow_checks else []
+def _marks(case, check: str = "") -> list:
+    slow = check in case.slow_checks or _FIRST_OF_FAMILY[case.family] is not case
+    return [pytest.mark.slow] if slow else []
+
+
+by_case = pytest.mark.parametrize("case", [pytest.param(c, id=c.name, marks=_marks(c)) for c in CASES])
 
 
 def _cases(check: str):
@@ -124,6 +129,7 @@ def test_the_model_matches_every_reference_output(case):
         assert max_diff(got[output.name], want) <= output.tol, output.name
 
 
+@pytest.mark.slow_variants
 @_cases("bfloat16")
 def test_bfloat16_compute_stays_within_5e_2(case):
     outputs = tuple(o for o in _table_outputs(case) if o.name in case.bfloat16)
@@ -174,6 +180,7 @@ def test_verify_counts_every_tensor_and_names_a_changed_one(case, tmp_path):
 # ----------------------------------------------------------------------------- frame counts and sizes
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("case, frames", _each("frame_counts", "frames"))
 def test_other_frame_counts_run_by_the_family_rule(case, frames):
     assert models.load(converted(case.name).dst, num_frames=frames)[1].num_frames == frames
@@ -196,6 +203,7 @@ def test_other_frame_counts_run_by_the_family_rule(case, frames):
         assert max_diff(got[output.name], want) <= output.tol, output.name
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("case, size", _each("sizes", "sizes"))
 def test_other_frame_sizes_run(case, size):
     model = loaded(case.name)
@@ -220,7 +228,7 @@ def test_clips_it_cannot_run_are_refused_with_the_reason(case, refusal):
 
 @pytest.mark.parametrize(
     "case, damage",
-    [pytest.param(c, d, id=f"{c}-{d.kind}-{d.key}") for c in CASES for d in c.damages],
+    [pytest.param(c, d, id=f"{c}-{d.kind}-{d.key}", marks=_marks(c)) for c in CASES for d in c.damages],
 )
 def test_a_damaged_checkpoint_is_refused_naming_the_key(case, damage, tmp_path):
     source = read_source(case)

@@ -72,6 +72,7 @@ def test_features_match_a_direct_forward_pass(toy_data_dir, tmp_path):
     np.testing.assert_allclose(feats.vectors[5], expected, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_multi_view_features_average_the_views(toy_data_dir, tmp_path):
     overrides = dict(
         num_clips=2,

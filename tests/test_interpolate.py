@@ -33,6 +33,7 @@ def test_endpoints_are_exact_and_the_midpoint_is_the_mean():
         np.testing.assert_array_equal(v, before[k])
 
 
+@pytest.mark.slow
 def test_interpolated_features_move_between_the_two():
     frozen, tuned = _pair()
     video = jax.random.uniform(jax.random.key(0), (2, *_input_shape(frozen)))

@@ -197,7 +197,7 @@ def test_gallery_mask_is_checked():
         knn.knn_neighbours(gallery, queries, k=3, gallery_mask=np.array([1, 1, 0, 0, 0], bool))
 
 
-@pytest.mark.slow_variants
+@pytest.mark.slow
 @pytest.mark.parametrize("num_devices", [1, 8])
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
 def test_the_bfloat16_screen_finds_the_float32_neighbours(num_devices, metric):

@@ -23,6 +23,7 @@ def test_toy_vit_shapes_and_determinism():
     assert not np.allclose(other.features(jnp.asarray(video, jnp.float32)), feats)
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_keeps_float32_params_and_is_close():
     video = jnp.asarray(np.random.default_rng(1).normal(size=(2, 8, 32, 32, 3)), jnp.float32)
     f32, _ = models.create("toy-vit", seed=0)

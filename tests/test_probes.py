@@ -216,7 +216,7 @@ def test_larger_weight_decay_gives_smaller_weights(fitted):
     assert norms[0] > norms[1] > norms[2] > 0
 
 
-@pytest.mark.slow_variants
+@pytest.mark.slow
 @pytest.mark.parametrize("devices", [slice(0, 1), slice(5, 6)])
 def test_linear_probe_is_bit_identical_on_any_mesh(fitted, devices):
     x, y, _, fits = fitted
@@ -227,6 +227,7 @@ def test_linear_probe_is_bit_identical_on_any_mesh(fitted, devices):
             np.testing.assert_array_equal(getattr(a, field), getattr(b, field))
 
 
+@pytest.mark.slow
 def test_linear_probe_absent_class_and_constant_feature():
     x, y, queries = _separable(1, num_classes=3)
     y = np.where(y == 1, 3, y)  # classes 0, 2, 3 of 4

@@ -45,6 +45,7 @@ def test_real_mp4_decodes_every_frame_in_order(reference):
     assert np.abs(frames.astype(np.float32) - reference).mean() < 6  # JPEG q90, chroma halved, at 64²
 
 
+@pytest.mark.slow
 def test_edit_list_shortfall_is_tolerated_and_counted(reference, tmp_path):
     edited = tmp_path / "edit_list.mp4"
     release.remux_with_edit_list(release.REAL_VIDEO, edited, hidden=2)

@@ -98,6 +98,7 @@ def test_config_from_source():
             siglip.config_from_source(bad)
 
 
+@pytest.mark.slow
 def test_registered_sizes_build_the_public_shapes():
     for name, tokens, params in [("siglip2-b16", 196, 375e6), ("siglip2-so400m14", 729, 1.13e9)]:
         info = registry.get(name)

@@ -139,6 +139,7 @@ def test_npz_source_reads_no_pickles(tmp_path):
         sources.read("videoprism_npz", path(ENCODER, "checkpoint.npz"), state_key="model")
 
 
+@pytest.mark.slow
 def test_registered_sizes_and_protocol():
     """The public sizes have the published parameter counts (114M, 354M, 248M, 580M) and take frames in
     [0, 1] (mean 0, std 1) at 288², 16 frames (base) or 8 (large)."""

@@ -106,6 +106,7 @@ def test_unnormalised_features_are_an_error():
         zeroshot.zeroshot_scores(unit, _unit_rows(np.eye(2)))
 
 
+@pytest.mark.slow
 def test_class_embeddings_with_the_toy_model(tmp_path):
     model, _ = models.create("toy-viclip")
     vocab = _write_small_merges(tmp_path / "merges.txt.gz")
@@ -125,6 +126,7 @@ def test_class_embeddings_with_the_toy_model(tmp_path):
 # --- parity with the official ViCLIP zero-shot numbers ----------------------------------------------
 
 
+@pytest.mark.slow
 def test_matches_official_viclip_scores(tmp_path):
     z = np.load(FIXTURE)
     config = json.loads(z["config"].item())

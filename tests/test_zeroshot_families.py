@@ -135,6 +135,7 @@ def _check_prompt_lab(rows, model, q, vocab, tokenizer, context_length, logits):
     assert {r.method for r in rows if "shots" in r.settings} == {"text_fewshot", "prototype", "zeroshot"}
 
 
+@pytest.mark.slow
 def test_videoprism_text_embedding_uses_the_paddings(lvt_converted):
     """Through zeroshot.encode_texts (rows padded to the compiled size), each text's embedding is the
     one encode_text gives it alone, with its paddings."""
