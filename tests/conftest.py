@@ -2,6 +2,7 @@
 of tfds_builders registered."""
 
 import atexit
+import collections
 import os
 import shutil
 import tempfile
@@ -63,6 +64,19 @@ def mode_runs(toy_data_dir, tmp_path_factory):
     return ModeRuns(toy_data_dir, tmp_path_factory)
 
 
+def _worker_group(item) -> str:
+    """A module's tests share a worker (its module-scoped fixtures are made once), and so do the tests
+    of one mode's shared runs (`mode_runs`): the kit's, by its `name` parameter, and others marked
+    `uses_mode(<mode>)`."""
+    if "mode_runs" not in item.fixturenames:
+        return item.module.__name__
+    marker = item.get_closest_marker("uses_mode")
+    callspec = getattr(item, "callspec", None)
+    if marker is None and (callspec is None or "name" not in callspec.params):
+        raise pytest.UsageError(f"{item.nodeid} uses mode_runs: mark it @pytest.mark.uses_mode(<mode>)")
+    return f"mode_runs[{marker.args[0] if marker else callspec.params['name']}]"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
     """Tiers and workers.
@@ -70,9 +84,9 @@ def pytest_collection_modifyitems(config, items):
     A test marked `slow_variants` runs its first parameter set in the fast tier and the others in the
     full suite only (marked `slow`): the fast tier touches the behaviour once, `make test` covers every case.
 
-    With two workers (`make test`: pytest-xdist, --dist loadgroup) each module's tests run on one worker,
-    so a module-scoped fixture is made once; every test that uses the session's mode runs joins one group,
-    so those runs are made once too.
+    With two workers (`make test`: pytest-xdist, --dist loadgroup) each group of `_worker_group` runs on
+    one worker. Groups with the most slow cases go first, so the long ones start at once and the short ones
+    fill in at the end instead of one worker finishing long after the other.
     """
     seen = set()
     for item in items:
@@ -81,5 +95,8 @@ def pytest_collection_modifyitems(config, items):
             if function in seen:
                 item.add_marker(pytest.mark.slow)
             seen.add(function)
-        group = "mode_runs" if "mode_runs" in item.fixturenames else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
+    groups = {id(item): _worker_group(item) for item in items}
+    slow = collections.Counter(groups[id(i)] for i in items if i.get_closest_marker("slow") is not None)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+    items.sort(key=lambda item: -slow[groups[id(item)]])  # stable: each group keeps its order

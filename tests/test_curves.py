@@ -38,6 +38,7 @@ def test_draws_are_nested():
 
 
 @pytest.mark.slow
+@pytest.mark.uses_mode("curves")
 def test_curves_mode(mode_runs):
     run = mode_runs.reference("curves")  # the curves case of the mode kit (tests/mode_cases.py)
     config, tmp_path = run.config, Path(run.workdir)

@@ -21,6 +21,9 @@ SYN, REAL, QUERIES = (
 )
 
 
+pytestmark = pytest.mark.uses_mode("diagnose")  # a shared run: its tests share a worker
+
+
 @pytest.fixture(scope="module")
 def run(mode_runs):
     """The diagnose case's run of the mode kit (tests/mode_cases.py), shared with its other checks."""

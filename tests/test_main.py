@@ -8,6 +8,9 @@ import numpy as np
 import pytest
 from main_runs import run_main
 
+# The tests reading the session's shared knn runs share a worker with them (tests/conftest.py).
+pytestmark = pytest.mark.uses_mode("knn")
+
 
 def _main(workdir, *flags, devices=1, data_dir=None):
     if data_dir:

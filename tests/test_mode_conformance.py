@@ -7,6 +7,7 @@ workdir resumes from what the first run left (cached features, the final checkpo
 import json
 import logging
 import os
+import re
 
 import pytest
 from main_runs import run_two, with_coordinator
@@ -61,15 +62,24 @@ def _metrics(workdir) -> list[dict]:
 def test_two_processes_give_the_one_process_results(mode_runs, name, tmp_path):
     """2 processes × 4 devices against 1 × 8, from the same command per process with the coordinator
     flags: the same files, written by process 0 alone. Training sums gradients across devices in one fixed
-    order, so fine-tuning is bit-identical too (weights checksum in final.json, the training log)."""
+    order, so fine-tuning is bit-identical too (weights checksum in final.json, the training log). A mode
+    that builds missing toy sets starts from an empty data_dir both processes see: process 0 builds while
+    process 1 waits for it."""
     case, reference = CASES[name], mode_runs.reference(name)
-    results = run_two(case.config, tmp_path, with_coordinator(*as_flags(mode_runs.fields(name))))
-    assert outputs(tmp_path, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
-    (out0, _), (out1, err1) = results
+    fields = mode_runs.fields(name)
+    if case.builds_data:
+        fields["data.data_dir"] = str(tmp_path / "data")
+    workdir = tmp_path / "workdir"
+    results = run_two(case.config, workdir, with_coordinator(*as_flags(fields)))
+    assert outputs(workdir, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
+    (out0, err0), (out1, err1) = results
     assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
     assert "| " in out0 and "| " not in out1  # only process 0 prints the table
+    if case.builds_data:
+        building = re.compile(r"building toy_gestures/\w+ into")
+        assert building.search(err0) and not building.search(err1)
     if os.path.exists(os.path.join(reference.workdir, "metrics.jsonl")):
-        assert _metrics(tmp_path) == _metrics(reference.workdir) and len(_metrics(tmp_path)) >= 3
+        assert _metrics(workdir) == _metrics(reference.workdir) and len(_metrics(workdir)) >= 3
 
 
 @pytest.mark.parametrize("name", MODES)

@@ -1,16 +1,17 @@
 """Two processes with four CPU devices each, started as a user would on two hosts: the same command per
-process, either with the coordinator flags or from a launcher's environment (SLURM's srun variables here)
-that `parallel.initialize` detects, and building a missing toy set once per disk.
+process, here from a launcher's environment (SLURM's srun variables) that `parallel.initialize` detects,
+each host building the missing toy sets on its own disk.
 
-That every mode's results on 2 × 4 devices are those of 1 × 8 is checked by the mode kit
-(tests/test_mode_conformance.py); here the demo's reference run is the kit's knn case.
+The mode kit (tests/test_mode_conformance.py) checks every mode on 2 × 4 devices against 1 × 8 with the
+coordinator flags (the demo's from an empty shared data_dir that process 0 builds); its knn case's
+reference run is the one here.
 """
 
 import pytest
-from main_runs import coordinator_flags, free_port, run_two
+from main_runs import free_port, run_two
 from mode_cases import CASES, outputs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.uses_mode("knn")]
 CONFIG = CASES["knn"].config
 
 
@@ -35,17 +36,4 @@ def test_two_processes_from_a_slurm_environment_each_build_their_toy_sets(mode_r
     assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
     assert "building toy_gestures/real_small into" in err0
     assert "building toy_gestures/real_small into this host's" in err1
-    assert outputs(tmp_path / "workdir") == outputs(mode_runs.reference("knn").workdir)
-
-
-def test_two_processes_build_a_shared_missing_toy_set_once(mode_runs, tmp_path):
-    """Process 0 builds into a data_dir both processes see while the other waits for it."""
-    address = f"127.0.0.1:{free_port()}"
-
-    def flags_of(i):
-        return (f"--config.data.data_dir={tmp_path / 'data'}", *coordinator_flags(i, address))
-
-    (_, err0), (_, err1) = run_two(CONFIG, tmp_path / "workdir", flags_of)
-    assert "building toy_gestures/real_small into" in err0
-    assert "building toy_gestures/real_small into" not in err1
     assert outputs(tmp_path / "workdir") == outputs(mode_runs.reference("knn").workdir)

@@ -241,6 +241,7 @@ def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.uses_mode("zeroshot")
 def test_demo_writes_a_predictions_file_for_every_row(mode_runs):
     """The zero-shot case of the mode kit (tests/mode_cases.py): per prompt set its ensemble, per set of
     several prompts each single one (6 + 6), and per few-shot gallery and shot count text + examples,
