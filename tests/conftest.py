@@ -85,8 +85,9 @@ def pytest_collection_modifyitems(config, items):
     full suite only (marked `slow`): the fast tier touches the behaviour once, `make test` covers every case.
 
     With two workers (`make test`: pytest-xdist, --dist loadgroup) each group of `_worker_group` runs on
-    one worker. Groups with the most slow cases go first, so the long ones start at once and the short ones
-    fill in at the end instead of one worker finishing long after the other.
+    one worker. The mode runs' groups go first (each runs the entry point in several processes), then the
+    groups with the most slow cases, so the long ones start at once and the short ones fill in at the end
+    instead of one worker finishing long after the other.
     """
     seen = set()
     for item in items:
@@ -99,4 +100,5 @@ def pytest_collection_modifyitems(config, items):
     slow = collections.Counter(groups[id(i)] for i in items if i.get_closest_marker("slow") is not None)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
-    items.sort(key=lambda item: -slow[groups[id(item)]])  # stable: each group keeps its order
+    # Stable: each group keeps its order.
+    items.sort(key=lambda item: (not groups[id(item)].startswith("mode_runs["), -slow[groups[id(item)]]))
