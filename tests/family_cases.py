@@ -200,6 +200,12 @@ def _vit_tokens(first64: bool = False) -> Output:
     return Output("block_out_1", lambda m, v: m.tokens(v["video_bthwc"]))
 
 
+def _vit_outputs(first64: bool = False) -> tuple[Output, ...]:
+    """A fine-tuned official ViT's feature, logits and last block's tokens."""
+    logits = Output("logits", lambda m, v: m(v["video_bthwc"]))
+    return _features("video_bthwc"), logits, _vit_tokens(first64)
+
+
 def _viclip_at(frames: int) -> tuple[tuple[Output, ...], tuple[Output, ...]]:
     """ViCLIP's reference at another frame count ((video outputs, text outputs)): the temporal table
     interpolated (more frames) or truncated (fewer) at load, and the same features from the
@@ -498,11 +504,7 @@ CASES: tuple[Case, ...] = (
     ),
     _official(
         "umt_dev_native",
-        (
-            _features("video_bthwc"),
-            Output("logits", lambda m, v: m(v["video_bthwc"])),
-            _vit_tokens(first64=True),
-        ),
+        _vit_outputs(first64=True),
         verify_tensors=32,
         verify_edit="blocks.0.attn.qkv.weight",
         verify_message="blocks.0.attn.qkv.weight: 1 of 3072 values differ",
@@ -513,11 +515,7 @@ CASES: tuple[Case, ...] = (
     ),
     _official(
         "umt_dev_interp",
-        (
-            _features("video_bthwc"),
-            Output("logits", lambda m, v: m(v["video_bthwc"])),
-            _vit_tokens(),
-        ),
+        _vit_outputs(),
         verify_tensors=33,
         verify_edit="pos_embed",
         verify_message="pos_embed: 1 of 2048 values differ",
@@ -531,11 +529,7 @@ CASES: tuple[Case, ...] = (
     ),
     _official(
         "videomae_v1_dev",
-        (
-            _features("video_bthwc"),
-            Output("logits", lambda m, v: m(v["video_bthwc"])),
-            _vit_tokens(),
-        ),
+        _vit_outputs(),
         verify_tensors=32,
         verify_edit="fc_norm.weight",
         verify_message="fc_norm.weight: 1 of 32 values differ",
@@ -551,11 +545,7 @@ CASES: tuple[Case, ...] = (
     ),
     _official(
         "videomae_v2_dev",
-        (
-            _features("video_bthwc"),
-            Output("logits", lambda m, v: m(v["video_bthwc"])),
-            _vit_tokens(),
-        ),
+        _vit_outputs(),
         verify_tensors=32,
         verify_edit="head.bias",
         verify_message="head.bias: 1 of 5 values differ",
