@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from mode_cases import write_small_merges
 
 from gesture_jax import models, prompts, text, zeroshot
 from gesture_jax.ports import convert
@@ -109,7 +109,7 @@ def test_unnormalised_features_are_an_error():
 @pytest.mark.slow
 def test_class_embeddings_with_the_toy_model(tmp_path):
     model, _ = models.create("toy-viclip")
-    vocab = _write_small_merges(tmp_path / "merges.txt.gz")
+    vocab = write_small_merges(tmp_path / "merges.txt.gz")
     names = prompts.ROCOG_V2_CLASSES
     ensembled = zeroshot.class_embeddings(model, "names_templates", names, vocab_path=vocab)
     assert ensembled.shape == (7, 64)
@@ -141,14 +141,3 @@ def test_matches_official_viclip_scores(tmp_path):
     np.testing.assert_allclose(zeroshot.zeroshot_logits(video, texts), z["logits_100cos"], atol=1e-4, rtol=0)
     np.testing.assert_allclose(probs, z["scores"], atol=1e-5, rtol=0)
     np.testing.assert_array_equal(predictions, z["topk_labels"][:, 0])
-
-
-# --- end to end --------------------------------------------------------------------------------------
-
-
-def _write_small_merges(path: Path) -> Path:
-    """A CLIP-format merges file with a few merges: ids stay far below 49408, so toy-viclip embeds them."""
-    merges = ["a d", "v a", "h a", "e n", "o n", "r e", "i n", "t h"]
-    with gzip.open(path, "wt", encoding="utf-8") as f:
-        f.write("\n".join(["#version: 0.2", *merges]) + "\n")
-    return path
