@@ -29,8 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 from checkpoint_files import tensor, write_zip
 from flax import nnx
-from port_cases import CHECKPOINTS, MODELS, ROOT, cli_in_process
-from safetensors.numpy import save_file
+from port_cases import CHECKPOINTS, MODELS, ROOT, HFCase, cli_in_process
 
 from gesture_jax import models
 from gesture_jax.models import registry
@@ -697,10 +696,7 @@ def write_source(case: Case, path: str, source: sources.Source) -> str:
     """`source` (edited) written in the case's checkpoint format at `path`: a folder beside a copy of
     the case's config.json, an .npz, or a torch.save zip with the tensors under the same state key."""
     if case.format == "hf":
-        os.makedirs(path)
-        shutil.copy(os.path.join(case.src, "config.json"), path)
-        save_file(source.tensors, os.path.join(path, "model.safetensors"))
-        return path
+        return HFCase(os.path.basename(case.src)).folder(path, source.tensors)
     if case.format == "videoprism_npz":
         np.savez(f"{path}.npz", **source.tensors)
         return f"{path}.npz"

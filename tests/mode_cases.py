@@ -13,7 +13,7 @@ import dataclasses
 import glob
 import gzip
 import os
-import shutil
+import subprocess
 
 from main_runs import run_main
 
@@ -86,12 +86,7 @@ def load_config(case: ModeCase, fields: dict[str, object]):
     """The case's config with `fields` set, as `--config.<field>=<value>` sets them."""
     config = config_lib.load_file(case.config)
     with config.unlocked():
-        for key, value in fields.items():
-            node = config
-            *parents, leaf = key.split(".")
-            for name in parents:
-                node = node[name]
-            node[leaf] = value
+        config.update_from_flattened_dict(fields)
     return config
 
 
@@ -103,7 +98,7 @@ def run_here(config, workdir) -> list:
     return modes.get(config.mode).run(config, str(workdir))
 
 
-def run_one_device(case: ModeCase, workdir, fields: dict[str, object]) -> None:
+def run_one_device(case: ModeCase, workdir, fields: dict[str, object]) -> subprocess.CompletedProcess:
     """The case as a user runs it on one device (`python -m gesture_jax.main`); it must succeed."""
     flags = as_flags({**fields, **dict(case.one_device)})
     result = run_main(case.config, workdir, *flags, devices=1, timeout=600)
@@ -116,11 +111,6 @@ def outputs(workdir, names: tuple[str, ...] = ()) -> dict[str, str]:
     paths = [os.path.join(workdir, "results.json"), *glob.glob(os.path.join(workdir, "predictions_*.csv"))]
     paths += [os.path.join(workdir, n) for n in names]
     return {os.path.basename(p): open(p).read() for p in sorted(paths)}
-
-
-def copy_workdir(src, dst) -> str:
-    shutil.copytree(src, dst)
-    return str(dst)
 
 
 @dataclasses.dataclass

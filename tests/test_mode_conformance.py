@@ -8,10 +8,11 @@ import json
 import logging
 import os
 import re
+import shutil
 
 import pytest
 from main_runs import run_two, with_coordinator
-from mode_cases import CASES, as_flags, copy_workdir, load_config, outputs, run_here
+from mode_cases import CASES, as_flags, load_config, outputs, run_here
 
 from gesture_jax import report
 
@@ -85,7 +86,7 @@ def test_two_processes_give_the_one_process_results(mode_runs, name, tmp_path):
 @pytest.mark.parametrize("name", MODES)
 def test_a_rerun_resumes_and_reports_the_same(mode_runs, name, tmp_path, caplog):
     case, reference = CASES[name], mode_runs.reference(name)
-    workdir = copy_workdir(reference.workdir, tmp_path / "again")
+    workdir = shutil.copytree(reference.workdir, tmp_path / "again")
     with caplog.at_level(logging.INFO):
         rows = run_here(load_config(case, reference.fields), workdir)
     assert [report.row_json(r) for r in rows] == [report.row_json(r) for r in reference.rows]
