@@ -66,15 +66,17 @@ def mode_runs(toy_data_dir, tmp_path_factory):
 
 def _worker_group(item) -> str:
     """A module's tests share a worker (its module-scoped fixtures are made once), and so do the tests
-    of one mode's shared runs (`mode_runs`): the kit's, by its `name` parameter, and others marked
-    `uses_mode(<mode>)`."""
+    of one mode's shared runs (`mode_runs`; group `mode_runs.<mode>`): the kit's, by its `name`
+    parameter, and others marked `uses_mode(<mode>)`."""
     if "mode_runs" not in item.fixturenames:
         return item.module.__name__
     marker = item.get_closest_marker("uses_mode")
     callspec = getattr(item, "callspec", None)
     if marker is None and (callspec is None or "name" not in callspec.params):
         raise pytest.UsageError(f"{item.nodeid} uses mode_runs: mark it @pytest.mark.uses_mode(<mode>)")
-    return f"mode_runs[{marker.args[0] if marker else callspec.params['name']}]"
+    # No brackets in a group's name: xdist reads the group after the last "@" only when no "]" follows it
+    # (a parameter id's), so "mode_runs[knn]" would silently make every test a group of its own.
+    return f"mode_runs.{marker.args[0] if marker else callspec.params['name']}"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -101,4 +103,14 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
     # Stable: each group keeps its order.
-    items.sort(key=lambda item: (not groups[id(item)].startswith("mode_runs["), -slow[groups[id(item)]]))
+    items.sort(key=lambda item: (not groups[id(item)].startswith("mode_runs."), -slow[groups[id(item)]]))
+
+
+def pytest_xdist_node_collection_finished(node, ids):
+    """With `--dist loadgroup`, a worker's test ids must carry their groups (`<id>@<group>`, as
+    pytest-xdist passes them to its scheduler), or the groups would be ignored without a word."""
+    if node.config.getoption("dist") == "loadgroup" and not all("@" in i for i in ids):
+        raise pytest.UsageError(
+            "pytest-xdist did not tag the tests with their groups: this pytest and pytest-xdist do not "
+            "group tests (install the versions of requirements-dev.txt)"
+        )
