@@ -154,30 +154,37 @@ def knn_neighbours(
     if gallery_mask is not None:
         bias = np.where(gallery_mask, bias, -np.inf).astype(np.float32)
 
+    # Compiled once per shape class, not per call: the search finds `width` ≥ k neighbours (k rounded up,
+    # at least 8; the first k of an exact top-width are the top k, tie rule included), each device's
+    # slice and each query block are padded to a few sizes (`parallel.padded_size`), and the metric's
+    # scale is an argument. A sweep over k, metrics, folds and galleries of nearby sizes reuses one
+    # program.
+    width = max(8, 1 << (k - 1).bit_length())
     num_devices = mesh.devices.size
-    per_device = max(math.ceil(len(gallery) / num_devices), k)  # every device proposes k candidates
-    block = min(per_device, max(gallery_block, k))
+    per_device = parallel.padded_size(max(math.ceil(len(gallery) / num_devices), width))
+    block = min(per_device, max(gallery_block, width))
     rows = per_device * num_devices
     g = parallel.shard_rows(gallery, mesh, rows=rows)
     b = parallel.shard_rows(bias, mesh, rows=rows, fill=-np.inf)  # padding never wins
+    scale = parallel.replicate(np.float32(scale), mesh)
     num_queries = len(queries)
     num_blocks = math.ceil(num_queries / query_block) or 1
     per_block = -(-num_queries // num_blocks)
-    query_block = max(-(-per_block // 8) * 8, 8)  # even blocks, a multiple of 8
+    query_block = min(parallel.padded_size(per_block), max(-(-max(query_block, per_block) // 8) * 8, 8))
     queries = np.pad(queries, ((0, num_blocks * query_block - num_queries), (0, 0)))
     starts = range(0, len(queries), query_block)
     if not screen:
-        search = _search_fn(mesh, k, scale, block)
-        out = [search(parallel.replicate(queries[i : i + query_block], mesh), g, b) for i in starts]
-        return np.concatenate([parallel.to_host(o) for o in out])[:num_queries]
+        search = _search_fn(mesh, width, block)
+        out = [search(scale, parallel.replicate(queries[i : i + query_block], mesh), g, b) for i in starts]
+        return np.concatenate([parallel.to_host(o) for o in out])[:num_queries, :k]
 
-    candidates = min(per_device, max(SCREEN_CANDIDATES, 2 * k))
+    candidates = min(per_device, max(SCREEN_CANDIDATES, 2 * width))
     # The screen's blocks are equal (each device's slice padded on device to a whole number of them).
-    num_screen_blocks = math.ceil(per_device / max(gallery_block, k))
+    num_screen_blocks = math.ceil(per_device / max(gallery_block, width))
     screen_block = math.ceil(per_device / num_screen_blocks)
     if screen_block > SCREEN_CHUNK:
         screen_block = -(-screen_block // SCREEN_CHUNK) * SCREEN_CHUNK
-    screened = _screened_search_fn(mesh, k, scale, screen_block, candidates)
+    screened = _screened_search_fn(mesh, width, screen_block, candidates)
     gt = _screen_layout(mesh, screen_block, num_screen_blocks)(g)  # [blocks, D, block] bfloat16, once
     n = parallel.shard_rows(norms.astype(np.float32), mesh, rows=rows)
     # Rounding of the final float32 additions, relative to the terms (‖g‖² for L2; 0 for cosine).
@@ -185,16 +192,17 @@ def knn_neighbours(
         (2.0**-22 * np.abs(np.where(np.isfinite(bias), bias, 0))).astype(np.float32), mesh, rows=rows
     )
     out = [
-        screened(parallel.replicate(queries[i : i + query_block], mesh), g, gt, b, n, slack) for i in starts
+        screened(scale, parallel.replicate(queries[i : i + query_block], mesh), g, gt, b, n, slack)
+        for i in starts
     ]
     neighbours = np.concatenate([parallel.to_host(o[0]) for o in out])[:num_queries]
     proven = np.concatenate([parallel.to_host(o[1]) for o in out])[:num_queries]
     if not proven.all():  # searched again in float32 alone (padded to a multiple of 8: few shapes)
         redo = np.flatnonzero(~proven)
-        exact = _search_fn(mesh, k, scale, block)
+        exact = _search_fn(mesh, width, block)
         padded = np.pad(queries[redo], ((0, -len(redo) % 8), (0, 0)))
-        neighbours[redo] = parallel.to_host(exact(parallel.replicate(padded, mesh), g, b))[: len(redo)]
-    return neighbours
+        neighbours[redo] = parallel.to_host(exact(scale, parallel.replicate(padded, mesh), g, b))[: len(redo)]
+    return neighbours[:, :k]
 
 
 def _top_k(scores: jax.Array, k: int, chunk: int = 128) -> tuple[jax.Array, jax.Array]:
@@ -248,10 +256,11 @@ def _unit_rows(x: np.ndarray, squared_norms: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=None)
-def _search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int):
-    """Jitted search for one mesh and k; recompiles only when the query block or gallery shape changes."""
+def _search_fn(mesh: jax.sharding.Mesh, k: int, block: int):
+    """Jitted search for one mesh and k; recompiles only when the query block or gallery shape changes.
+    `scale` (a float32 scalar): 2 for L2, 1 for cosine."""
 
-    def local_top_k(q, g, b):
+    def local_top_k(scale, q, g, b):
         # q: [Q, D] replicated; g: [L, D] and b: [L], this device's gallery slice, scanned in blocks of
         # `block` rows (a last, shorter block separately) so memory stays at Q × block scores.
         offset = jax.lax.axis_index(parallel.DATA) * g.shape[0]
@@ -277,13 +286,13 @@ def _search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int):
     sharded = jax.shard_map(
         local_top_k,
         mesh=mesh,
-        in_specs=(P(), P(parallel.DATA), P(parallel.DATA)),
+        in_specs=(P(), P(), P(parallel.DATA), P(parallel.DATA)),
         out_specs=(P(None, parallel.DATA), P(None, parallel.DATA)),
     )
 
     @jax.jit
-    def search(q, g, b):
-        return _across_devices(*sharded(q, g, b), k, mesh)
+    def search(scale, q, g, b):
+        return _across_devices(*sharded(scale, q, g, b), k, mesh)
 
     return search
 
@@ -303,11 +312,11 @@ def _screen_layout(mesh: jax.sharding.Mesh, block: int, num_blocks: int):
 
 
 @functools.lru_cache(maxsize=None)
-def _screened_search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: int, candidates: int):
+def _screened_search_fn(mesh: jax.sharding.Mesh, k: int, block: int, candidates: int):
     """Like `_search_fn`, with a bfloat16 screen: returns (neighbours [Q, k], proven [Q] bool)."""
     c = candidates
 
-    def local(q, g, gt, b, n, slack):
+    def local(scale, q, g, gt, b, n, slack):
         # This device's slice: g [L, D] float32, gt [L / block, D, block] bfloat16, b bias, n norms and
         # slack [L].
         offset = jax.lax.axis_index(parallel.DATA) * g.shape[0]
@@ -350,13 +359,13 @@ def _screened_search_fn(mesh: jax.sharding.Mesh, k: int, scale: float, block: in
     sharded = jax.shard_map(
         local,
         mesh=mesh,
-        in_specs=(P(), *[P(parallel.DATA)] * 5),
+        in_specs=(P(), P(), *[P(parallel.DATA)] * 5),
         out_specs=(P(None, parallel.DATA),) * 3,
     )
 
     @jax.jit
-    def search(q, g, gt, b, n, slack):
-        s, i, proven = sharded(q, g, gt, b, n, slack)  # [Q, k · devices], device-major
+    def search(scale, q, g, gt, b, n, slack):
+        s, i, proven = sharded(scale, q, g, gt, b, n, slack)  # [Q, k · devices], device-major
         proven = jax.lax.with_sharding_constraint(proven, parallel.replicated(mesh))
         return _across_devices(s, i, k, mesh), proven.all(axis=1)
 

@@ -118,6 +118,12 @@ def global_batch_from_local(local: np.ndarray, mesh: jax.sharding.Mesh) -> jax.A
     return jax.make_array_from_process_local_data(sharding, local, global_shape)
 
 
+def padded_size(n: int, minimum: int = 64) -> int:
+    """A size to pad `n` rows to so that nearby sizes share one compiled program: a power of two from
+    `minimum` up to 4096, then a multiple of 4096 (at most 4095 rows, or 2×, of padding)."""
+    return max(minimum, 1 << (n - 1).bit_length()) if n <= 4096 else -(-n // 4096) * 4096
+
+
 def shard_rows(
     x: np.ndarray, mesh: jax.sharding.Mesh, *, rows: int | None = None, fill: float = 0.0
 ) -> jax.Array:

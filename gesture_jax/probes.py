@@ -180,7 +180,7 @@ def fit_linear_probe(
     device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
     # Rows are padded (weight 0) to a size bucket, so the folds of a cross-validation and the whole
     # gallery, whose sizes differ by a few videos, share one compilation.
-    n, rows = len(features), _row_bucket(len(features))
+    n, rows = len(features), parallel.padded_size(len(features))
     x = np.zeros((rows, features.shape[1]), np.float32)
     x[:n] = _standardise(features, mean, scale)
     y = np.full(rows, labels[0], np.int32)  # a present class: an absent one's −inf logit would give 0 · inf
@@ -193,11 +193,6 @@ def fit_linear_probe(
         LinearProbe(weights[i], bias[i], mean, scale, float(decays[i]), int(steps[i]), float(grad_norm[i]))
         for i in range(len(decays))
     ]
-
-
-def _row_bucket(n: int) -> int:
-    """Padded row count: a power of two from 64 up to 4096, then a multiple of 4096."""
-    return max(64, 1 << (n - 1).bit_length()) if n <= 4096 else -(-n // 4096) * 4096
 
 
 def linear_probe_logits(probe: LinearProbe, queries: np.ndarray) -> np.ndarray:

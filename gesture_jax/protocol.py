@@ -390,7 +390,9 @@ def probe_rows(
         }
         # The linear probe reports its chosen weight decay only; KNN and prototypes every candidate.
         shown = [best] if method == "linear_probe" else list(range(len(candidates)))
-        predict = fit(gallery, [candidates[i] for i in shown])  # fitted once, for every query split
+        # Fitted once for every query split, on every candidate: the linear probe's weight decays then
+        # share the program its validation fits compiled (one λ alone would be another compilation).
+        predict = fit(gallery, candidates)
         with_protocol = method == "knn"
         for name, q in queries.items():
             where = {**describe, "queries": name}
@@ -398,7 +400,9 @@ def probe_rows(
             if with_protocol:  # the paper's row exactly as `knn_row` computes it, whatever the sweep did
                 paper = knn_row(gallery, q, **_keys(protocol, "k", "metric"), class_names=class_names,
                                 mesh=mesh, describe=where)  # fmt: skip
-            for i, p in zip(shown, predict(q.vectors)):
+            predictions = predict(q.vectors)
+            for i in shown:
+                p = predictions[i]
                 is_protocol = with_protocol and candidates[i] == protocol
                 roles = ("protocol",) * is_protocol + ("selected",) * (i == best) or ("sweep",)
                 row = score(

@@ -232,7 +232,7 @@ def test_queries_the_screen_cannot_prove_are_searched_again_in_float32(monkeypat
 
     def spy(*args):
         search = real(*args)
-        return lambda q, g, b: (redone.append(q.shape[0]), search(q, g, b))[1]
+        return lambda scale, q, g, b: (redone.append(q.shape[0]), search(scale, q, g, b))[1]
 
     monkeypatch.setattr(knn, "_search_fn", spy)
     got = knn.knn_neighbours(gallery, queries, k=3, mesh=_mesh(2))
