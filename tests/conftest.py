@@ -64,12 +64,13 @@ def mode_runs(toy_data_dir, tmp_path_factory):
     return ModeRuns(toy_data_dir, tmp_path_factory)
 
 
-def _worker_group(item) -> str:
-    """A module's tests share a worker (its module-scoped fixtures are made once), and so do the tests
-    of one mode's shared runs (`mode_runs`; group `mode_runs.<mode>`): the kit's, by its `name`
-    parameter, and others marked `uses_mode(<mode>)`."""
+def _worker_group(item) -> str | None:
+    """The tests of one mode's shared runs (`mode_runs`) share a worker: the kit's, by its `name`
+    parameter, and others marked `uses_mode(<mode>)`; so do a module's tests when they use a
+    module-scoped fixture (made once). Any other test goes alone to whichever worker is free (None)."""
     if "mode_runs" not in item.fixturenames:
-        return item.module.__name__
+        scopes = {d.scope for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs}
+        return item.module.__name__ if "module" in scopes else None
     marker = item.get_closest_marker("uses_mode")
     callspec = getattr(item, "callspec", None)
     if marker is None and (callspec is None or "name" not in callspec.params):
@@ -87,9 +88,10 @@ def pytest_collection_modifyitems(config, items):
     full suite only (marked `slow`): the fast tier touches the behaviour once, `make test` covers every case.
 
     With two workers (`make test`: pytest-xdist, --dist loadgroup) each group of `_worker_group` runs on
-    one worker. The mode runs' groups go first (each runs the entry point in several processes), then the
-    groups with the most slow cases, so the long ones start at once and the short ones fill in at the end
-    instead of one worker finishing long after the other.
+    one worker, and the other tests one by one wherever a worker is free. The mode runs' groups go first
+    (each runs the entry point in several processes), then the groups with the most slow cases, so the
+    long ones start at once and the short ones fill in at the end instead of one worker finishing long
+    after the other.
     """
     seen = set()
     for item in items:
@@ -98,7 +100,8 @@ def pytest_collection_modifyitems(config, items):
             if function in seen:
                 item.add_marker(pytest.mark.slow)
             seen.add(function)
-    groups = {id(item): _worker_group(item) for item in items}
+    # A test without a group gets one of its own, so that every id carries a group (checked below).
+    groups = {id(item): _worker_group(item) or f"alone.{i}" for i, item in enumerate(items)}
     slow = collections.Counter(groups[id(i)] for i in items if i.get_closest_marker("slow") is not None)
     for item in items:
         item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
