@@ -38,12 +38,17 @@ FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 PEAK_BF16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0}  # dense, SXM
 
 
-def parity() -> list[dict]:
+def parity(cases: list[str] | None = None) -> list[dict]:
+    """Each fixture case (all, or `cases`) converted and run in float32 and bfloat16: the largest
+    difference from the reference outputs."""
+    available = sorted(n.removesuffix(".npz") for n in os.listdir(os.path.join(FIXTURES, "models")))
+    unknown = sorted(set(cases or ()) - set(available))
+    if unknown:
+        raise SystemExit(f"--parity_cases: no fixture named {unknown}; there are {available}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name in sorted(os.listdir(os.path.join(FIXTURES, "models"))):
-            case = name.removesuffix(".npz")
-            z = np.load(os.path.join(FIXTURES, "models", name))
+        for case in cases or available:
+            z = np.load(os.path.join(FIXTURES, "models", f"{case}.npz"))
             config = json.loads(z["config"].item())
             dst = os.path.join(tmp, case)
             convert.convert(
@@ -165,13 +170,14 @@ def main() -> None:
         help="comma-separated encoder.attention choices (auto: the default users get)",
     )
     parser.add_argument("--skip_parity", action="store_true")
+    parser.add_argument("--parity_cases", default="", help="comma-separated fixture cases (default: all)")
     parser.add_argument("--profile", action="store_true", help="per-kernel profile of the best setting")
     parser.add_argument("--transfer", action="store_true", help="time host→device copies of a batch")
     parser.add_argument("--families", default="", help="more encoders to time (their own input size)")
     args = parser.parse_args()
     print(f"jax {jax.__version__} on {jax.devices()}", flush=True)
     if not args.skip_parity:
-        for row in parity():
+        for row in parity([c for c in args.parity_cases.split(",") if c] or None):
             print("parity", json.dumps(row), flush=True)
     best = None
     for batch in [int(b) for b in args.batch.split(",")]:

@@ -67,10 +67,15 @@ def mode_runs(toy_data_dir, tmp_path_factory):
 def _worker_group(item) -> str | None:
     """The tests of one mode's shared runs (`mode_runs`) share a worker: the kit's, by its `name`
     parameter, and others marked `uses_mode(<mode>)`; so do a module's tests when they use a
-    module-scoped fixture (made once). Any other test goes alone to whichever worker is free (None)."""
+    module-scoped fixture, or a session-scoped one of its own (made once). Any other test goes alone to
+    whichever worker is free (None)."""
     if "mode_runs" not in item.fixturenames:
-        scopes = {d.scope for defs in item._fixtureinfo.name2fixturedefs.values() for d in defs}
-        return item.module.__name__ if "module" in scopes else None
+        defs = [d for ds in item._fixtureinfo.name2fixturedefs.values() for d in ds]
+        shared = any(
+            d.scope == "module" or (d.scope == "session" and d.func.__module__ == item.module.__name__)
+            for d in defs
+        )
+        return item.module.__name__ if shared else None
     marker = item.get_closest_marker("uses_mode")
     callspec = getattr(item, "callspec", None)
     if marker is None and (callspec is None or "name" not in callspec.params):

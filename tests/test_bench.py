@@ -129,9 +129,13 @@ def test_gpu_bench_runs_on_cpu():
         "gpu.py",
         *("--encoder", "toy-vit", "--batch", "2", "--steps", "1", "--impls", "auto,einsum"),
         *("--profile", "--transfer", "--families", "toy-vit"),
+        # Two cases, one with a text tower (the port kit checks every case at 1e-5 and in bfloat16).
+        *("--parity_cases", "umt_dev_native,viclip_dev"),
     )
     parity = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if line.startswith("parity ")]
-    assert len(parity) >= 4 and all(r["features_float32"] < 1e-4 for r in parity)
+    assert [r["case"] for r in parity] == ["umt_dev_native", "viclip_dev"]
+    assert "scores_float32" in parity[1] and parity[1]["scores_float32"] < 1e-4
+    assert all(r["features_float32"] < 1e-4 for r in parity)
     assert all(r["features_bfloat16"] < 0.05 for r in parity)
     assert "auto, batch 2: " in out and "einsum, batch 2: " in out and "MFU n/a" in out and "best: " in out
     rows = {kind: [] for kind in ("kernel", "transfer", "family")}

@@ -9,6 +9,7 @@ import time
 import numpy as np
 import pytest
 from main_runs import run_main, start_main
+from mode_cases import CASES, as_flags
 
 from gesture_jax import checkpointing, config_lib, report
 from gesture_jax.modes import finetune
@@ -188,41 +189,37 @@ def test_unseen_smoke_reports_seen_novel_and_interpolation(toy_data_dir, tmp_pat
     assert final["harmonic_mean"] and final["step"] == 24
 
 
-def _run_smoke(workdir, data_dir, *extra, wait=True, devices=8):
-    flags = (f"--config.data.data_dir={data_dir}", *extra)
-    if not wait:
-        return start_main("configs/demo_finetune.py:smoke", workdir, *flags, devices=devices)
-    result = run_main("configs/demo_finetune.py:smoke", workdir, *flags, timeout=600, devices=devices)
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
-
-
 def _has_checkpoint(directory) -> bool:
     return directory.exists() and any(name.isdigit() for name in os.listdir(directory))
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_to_the_same_end(toy_data_dir, tmp_path):
-    # One device: on a 2-core machine 8 fake devices make each of the 3 runs ~3× slower. A restart on
-    # 8 devices (sharded Orbax restore, same training loop) is tested in-process in test_pretrain.
-    reference = tmp_path / "reference"
-    _run_smoke(reference, toy_data_dir, devices=1)
-    expected = json.load(open(reference / finetune.FINAL_JSON))
+@pytest.mark.uses_mode("finetune")
+def test_killed_run_resumes_to_the_same_end(mode_runs, tmp_path):
+    """The mode kit's fine-tuning run on one device (8 steps, a checkpoint every 2) as the reference: the
+    same command killed with SIGKILL after its first checkpoint, then run again in its workdir, ends on
+    the same final.json. One device: on a 2-core machine 8 fake devices make training ~3× slower; a
+    restart on 8 devices (sharded Orbax restore, same training loop) is the kit's rerun test."""
+    case, reference = CASES["finetune"], mode_runs.one_device("finetune")
+    expected = json.load(open(os.path.join(reference.workdir, finetune.FINAL_JSON)))
     steps = checkpointing.TrainCheckpoints(
-        str(reference / "checkpoints"), keep=3, best_metric="val_accuracy"
+        os.path.join(reference.workdir, "checkpoints"), keep=3, best_metric="val_accuracy"
     ).steps
-    assert steps[-3:] == [12, 18, 24] and len(steps) <= 4  # the latest 3 (+ the best on val)
+    assert steps[-3:] == [4, 6, 8] and len(steps) <= 4  # the latest 3 (+ the best on val)
 
+    flags = as_flags({**reference.fields, **dict(case.one_device)})
     killed = tmp_path / "killed"
-    process = _run_smoke(killed, toy_data_dir, wait=False, devices=1)
+    process = start_main(case.config, killed, *flags, devices=1)
     deadline = time.time() + 300
     while time.time() < deadline and not _has_checkpoint(killed / "checkpoints"):
-        time.sleep(0.2)
-    time.sleep(1.5)  # somewhere between checkpoints, maybe during a write
+        time.sleep(0.1)
+    time.sleep(0.5)  # somewhere in the steps after it, maybe during the next write
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert not (killed / finetune.FINAL_JSON).exists()
-    _run_smoke(killed, toy_data_dir, devices=1)
+    assert not (killed / finetune.FINAL_JSON).exists()  # killed before the end
+    result = run_main(case.config, killed, *flags, devices=1, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "resuming from the checkpoint at step" in result.stderr
     assert json.load(open(killed / finetune.FINAL_JSON)) == expected
 
 

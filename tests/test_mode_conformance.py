@@ -94,4 +94,4 @@ def test_a_rerun_resumes_and_reports_the_same(mode_runs, name, tmp_path, caplog)
     log = caplog.text
     assert "cached at" in log and "extracting " not in log  # every split's features from the cache
     if "finetune.num_steps" in dict(case.overrides):
-        assert "resuming from the checkpoint at step 6" in log
+        assert f"resuming from the checkpoint at step {dict(case.overrides)['finetune.num_steps']}" in log
