@@ -4,6 +4,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -41,10 +42,16 @@ def coordinator_flags(i: int, address: str) -> tuple[str, ...]:
     return (f"--coordinator_address={address}", "--num_processes=2", f"--process_id={i}")
 
 
-def with_coordinator(*flags: str):
-    """flags_of for `run_two`: the same `flags` on both processes, plus the coordinator flags."""
-    address = f"127.0.0.1:{free_port()}"
-    return lambda i: (*flags, *coordinator_flags(i, address))
+def slurm_env() -> Callable[[int], dict[str, str]]:
+    """env_of for `run_two`: the variables srun gives each task of a two-task step on this host."""
+    common = {
+        "SLURM_JOB_ID": "4242",
+        "SLURM_STEP_NODELIST": "localhost",
+        "SLURM_NTASKS": "2",
+        # JAX derives the port from the job id unless told; a free one keeps parallel test runs apart.
+        "JAX_COORDINATOR_PORT": str(free_port()),
+    }
+    return lambda i: {**common, "SLURM_PROCID": str(i), "SLURM_LOCALID": str(i)}
 
 
 def run_two(config, workdir, flags_of, env_of=lambda i: {}) -> list[tuple[str, str]]:

@@ -37,6 +37,13 @@ class ModeCase:
     needs_vocab: bool = False  # zero-shot with the toy ViCLIP: a CLIP-format merges file
     # The one-device run starts from an empty data dir and builds the toy sets it needs, as `make demo`.
     builds_data: bool = False
+    # The two-process run's toy sets: the session's ("given"), or built from empty: into one data dir both
+    # processes see ("shared": process 0 builds while process 1 waits) or one per process ("per_host", as
+    # the disks of TPU workers).
+    two_process_data: str = "given"
+    # How the two processes find each other: the coordinator flags ("flags") or srun's variables ("slurm",
+    # which `parallel.initialize` detects).
+    launcher: str = "flags"
 
 
 # Four checkpoints, one more than training keeps (the latest 3, and the best on validation): the kit's
@@ -44,8 +51,8 @@ class ModeCase:
 FINETUNE_STEPS = (("finetune.num_steps", 8), ("finetune.checkpoint_every", 2))
 
 CASES = {
-    "knn": ModeCase("configs/demo.py:smoke", builds_data=True),
-    "curves": ModeCase("configs/curves/demo.py:smoke"),
+    "knn": ModeCase("configs/demo.py:smoke", builds_data=True, two_process_data="per_host", launcher="slurm"),
+    "curves": ModeCase("configs/curves/demo.py:smoke", two_process_data="shared"),
     "diagnose": ModeCase(
         "configs/diagnose/demo.py:smoke",
         overrides=(("diagnose.num_permutations", 20),),

@@ -1,7 +1,9 @@
 """The mode conformance kit: every mode's shrunk demo (tests/mode_cases.py, one line a mode) passes the
 same checks. Its rows carry intervals and ids unique to each row; one device gives the eight-device
-results; two processes of four devices give the one-process results, written once; a rerun in the same
-workdir resumes from what the first run left (cached features, the final checkpoint) and reports the same.
+results; two processes of four devices give the one-process results, written once (started by the
+coordinator flags or from SLURM's environment, reading given toy sets or building them into empty data
+dirs, shared or one per process, as each case says); a rerun in the same workdir resumes from what the
+first run left (cached features, the final checkpoint) and reports the same.
 """
 
 import json
@@ -11,7 +13,7 @@ import re
 import shutil
 
 import pytest
-from main_runs import run_two, with_coordinator
+from main_runs import coordinator_flags, free_port, run_two, slurm_env
 from mode_cases import CASES, as_flags, load_config, outputs, run_here
 
 from gesture_jax import report
@@ -61,24 +63,45 @@ def _metrics(workdir) -> list[dict]:
 
 @pytest.mark.parametrize("name", MODES)
 def test_two_processes_give_the_one_process_results(mode_runs, name, tmp_path):
-    """2 processes × 4 devices against 1 × 8, from the same command per process with the coordinator
-    flags: the same files, written by process 0 alone. Training sums gradients across devices in one fixed
-    order, so fine-tuning is bit-identical too (weights checksum in final.json, the training log). A mode
-    that builds missing toy sets starts from an empty data_dir both processes see: process 0 builds while
-    process 1 waits for it."""
+    """2 processes × 4 devices against 1 × 8, from the same command per process: the same files, written
+    by process 0 alone. Training sums gradients across devices in one fixed order, so fine-tuning is
+    bit-identical too (weights checksum in final.json, the training log). The processes find each other
+    by the coordinator flags or, for the cases that say so, from a launcher's environment (SLURM's srun
+    variables); a case may start from empty data dirs: one that both processes see (process 0 builds
+    while process 1 waits for it) or one per process (each builds its own copy, as on TPU workers)."""
     case, reference = CASES[name], mode_runs.reference(name)
     fields = mode_runs.fields(name)
-    if case.builds_data:
-        fields["data.data_dir"] = str(tmp_path / "data")
+    data_dirs = {
+        "given": lambda i: fields["data.data_dir"],
+        "shared": lambda i: str(tmp_path / "data"),
+        "per_host": lambda i: str(tmp_path / f"data{i}"),
+    }[case.two_process_data]
     workdir = tmp_path / "workdir"
-    results = run_two(case.config, workdir, with_coordinator(*as_flags(fields)))
+    if case.launcher == "slurm":
+        results = run_two(
+            case.config,
+            workdir,
+            lambda i: as_flags({**fields, "data.data_dir": data_dirs(i)}),
+            env_of=slurm_env(),
+        )
+    else:
+        address = f"127.0.0.1:{free_port()}"
+        results = run_two(
+            case.config,
+            workdir,
+            lambda i: (*as_flags({**fields, "data.data_dir": data_dirs(i)}), *coordinator_flags(i, address)),
+        )
     assert outputs(workdir, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
     (out0, err0), (out1, err1) = results
     assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
     assert "| " in out0 and "| " not in out1  # only process 0 prints the table
-    if case.builds_data:
-        building = re.compile(r"building toy_gestures/\w+ into")
+    if case.launcher == "slurm":
+        assert "multi-process launch detected (SlurmCluster)" in err0
+    building = re.compile(r"building toy_gestures/\w+ into")
+    if case.two_process_data == "shared":
         assert building.search(err0) and not building.search(err1)
+    if case.two_process_data == "per_host":
+        assert building.search(err0) and re.search(r"building toy_gestures/\w+ into this host's", err1)
     if os.path.exists(os.path.join(reference.workdir, "metrics.jsonl")):
         assert _metrics(workdir) == _metrics(reference.workdir) and len(_metrics(workdir)) >= 3
 
