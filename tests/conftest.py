@@ -108,12 +108,14 @@ def pytest_collection_modifyitems(config, items):
     # A test without a group gets one of its own, so that every id carries a group (checked below).
     groups = {id(item): _worker_group(item) or f"alone.{i}" for i, item in enumerate(items)}
     slow = collections.Counter(groups[id(i)] for i in items if i.get_closest_marker("slow") is not None)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
+    if config.pluginmanager.hasplugin("xdist"):  # its mark; a run without it (-p no:xdist) has no workers
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(groups[id(item)]))
     # Stable: each group keeps its order.
     items.sort(key=lambda item: (not groups[id(item)].startswith("mode_runs."), -slow[groups[id(item)]]))
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: a run without xdist (-p no:xdist) skips it
 def pytest_xdist_node_collection_finished(node, ids):
     """With `--dist loadgroup`, a worker's test ids must carry their groups (`<id>@<group>`, as
     pytest-xdist passes them to its scheduler), or the groups would be ignored without a word."""
