@@ -76,21 +76,14 @@ def test_two_processes_give_the_one_process_results(mode_runs, name, tmp_path):
         "shared": lambda i: str(tmp_path / "data"),
         "per_host": lambda i: str(tmp_path / f"data{i}"),
     }[case.two_process_data]
+    slurm, address = case.launcher == "slurm", f"127.0.0.1:{free_port()}"
+
+    def flags_of(i: int) -> tuple[str, ...]:
+        flags = as_flags({**fields, "data.data_dir": data_dirs(i)})
+        return flags if slurm else (*flags, *coordinator_flags(i, address))
+
     workdir = tmp_path / "workdir"
-    if case.launcher == "slurm":
-        results = run_two(
-            case.config,
-            workdir,
-            lambda i: as_flags({**fields, "data.data_dir": data_dirs(i)}),
-            env_of=slurm_env(),
-        )
-    else:
-        address = f"127.0.0.1:{free_port()}"
-        results = run_two(
-            case.config,
-            workdir,
-            lambda i: (*as_flags({**fields, "data.data_dir": data_dirs(i)}), *coordinator_flags(i, address)),
-        )
+    results = run_two(case.config, workdir, flags_of, env_of=slurm_env() if slurm else lambda i: {})
     assert outputs(workdir, case.more_outputs) == outputs(reference.workdir, case.more_outputs)
     (out0, err0), (out1, err1) = results
     assert "JAX process 1 of 2, 4 local / 8 global devices" in err1
