@@ -153,8 +153,8 @@ def fit_linear_probe(
 ) -> list[LinearProbe]:
     """One probe per weight decay λ, minimising mean softmax cross-entropy + λ/2 ‖W‖² (bias free).
 
-    All λ are fitted in one jitted call (vmap) by full-batch L-BFGS from W = b = 0, stopping after
-    `max_steps` iterations or when ‖∇loss‖ < tol. This is scikit-learn's
+    All λ are fitted in one jitted call, one after another, by full-batch L-BFGS from W = b = 0, stopping
+    after `max_steps` iterations or when ‖∇loss‖ < tol. This is scikit-learn's
     ``LogisticRegression(C=1 / (λ N))`` on the standardised features: its objective C Σ CE + ½ ‖W‖² is
     ours divided by λ, so the minimiser is the same. Features are standardised with the training mean and
     standard deviation (float64, on the host), which the probe keeps for prediction. `mesh` only picks the
@@ -259,36 +259,43 @@ def _standardise(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarr
 
 @functools.partial(jax.jit, static_argnames=("num_classes", "max_steps", "tol"))
 def _fit(x, y, weight, present, weight_decays, *, num_classes: int, max_steps: int, tol: float):
-    """The vmapped L-BFGS fit; jit compiles it once per (row bucket, D, number of weight decays) and
+    """The L-BFGS fits, one per λ; jit compiles them once per (row bucket, D, number of weight decays) and
     device. `weight`: 1/N for the N real rows, 0 for padding."""
+    solve = functools.partial(
+        lbfgs_solve, x, y, weight, present, num_classes=num_classes, max_steps=max_steps, tol=tol
+    )
+    # One λ after another (lax.map), not vmap: a vmapped while loop steps every λ until the slowest stops
+    # and turns each branch of the line search into a select over both. On CPU the vmapped fits took
+    # 1.2–3.6× as long on toy galleries, their first call (tracing, compiling) 1.7–2× (bench/linear_probe.py).
+    return jax.lax.map(solve, weight_decays)
 
-    def solve(weight_decay):
-        def loss(params):
-            w, b = params
-            logits = jnp.dot(x, w, precision=jax.lax.Precision.HIGHEST) + b
-            logits = jnp.where(present, logits, -jnp.inf)  # absent classes: no pull of b toward −inf
-            cross_entropy = jnp.sum(weight * optax.softmax_cross_entropy_with_integer_labels(logits, y))
-            return cross_entropy + 0.5 * weight_decay * jnp.sum(w * w)
 
-        opt = optax.lbfgs()  # zoom line search (strong Wolfe), memory 10
-        value_and_grad = optax.value_and_grad_from_state(loss)  # reuses the line search's evaluation
+def lbfgs_solve(x, y, weight, present, weight_decay, *, num_classes: int, max_steps: int, tol: float):
+    """One λ's fit (traceable): (W, b with −inf for absent classes, iterations, final ‖∇loss‖)."""
 
-        def step(carry):
-            params, state = carry
-            value, grad = value_and_grad(params, state=state)
-            updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=loss)
-            return optax.apply_updates(params, updates), state
+    def loss(params):
+        w, b = params
+        logits = jnp.dot(x, w, precision=jax.lax.Precision.HIGHEST) + b
+        logits = jnp.where(present, logits, -jnp.inf)  # absent classes: no pull of b toward −inf
+        cross_entropy = jnp.sum(weight * optax.softmax_cross_entropy_with_integer_labels(logits, y))
+        return cross_entropy + 0.5 * weight_decay * jnp.sum(w * w)
 
-        def grad_norm(state):
-            return optax.tree.norm(optax.tree.get(state, "grad"))
+    opt = optax.lbfgs()  # zoom line search (strong Wolfe), memory 10
+    value_and_grad = optax.value_and_grad_from_state(loss)  # reuses the line search's evaluation
 
-        def keep_going(carry):
-            count = optax.tree.get(carry[1], "count")
-            return (count == 0) | ((count < max_steps) & (grad_norm(carry[1]) >= tol))
+    def step(carry):
+        params, state = carry
+        value, grad = value_and_grad(params, state=state)
+        updates, state = opt.update(grad, state, params, value=value, grad=grad, value_fn=loss)
+        return optax.apply_updates(params, updates), state
 
-        params = (jnp.zeros((x.shape[1], num_classes)), jnp.zeros(num_classes))
-        (w, b), state = jax.lax.while_loop(keep_going, step, (params, opt.init(params)))
-        return w, jnp.where(present, b, -jnp.inf), optax.tree.get(state, "count"), grad_norm(state)
+    def grad_norm(state):
+        return optax.tree.norm(optax.tree.get(state, "grad"))
 
-    # Under vmap the loop runs until the slowest λ stops; finished ones are frozen (select), not stepped.
-    return jax.vmap(solve)(weight_decays)
+    def keep_going(carry):
+        count = optax.tree.get(carry[1], "count")
+        return (count == 0) | ((count < max_steps) & (grad_norm(carry[1]) >= tol))
+
+    params = (jnp.zeros((x.shape[1], num_classes)), jnp.zeros(num_classes))
+    (w, b), state = jax.lax.while_loop(keep_going, step, (params, opt.init(params)))
+    return w, jnp.where(present, b, -jnp.inf), optax.tree.get(state, "count"), grad_norm(state)

@@ -23,6 +23,8 @@ random stream does not depend on the chunking: each resample consumes a fixed nu
 
 from __future__ import annotations
 
+import fractions
+
 import numpy as np
 
 # Random numbers (one per resampled item) drawn per chunk; results do not depend on it, only memory does.
@@ -146,9 +148,18 @@ def mcnemar_exact(correct_a, correct_b) -> float:
     n01, n10 = int(np.sum(a & ~b)), int(np.sum(~a & b))
     if n01 + n10 == 0:
         return 1.0
-    from scipy import stats as scipy_stats  # here, not at import: it costs every run ~1 s of start-up
+    return _twice_binomial_half_cdf(min(n01, n10), n01 + n10)
 
-    return float(min(1.0, 2.0 * scipy_stats.binom.cdf(min(n01, n10), n01 + n10, 0.5)))
+
+def _twice_binomial_half_cdf(k: int, n: int) -> float:
+    """min(1, 2 P[X ≤ k]) for X ~ Binomial(n, 1/2), n ≥ 1, in integers: Σ_{i≤k} C(n, i) / 2^(n−1), rounded
+    once. Exact where scipy.stats.binom.cdf is within ~1e-13 (relative), and it spares each run the
+    ~0.9 s of importing scipy.stats; 50,000 discordant items take ~0.2 s."""
+    term = total = 1
+    for i in range(k):
+        term = term * (n - i) // (i + 1)  # C(n, i + 1), exactly
+        total += term
+    return float(min(fractions.Fraction(1), fractions.Fraction(total, 1 << (n - 1))))
 
 
 def bootstrap_ci_2d(

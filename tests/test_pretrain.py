@@ -25,15 +25,15 @@ def _smoke(data_dir, **overrides):
 
 @pytest.fixture(scope="module")
 def exported(toy_motions_data_dir, tmp_path_factory):
-    """The smoke config shrunk to 6 steps, run once to the end, and once stopped after 3 steps and started
+    """The smoke config shrunk to 4 steps, run once to the end, and once stopped after 2 steps and started
     again in the same workdir (a second run of the same config from step 0, then a resumed one)."""
     runs = {}
     workdir = tmp_path_factory.mktemp("pretrain")
-    rows = pretrain.run(_smoke(toy_motions_data_dir, num_steps=6, checkpoint_every=3), str(workdir))
+    rows = pretrain.run(_smoke(toy_motions_data_dir, num_steps=4, checkpoint_every=2), str(workdir))
     runs["once"] = (workdir, rows)
     resumed = tmp_path_factory.mktemp("pretrain_resumed")
-    pretrain.run(_smoke(toy_motions_data_dir, num_steps=3, checkpoint_every=3), str(resumed))
-    pretrain.run(_smoke(toy_motions_data_dir, num_steps=6, checkpoint_every=3), str(resumed))
+    pretrain.run(_smoke(toy_motions_data_dir, num_steps=2, checkpoint_every=2), str(resumed))
+    pretrain.run(_smoke(toy_motions_data_dir, num_steps=4, checkpoint_every=2), str(resumed))
     runs["resumed"] = (resumed, None)
     return runs
 
@@ -44,11 +44,11 @@ def _meta(workdir):
 
 @pytest.mark.slow
 def test_rerunning_the_shrunk_config_is_deterministic(exported):
-    """The second run repeats the first one's first 3 steps from scratch, then resumes from its checkpoint:
+    """The second run repeats the first one's first 2 steps from scratch, then resumes from its checkpoint:
     it ends on the same parameters, bit for bit, only if both are deterministic."""
     once, resumed = (_meta(exported[k][0]) for k in ("once", "resumed"))
     assert resumed["source"]["sha256"] == once["source"]["sha256"]
-    assert once["source"]["steps"] == resumed["source"]["steps"] == 6
+    assert once["source"]["steps"] == resumed["source"]["steps"] == 4
 
 
 @pytest.mark.slow
@@ -60,7 +60,7 @@ def test_export_is_a_converted_model_with_its_provenance(exported, toy_motions_d
     assert meta["model_config"]["drop_path_rate"] == 0.0
     source = meta["source"]
     assert source["train_split"] == "toy_motions/neutral_small:train" and source["dataset_version"] == "1.0.0"
-    assert source["config"]["pretrain"]["num_steps"] == 6 and source["config"]["mode"] == "pretrain"
+    assert source["config"]["pretrain"]["num_steps"] == 4 and source["config"]["mode"] == "pretrain"
     params = model_dir.read_params(path)
     assert trainer_lib.checksum(params) == source["sha256"]
     assert source["num_params"] == sum(v.size for v in params.values())

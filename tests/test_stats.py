@@ -1,6 +1,8 @@
 """gesture_jax.stats against scipy, simple analytic cases, and a coverage simulation."""
 
+import math
 import tracemalloc
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -91,6 +93,18 @@ def test_mcnemar_matches_binomtest():
         n01, n10 = int(np.sum(a & ~b)), int(np.sum(~a & b))
         expected = 1.0 if n01 + n10 == 0 else scipy_stats.binomtest(min(n01, n10), n01 + n10, 0.5).pvalue
         assert stats.mcnemar_exact(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
+def test_mcnemar_is_the_exact_binomial_tail_at_any_size():
+    """Integer arithmetic, one rounding: equal to the exact rational value, and to scipy's float tail
+    within its own rounding, up to tens of thousands of discordant items."""
+    for n in (1, 2, 7, 40, 41, 300, 2001, 40_000):
+        for k in sorted({0, n // 7, n // 3, n // 2 - n // 50, n // 2}):
+            p = stats._twice_binomial_half_cdf(k, n)
+            if n <= 2001:
+                exact = min(Fraction(1), 2 * Fraction(sum(math.comb(n, i) for i in range(k + 1)), 2**n))
+                assert p == float(exact), (k, n)
+            assert p == pytest.approx(min(1.0, 2 * scipy_stats.binom.cdf(k, n, 0.5)), rel=1e-11), (k, n)
 
 
 def test_mcnemar_hand_cases():
