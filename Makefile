@@ -55,5 +55,6 @@ $(BENCH_STAMP): requirements.txt requirements-dev.txt requirements-bench.txt
 
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/knn.py
+	$(BENCH_VENV)/bin/python bench/linear_probe.py
 	$(BENCH_VENV)/bin/python bench/input_pipeline.py
 	$(BENCH_VENV)/bin/python bench/extract_vs_torch.py

@@ -16,7 +16,7 @@ def test_demo_with_a_gs_workdir(tmp_path, toy_data_dir):
     bucket = tmp_path / "gcs"
     env = {"FAKE_GCS_ROOT": str(bucket), "PYTHONPATH": os.path.join(ROOT, "tests", "fake_gcs")}
     flags = (f"--config.data.data_dir={toy_data_dir}",)
-    result = run_main("configs/demo.py:smoke", "gs://my-bucket/runs/demo", *flags, devices=2, env=env)
+    result = run_main("configs/demo.py:smoke", "gs://my-bucket/runs/demo", *flags, devices=1, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     out = bucket / "my-bucket" / "runs" / "demo"
     rows = json.loads((out / "results.json").read_text())["rows"]
@@ -28,7 +28,7 @@ def test_demo_with_a_gs_workdir(tmp_path, toy_data_dir):
     assert len(list((out / "features").glob("*/features.npz"))) == 4  # + the synthetic val split
     assert not (tmp_path / "gs:").exists() and not os.path.exists(os.path.join(ROOT, "gs:"))
 
-    again = run_main("configs/demo.py:smoke", "gs://my-bucket/runs/demo", *flags, devices=2, env=env)
+    again = run_main("configs/demo.py:smoke", "gs://my-bucket/runs/demo", *flags, devices=1, env=env)
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stderr.count("cached at gs://my-bucket/runs/demo/features/") == 4
     assert json.loads((out / "results.json").read_text())["rows"] == rows
