@@ -153,8 +153,8 @@ def mcnemar_exact(correct_a, correct_b) -> float:
 
 def _twice_binomial_half_cdf(k: int, n: int) -> float:
     """min(1, 2 P[X ≤ k]) for X ~ Binomial(n, 1/2), n ≥ 1, in integers: Σ_{i≤k} C(n, i) / 2^(n−1), rounded
-    once. Exact where scipy.stats.binom.cdf is within ~1e-13 (relative), and it spares each run the
-    ~0.9 s of importing scipy.stats; 50,000 discordant items take ~0.2 s."""
+    once, so exact (scipy.stats.binom.cdf's float evaluation differs by up to ~1e-13, relative); it also
+    spares each run the ~0.9 s of importing scipy.stats. 50,000 discordant items take ~0.2 s."""
     term = total = 1
     for i in range(k):
         term = term * (n - i) // (i + 1)  # C(n, i + 1), exactly
