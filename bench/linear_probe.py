@@ -46,7 +46,7 @@ def main() -> None:
     import jax.numpy as jnp
     from sklearn.linear_model import LogisticRegression
 
-    from gesture_jax import parallel, probes
+    from gesture_jax import probes
 
     if args.features:
         with np.load(args.features) as cached:
@@ -65,15 +65,9 @@ def main() -> None:
         )
         return [p.weights for p in fitted], [p.steps for p in fitted]
 
-    # The previous form: the same one-λ solver, vmapped over λ (every λ steps until the slowest stops).
-    n, rows = len(features), parallel.padded_size(len(features))
-    mean, scale = features.mean(0, dtype=np.float64), np.maximum(features.std(0, dtype=np.float64), 1e-6)
-    x = np.zeros((rows, args.dim), np.float32)
-    x[:n] = ((features - mean) / scale).astype(np.float32)
-    y = np.zeros(rows, np.int32)
-    y[:n] = labels
-    weight = (np.arange(rows) < n).astype(np.float32) / n
-    present = np.bincount(labels, minlength=args.classes) > 0
+    # The previous form: the same inputs and one-λ solver, vmapped over λ (every λ steps until the
+    # slowest stops).
+    _, _, (x, y, weight, present) = probes.fit_inputs(features, labels, args.classes)
     solve = functools.partial(
         probes.lbfgs_solve, num_classes=args.classes, max_steps=args.max_steps, tol=1e-5
     )
@@ -84,6 +78,7 @@ def main() -> None:
         w, _, steps, _ = (np.asarray(o) for o in out)
         return list(w), [int(s) for s in steps]
 
+    n = len(features)
     standardised = x[:n].astype(np.float64)
 
     def sklearn_fit():

@@ -169,15 +169,27 @@ def fit_linear_probe(
     decays = np.asarray(weight_decays, np.float64)
     if decays.ndim != 1 or len(decays) == 0 or not (np.isfinite(decays) & (decays >= 0)).all():
         raise ValueError(f"weight_decays must be a non-empty list of finite values ≥ 0, got {weight_decays}")
-    mean = features.mean(axis=0, dtype=np.float64)
-    scale = np.maximum(features.std(axis=0, dtype=np.float64), _MIN_SCALE)
     mesh = parallel.make_mesh() if mesh is None else mesh
-    present = np.bincount(labels, minlength=num_classes) > 0
     # The fit runs whole on one device of the mesh (this process's first; every process computes the
     # same), so the probes are bit-identical for any mesh size. Row-sharding would reduce partial sums in
     # an order that depends on the device count; even replicated inputs on an 8-device mesh compile (SPMD,
     # 8 partitions) to a differently fused program whose rounding differs from the 1-device one.
     device = next(d for d in mesh.devices.flat if d.process_index == jax.process_index())
+    mean, scale, inputs = fit_inputs(features, labels, num_classes)
+    args = (*inputs, decays.astype(np.float32))
+    out = _fit(*jax.device_put(args, device), num_classes=num_classes, max_steps=max_steps, tol=float(tol))
+    weights, bias, steps, grad_norm = (np.asarray(o) for o in out)
+    return [
+        LinearProbe(weights[i], bias[i], mean, scale, float(decays[i]), int(steps[i]), float(grad_norm[i]))
+        for i in range(len(decays))
+    ]
+
+
+def fit_inputs(features: np.ndarray, labels: np.ndarray, num_classes: int):
+    """What the L-BFGS fit reads, from checked float32 features [N, D] and int labels [N]: the training
+    mean and scale (float64), and (x, y, weight, present) as `lbfgs_solve` takes them."""
+    mean = features.mean(axis=0, dtype=np.float64)
+    scale = np.maximum(features.std(axis=0, dtype=np.float64), _MIN_SCALE)
     # Rows are padded (weight 0) to a size bucket, so the folds of a cross-validation and the whole
     # gallery, whose sizes differ by a few videos, share one compilation.
     n, rows = len(features), parallel.padded_size(len(features))
@@ -186,13 +198,8 @@ def fit_linear_probe(
     y = np.full(rows, labels[0], np.int32)  # a present class: an absent one's −inf logit would give 0 · inf
     y[:n] = labels
     weight = (np.arange(rows) < n).astype(np.float32) / n
-    args = (x, y, weight, present, decays.astype(np.float32))
-    out = _fit(*jax.device_put(args, device), num_classes=num_classes, max_steps=max_steps, tol=float(tol))
-    weights, bias, steps, grad_norm = (np.asarray(o) for o in out)
-    return [
-        LinearProbe(weights[i], bias[i], mean, scale, float(decays[i]), int(steps[i]), float(grad_norm[i]))
-        for i in range(len(decays))
-    ]
+    present = np.bincount(labels, minlength=num_classes) > 0
+    return mean, scale, (x, y, weight, present)
 
 
 def linear_probe_logits(probe: LinearProbe, queries: np.ndarray) -> np.ndarray:
