@@ -161,9 +161,10 @@ def jax_side(args, tmp: str):
     import jax
     import numpy as np
 
-    from gesture_jax import features as features_lib
-    from gesture_jax import models, parallel
+    from gesture_jax import models
     from gesture_jax.data import pipeline
+    from gesture_jax.features import extraction as features_lib
+    from gesture_jax.infra import parallel
 
     if os.path.exists(os.path.join(tmp, "port", "model.json")):
         model, spec = models.load(os.path.join(tmp, "port"))

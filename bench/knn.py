@@ -8,7 +8,7 @@ All rank the same float32 gallery for the same queries (L2, k neighbours, majori
 - scikit-learn: ``KNeighborsClassifier(algorithm="brute")`` fit + predict (its chunked BLAS path);
 - bare matmul: one jitted ``top_k(2 q·gᵀ − ‖g‖²)`` over the whole gallery at once, no sharding, no
   blocking, no vote, and the float32 matmul alone (``max`` of q·gᵀ, so nothing big leaves the device);
-- ours: ``gesture_jax.knn.knn_classify`` on every local device, from numpy in to numpy out, with its
+- ours: ``gesture_jax.analysis.knn.knn_classify`` on every local device, from numpy in to numpy out, with its
   exact bfloat16 screen (the default) and without it (`screen=False`, all float32).
 Each is timed from host arrays to host results. After a warm-up call of each (compiles, fills caches),
 the methods take turns for `--repeats` rounds, so a shared machine's drifting load hits them alike; a
@@ -45,7 +45,8 @@ def main() -> None:
     import jax.numpy as jnp
     from sklearn.neighbors import KNeighborsClassifier
 
-    from gesture_jax import knn, parallel
+    from gesture_jax.analysis import knn
+    from gesture_jax.infra import parallel
 
     rng = np.random.default_rng(0)
     gallery = rng.standard_normal((args.gallery, args.dim), np.float32)

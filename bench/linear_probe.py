@@ -46,7 +46,7 @@ def main() -> None:
     import jax.numpy as jnp
     from sklearn.linear_model import LogisticRegression
 
-    from gesture_jax import probes
+    from gesture_jax.analysis import probes
 
     if args.features:
         with np.load(args.features) as cached:

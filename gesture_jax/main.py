@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+import os
 import sys
 
 from absl import app, flags
@@ -31,7 +32,17 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 
 def parse_flags(argv: list[str]) -> list[str]:
-    """absl's parsing, with a one-line error naming a mistyped config field instead of a traceback."""
+    """absl's parsing, with a one-line error naming a mistyped config field instead of a traceback, and
+    the experiment that replaced a per-encoder config file of earlier versions."""
+    reference = _config_reference(argv)
+    if reference and not os.path.exists(reference.partition(":")[0]):
+        from gesture_jax.config_lib import catalogue
+
+        replaced = catalogue.moved(reference)
+        if replaced:
+            sys.exit(
+                f"error: --config {reference}: that file is gone; the same experiment is --config {replaced}"
+            )
     try:
         return flags.FLAGS(argv)
     except (AttributeError, KeyError):
@@ -44,19 +55,24 @@ def parse_flags(argv: list[str]) -> list[str]:
         raise
 
 
-def _load_config_file(argv: list[str]):
-    """The config that --config names, loaded directly (used only to explain a failed override)."""
+def _config_reference(argv: list[str]) -> str | None:
+    """The value of --config ("path/to/experiment.py[:arg]"), if given."""
     for i, arg in enumerate(argv):
         if arg.startswith("--config="):
-            value = arg.split("=", 1)[1]
-        elif arg == "--config" and i + 1 < len(argv):
-            value = argv[i + 1]
-        else:
-            continue
-        from gesture_jax import config_lib
-
-        return config_lib.load_file(value)
+            return arg.split("=", 1)[1]
+        if arg == "--config" and i + 1 < len(argv):
+            return argv[i + 1]
     return None
+
+
+def _load_config_file(argv: list[str]):
+    """The config that --config names, loaded directly (used only to explain a failed override)."""
+    reference = _config_reference(argv)
+    if reference is None:
+        return None
+    from gesture_jax import config_lib
+
+    return config_lib.load_file(reference)
 
 
 def _missing_field(config, path: str) -> str | None:
@@ -76,7 +92,7 @@ def main(argv: list[str]) -> None:
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     # Imported here so that --help and flag errors stay fast and JAX starts after flags are parsed.
-    from gesture_jax import parallel, storage
+    from gesture_jax.infra import parallel, storage
 
     # Libraries (Orbax, TFDS) log through absl at INFO in detail; keep their warnings, and our own INFO.
     logging.getLogger("absl").setLevel(logging.WARNING)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A Cloud TPU VM (one host or a pod slice): create it, put this code on every worker, install, and run the
-# same `python -m gesture_jax.main ...` on every worker. No process flags are passed: gesture_jax.parallel
+# same `python -m gesture_jax.main ...` on every worker. No process flags are passed: gesture_jax.infra.parallel
 # detects the Cloud TPU environment and JAX finds the other workers itself. Commands in launch/README.md.
 set -euo pipefail
 

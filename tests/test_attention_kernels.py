@@ -9,7 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gesture_jax import config_lib, run_context
+from gesture_jax import config_lib
+from gesture_jax.evaluation import run_context
 from gesture_jax.models import attention_kernels as ak
 
 

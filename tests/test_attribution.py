@@ -1,10 +1,10 @@
-"""gesture_jax.attribution against plain loops and scikit-learn's KNN on small random galleries."""
+"""gesture_jax.analysis.attribution against plain loops and scikit-learn's KNN on small random galleries."""
 
 import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
-from gesture_jax import attribution, knn, stats
+from gesture_jax.analysis import attribution, knn, stats
 
 
 def _sklearn_predict(gallery, labels, queries, k):

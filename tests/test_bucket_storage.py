@@ -40,7 +40,7 @@ def test_logs_and_summaries_append_in_a_bucket(tmp_path, monkeypatch):
     and a resumed run continues them."""
     import runpy
 
-    from gesture_jax import storage
+    from gesture_jax.infra import storage
     from gesture_jax.train import summaries
 
     monkeypatch.setenv("FAKE_GCS_ROOT", str(tmp_path))

@@ -4,10 +4,14 @@ import glob
 import importlib
 import importlib.util
 import os
+import subprocess
+import sys
 
 import pytest
 
-from gesture_jax import config_lib, models, modes, paper_numbers, prompts, run_context
+from gesture_jax import config_lib, models, modes
+from gesture_jax.evaluation import paper_numbers, run_context
+from gesture_jax.text import prompts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(
@@ -39,43 +43,65 @@ def test_config_loads(path):
 
 
 def test_paper_rows_expect_converted_checkpoints():
-    rows = [
-        p for p in CONFIGS if p.startswith("configs/paper/") and not p.endswith(("table.py", "curves.py"))
-    ]
-    assert sorted(os.path.basename(p)[:-3] for p in rows) == sorted(paper_numbers.PAPER_KNN_GROUND)
-    for path in rows:
-        config = _load(path).get_config()
-        assert config.encoder.checkpoint == "checkpoints/" + os.path.basename(path)[:-3]
+    """configs/paper/knn.py:<row>[,<protocol>]: one row per paper encoder, in the reported table's order."""
+    assert list(config_lib.PAPER_ROWS) == list(paper_numbers.PAPER_KNN_GROUND)
+    for row, entry in config_lib.PAPER_ROWS.items():
+        config = config_lib.load_file(f"configs/paper/knn.py:{row}")
+        assert (config.encoder.name, config.encoder.checkpoint) == (entry.encoder, f"checkpoints/{row}")
+        models.get(entry.encoder)
         assert (config.knn.k, config.knn.metric) == (3, "l2")
         assert config.knn.galleries == ("rocog_v2/syn_ground:train", "rocog_v2/real_ground:train")
         assert config.knn.queries == ("rocog_v2/real_ground:test",)
-        air = _load(path).get_config("air")
+        air = config_lib.load_file(f"configs/paper/knn.py:{row},air")
         assert air.knn.galleries == ("rocog_v2/syn_air:train", "rocog_v2/real_air:train")
         assert air.knn.queries == ("rocog_v2/real_air:test",)
-        cross = _load(path).get_config("cross")
+        cross = config_lib.load_file(f"configs/paper/knn.py:{row},cross")
         assert cross.knn.galleries == config.knn.galleries and cross.knn.queries == air.knn.queries
+    with pytest.raises(ValueError, match="configs/paper/knn.py takes one of umt_b16_pt_k710, viclip_b16"):
+        config_lib.load_file("configs/paper/knn.py:viclip")
+    with pytest.raises(ValueError, match="takes ground or air or cross after ',', got 'sky'"):
+        config_lib.load_file("configs/paper/knn.py:viclip_b16,sky")
     table = config_lib.load_file("configs/paper/table.py")
-    assert [t.split("/")[-1] for t in table.table.rows] == [f"{n}.py" for n in paper_numbers.PAPER_KNN_GROUND]
-    assert config_lib.load_file("configs/paper/table.py:air").table.rows[0].endswith(".py:air")
+    assert table.table.names == tuple(paper_numbers.PAPER_KNN_GROUND)
+    assert table.table.rows == tuple(f"configs/paper/knn.py:{n}" for n in paper_numbers.PAPER_KNN_GROUND)
+    air = config_lib.load_file("configs/paper/table.py:air").table
+    assert (air.names[0], air.rows[0]) == ("umt_b16_pt_k710:air", "configs/paper/knn.py:umt_b16_pt_k710,air")
 
 
-def test_diagnose_configs_one_per_paper_row_and_protocol():
-    """configs/diagnose/<row>.py: the paper row's encoder and checkpoint, the protocol's splits, and
-    curation chosen on the query view's real train split, never its test split."""
-    rows = [p for p in CONFIGS if p.startswith("configs/diagnose/") and not p.endswith("demo.py")]
-    assert sorted(os.path.basename(p)[:-3] for p in rows) == sorted(paper_numbers.PAPER_KNN_GROUND)
-    for path in rows:
-        row = os.path.basename(path)[:-3]
-        paper = config_lib.load_file(f"configs/paper/{row}.py")
+def test_diagnose_config_covers_every_paper_row_and_protocol():
+    """configs/diagnose/rocog_v2.py:<row>[,<protocol>]: the paper row's encoder and checkpoint, the
+    protocol's splits, and curation chosen on the query view's real train split, never its test split."""
+    for row in config_lib.PAPER_ROWS:
+        paper = config_lib.load_file(f"configs/paper/knn.py:{row}")
         for protocol, (galleries, (queries,)) in config_lib.KNN_PROTOCOLS.items():
-            config = config_lib.load_file(f"{path}:{protocol}")
+            config = config_lib.load_file(f"configs/diagnose/rocog_v2.py:{row},{protocol}")
             assert config.mode == "diagnose" and config.encoder.to_dict() == paper.encoder.to_dict()
             d = config.diagnose
             assert (d.synthetic, d.real_gallery, d.queries) == (*galleries, queries)
             assert d.selection == queries.replace(":test", ":train") != queries
-        assert config_lib.load_file(path).diagnose.queries == "rocog_v2/real_ground:test"
-        with pytest.raises(ValueError, match="unknown protocol 'sky'"):
-            config_lib.load_file(f"{path}:sky")
+        default = config_lib.load_file(f"configs/diagnose/rocog_v2.py:{row}")
+        assert default.diagnose.queries == "rocog_v2/real_ground:test"
+    with pytest.raises(ValueError, match="got 'sky'"):
+        config_lib.load_file("configs/diagnose/rocog_v2.py:viclip_b16,sky")
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("configs/paper/viclip_b16.py", "configs/paper/knn.py:viclip_b16"),
+        ("configs/paper/umt_b16_ft_k710.py:air", "configs/paper/knn.py:umt_b16_ft_k710,air"),
+        ("configs/diagnose/umt_b16_pt_k710.py:cross", "configs/diagnose/rocog_v2.py:umt_b16_pt_k710,cross"),
+        ("configs/finetune/viclip_b16.py:unseen", "configs/finetune/rocog_v2.py:viclip_b16,unseen"),
+        ("configs/zeroshot/videoprism_lvt_b.py", "configs/zeroshot/rocog_v2.py:videoprism-lvt-b"),
+    ],
+)
+def test_a_per_encoder_file_of_earlier_versions_names_its_replacement(old, new, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(FileNotFoundError, match=f"is now {new}$"):
+        config_lib.load_file(old)
+    assert config_lib.moved(old) == new
+    assert config_lib.load_file(new).mode  # and the replacement loads
+    assert config_lib.moved("configs/paper/no_such_row.py") is None
 
 
 def test_more_encoders_configs_cover_every_new_family():
@@ -98,12 +124,11 @@ def test_more_encoders_configs_cover_every_new_family():
 
 
 def test_rocog_fine_tuning_configs_hold_out_classes_like_the_demo():
-    rows = [p for p in CONFIGS if p.startswith("configs/finetune/")]
-    assert len(rows) >= 3
     demo = config_lib.load_file("configs/demo_finetune.py:unseen").finetune
-    for path in rows:
-        paper = _load(path.replace("configs/finetune/", "configs/paper/")).get_config()
-        every, unseen = _load(path).get_config(), _load(path).get_config("unseen")
+    for row in config_lib.PAPER_ROWS:
+        paper = config_lib.load_file(f"configs/paper/knn.py:{row}")
+        every = config_lib.load_file(f"configs/finetune/rocog_v2.py:{row}")
+        unseen = config_lib.load_file(f"configs/finetune/rocog_v2.py:{row},unseen")
         assert every.encoder.checkpoint == unseen.encoder.checkpoint == paper.encoder.checkpoint
         assert (
             every.finetune.heldout_classes == () and unseen.finetune.heldout_classes == demo.heldout_classes
@@ -112,5 +137,34 @@ def test_rocog_fine_tuning_configs_hold_out_classes_like_the_demo():
         assert held == ["Rally", "FollowMe"]
         assert unseen.finetune.test_split == "rocog_v2/real_ground:test"
         assert unseen.finetune.alphas == (0.0, 0.25, 0.5, 0.75, 1.0)
-        with pytest.raises(ValueError, match="no argument or 'unseen'"):
-            _load(path).get_config("air")
+    with pytest.raises(ValueError, match="takes unseen after ',', got 'air'"):
+        config_lib.load_file("configs/finetune/rocog_v2.py:viclip_b16,air")
+
+
+def test_zeroshot_config_covers_every_text_tower():
+    for name, entry in config_lib.ZEROSHOT_ENCODERS.items():
+        config = config_lib.load_file(f"configs/zeroshot/rocog_v2.py:{name}")
+        assert (config.mode, config.encoder.name, config.encoder.checkpoint) == (
+            "zeroshot",
+            name,
+            entry.checkpoint,
+        )
+        assert config.zeroshot.vocab_path == entry.vocab_path
+        models.get(name)
+    assert config_lib.load_file("configs/zeroshot/rocog_v2.py").encoder.name == "viclip-b16"
+    with pytest.raises(ValueError, match="takes one of viclip-b16"):
+        config_lib.load_file("configs/zeroshot/rocog_v2.py:viclip_b16")
+
+
+def test_the_entry_point_names_the_experiment_that_replaced_a_file(tmp_path):
+    """Before any JAX start-up: one line naming the new experiment, no traceback, no workdir."""
+    old = ["--config", "configs/paper/viclip_b16.py:air", "--workdir", str(tmp_path / "run")]
+    done = subprocess.run(
+        [sys.executable, "-m", "gesture_jax.main", *old], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr == (
+        "error: --config configs/paper/viclip_b16.py:air: that file is gone; the same experiment is "
+        "--config configs/paper/knn.py:viclip_b16,air\n"
+    )
+    assert not (tmp_path / "run").exists()

@@ -31,7 +31,8 @@ from port_cases import (
     state,
 )
 
-from gesture_jax import checkpointing, models
+from gesture_jax import models
+from gesture_jax.infra import checkpointing
 from gesture_jax.models import model_dir, viclip, vit
 from gesture_jax.ports import convert, readers, verify
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gesture_jax import protocol, report
+from gesture_jax.evaluation import protocol, report
 from gesture_jax.modes import curves
 
 
@@ -64,7 +64,7 @@ def test_curves_mode(mode_runs):
     assert by_key[("real", 1)]["ci_resampling"] == "gallery draws and queries"
     assert os.path.getsize(tmp_path / "curves_toy_gestures-real_small-test.png") > 1000
     # The synthetic gallery's real-video equivalent, read off the real-only curve as a reader would.
-    from gesture_jax import real_equivalent
+    from gesture_jax.analysis import real_equivalent
 
     (equivalent,) = json.load(open(tmp_path / curves.REAL_EQUIVALENT_JSON)).values()
     xs = [p["real_videos_per_class"] for p in equivalent["curve"]]

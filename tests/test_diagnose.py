@@ -10,8 +10,11 @@ import pytest
 import tensorflow_datasets as tfds
 from sklearn.neighbors import KNeighborsClassifier
 
-from gesture_jax import config_lib, diagnosis_tables, domain, features, report
+from gesture_jax import config_lib
+from gesture_jax.analysis import domain
 from gesture_jax.data import groups
+from gesture_jax.evaluation import diagnosis_tables, report
+from gesture_jax.features import extraction as features
 from gesture_jax.modes import diagnose
 
 SYN, REAL, QUERIES = (
@@ -69,7 +72,7 @@ def _cached(workdir) -> dict[str, features.VideoVectors]:
 
 @pytest.mark.slow
 def test_numbers_follow_from_the_cached_features(run):
-    """As a reader checks them: the feature cache's vectors through gesture_jax.domain give the same."""
+    """As a reader checks them: the feature cache's vectors through analysis.domain give the same."""
     config, workdir, _ = run
     by_split = _cached(workdir)
     gap = json.load(open(workdir / diagnose.DOMAIN_GAP_JSON))["encoders"]["toy-vit-pretrained"]

@@ -1,4 +1,4 @@
-"""Domain-gap numbers (gesture_jax.domain) against independent implementations on random data."""
+"""Domain-gap numbers (gesture_jax.analysis.domain) against independent implementations on random data."""
 
 import itertools
 
@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 from scipy.spatial.distance import cdist, pdist
 
-from gesture_jax import domain
+from gesture_jax.analysis import domain
 
 
 def _sets(seed=0, n=40, m=35, d=6, shift=0.0):

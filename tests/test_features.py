@@ -8,8 +8,10 @@ import jax
 import numpy as np
 import pytest
 
-from gesture_jax import features, models, parallel
+from gesture_jax import models
 from gesture_jax.data import datasets, pipeline
+from gesture_jax.features import extraction as features
+from gesture_jax.infra import parallel
 from gesture_jax.models import layers
 
 SPLIT = "toy_gestures/real_small:test"  # 21 videos: never a multiple of the global batch below
@@ -130,7 +132,8 @@ def test_manifest_says_what_produced_the_features(toy_data_dir, tmp_path):
 def test_manifest_of_a_converted_checkpoint_names_its_source_file(toy_data_dir, tmp_path):
     """Through the run context, as every mode extracts: the checkpoint's source file, its sha256 and the
     family's own protocol (UMT: 4 clips × 3 crops) are in the manifest."""
-    from gesture_jax import config_lib, run_context
+    from gesture_jax import config_lib
+    from gesture_jax.evaluation import run_context
     from gesture_jax.ports import convert
 
     src = os.path.join(os.path.dirname(__file__), "fixtures", "checkpoints", "umt_dev_interp.pth")

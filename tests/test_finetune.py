@@ -11,7 +11,9 @@ import pytest
 from main_runs import run_main, start_main
 from mode_cases import CASES, as_flags
 
-from gesture_jax import checkpointing, config_lib, report
+from gesture_jax import config_lib
+from gesture_jax.evaluation import report
+from gesture_jax.infra import checkpointing
 from gesture_jax.modes import finetune
 from gesture_jax.train import optim
 

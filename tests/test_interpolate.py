@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gesture_jax import base_novel, models, protocol, stats
+from gesture_jax import models
+from gesture_jax.analysis import stats
+from gesture_jax.evaluation import base_novel, protocol
 from gesture_jax.train import interpolate, supervised
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
-from gesture_jax import knn, parallel
+from gesture_jax.analysis import knn
+from gesture_jax.infra import parallel
 
 
 def _mesh(num_devices):

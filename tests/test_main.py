@@ -113,7 +113,7 @@ def test_full_demo_rows_all_sit_above_chance(tmp_path):
 @pytest.mark.slow
 def test_intervals_and_comparisons_follow_from_the_predictions(demo_run):
     """As a reader checks a report: each row's interval and each comparison's p from the CSV files."""
-    from gesture_jax import stats
+    from gesture_jax.analysis import stats
 
     workdir, _, _ = demo_run
     body = json.load(open(os.path.join(workdir, "results.json")))

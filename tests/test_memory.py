@@ -18,7 +18,9 @@ import jax
 
 import pytest
 jax.config.update("jax_num_cpu_devices", 2)
-from gesture_jax import features, models, parallel
+from gesture_jax import models
+from gesture_jax.features import extraction as features
+from gesture_jax.infra import parallel
 from gesture_jax.data import datasets, frames
 
 num_records, cache_dir = int(sys.argv[1]), sys.argv[2]

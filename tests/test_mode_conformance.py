@@ -16,7 +16,7 @@ import pytest
 from main_runs import coordinator_flags, free_port, run_two, slurm_env
 from mode_cases import CASES, as_flags, load_config, outputs, run_here
 
-from gesture_jax import report
+from gesture_jax.evaluation import report
 
 pytestmark = pytest.mark.slow
 MODES = sorted(CASES)

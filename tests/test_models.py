@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from flax import nnx
 
-from gesture_jax import config_lib, models, run_context
+from gesture_jax import config_lib, models
+from gesture_jax.evaluation import run_context
 from gesture_jax.models import layers, pos_embed
 
 

@@ -4,9 +4,9 @@ import jax
 import numpy as np
 import pytest
 
-from gesture_jax import parallel
 from gesture_jax.data import datasets, pipeline
 from gesture_jax.data.spec import VideoSpec
+from gesture_jax.infra import parallel
 
 SPEC = VideoSpec(
     num_frames=4, sampler="tsn", resize="short_side", resize_size=40, crop="center", crop_size=32

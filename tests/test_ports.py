@@ -31,7 +31,8 @@ from port_cases import (
     state,
 )
 
-from gesture_jax import models, run_context
+from gesture_jax import models
+from gesture_jax.evaluation import run_context
 from gesture_jax.models import model_dir, pos_embed
 from gesture_jax.ports import convert, readers
 

@@ -6,7 +6,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier, NearestCentroid
 
-from gesture_jax import knn, parallel, probes
+from gesture_jax.analysis import knn, probes
+from gesture_jax.infra import parallel
 
 
 def _mesh(num_devices):
@@ -281,8 +282,8 @@ def test_stratified_folds():
 def test_knn_row_from_precomputed_neighbours_is_the_same_row():
     """protocol.knn_row given the neighbours a caller already searched (mode diagnose) scores exactly as
     it does searching itself, with the usable k; neighbours of another shape are refused."""
-    from gesture_jax import protocol
-    from gesture_jax.features import VideoVectors
+    from gesture_jax.evaluation import protocol
+    from gesture_jax.features.extraction import VideoVectors
 
     gallery, labels, queries = _random(3, gallery_size=40, num_queries=13)
     q_labels = np.random.default_rng(4).integers(0, 7, size=13)

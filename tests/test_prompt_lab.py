@@ -12,8 +12,11 @@ import pytest
 from main_runs import run_main
 from test_zeroshot import VOCAB
 
-from gesture_jax import models, probes, prompt_lab, prompts, protocol, text_fewshot, zeroshot
-from gesture_jax.features import VideoVectors
+from gesture_jax import models
+from gesture_jax.analysis import probes, zeroshot
+from gesture_jax.evaluation import prompt_lab, protocol, text_fewshot
+from gesture_jax.features.extraction import VideoVectors
+from gesture_jax.text import prompts
 
 CLASSES = prompts.ROCOG_V2_CLASSES
 

@@ -1,9 +1,9 @@
-"""The real-video equivalent of a synthetic gallery (gesture_jax.real_equivalent)."""
+"""The real-video equivalent of a synthetic gallery (gesture_jax.analysis.real_equivalent)."""
 
 import numpy as np
 import pytest
 
-from gesture_jax import real_equivalent as eq
+from gesture_jax.analysis import real_equivalent as eq
 
 
 def test_crossing_reads_the_curve_piecewise_linearly():

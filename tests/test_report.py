@@ -7,7 +7,8 @@ import os
 
 import numpy as np
 
-from gesture_jax import protocol, report, stats
+from gesture_jax.analysis import stats
+from gesture_jax.evaluation import protocol, report
 
 NAMES = ("a", "b", "c")
 

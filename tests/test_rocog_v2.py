@@ -480,7 +480,8 @@ def test_build_flags_only_reach_builders_that_take_them():
 @pytest.mark.slow
 def test_paper_protocol_runs_on_the_built_splits(built, tmp_path):
     """The paper's ground protocol (synthetic vs real gallery → real test) end to end on the fake release."""
-    from gesture_jax import config_lib, report
+    from gesture_jax import config_lib
+    from gesture_jax.evaluation import report
     from gesture_jax.modes import frozen_probes
 
     config = config_lib.load_file("configs/demo.py:smoke")
@@ -520,7 +521,7 @@ def test_diagnose_attributes_to_the_generator_fields_by_their_names(built, tmp_p
     from gesture_jax.data import groups
     from gesture_jax.modes import diagnose
 
-    config = config_lib.load_file("configs/diagnose/umt_b16_ft_k710.py")
+    config = config_lib.load_file("configs/diagnose/rocog_v2.py:umt_b16_ft_k710")
     smoke = config_lib.load_file("configs/diagnose/demo.py:smoke")
     with config.unlocked():
         config.encoder, config.extract = smoke.encoder, smoke.extract

@@ -24,9 +24,10 @@ from family_cases import loaded
 from flax import nnx
 from port_cases import HFCase, max_diff
 
-from gesture_jax import models, siglip_text
+from gesture_jax import models
 from gesture_jax.models import pos_embed, registry, siglip
 from gesture_jax.ports import convert
+from gesture_jax.text import siglip_tokenizer as siglip_text
 
 HF = HFCase("siglip_dev")
 _io, _tensors, _config_json, _folder = HF.io, HF.tensors, HF.config_json, HF.folder

@@ -1,4 +1,4 @@
-"""gesture_jax.stats against scipy, simple analytic cases, and a coverage simulation."""
+"""gesture_jax.analysis.stats against scipy, simple analytic cases, and a coverage simulation."""
 
 import math
 import tracemalloc
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from gesture_jax import stats
+from gesture_jax.analysis import stats
 
 
 def _bernoulli(n, p, seed):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gesture_jax import text
+from gesture_jax.text import clip_bpe as text
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURE = json.loads((REPO / "tests" / "fixtures" / "tokenizer" / "clip_tokens_dev.json").read_text("utf-8"))

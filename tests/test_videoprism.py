@@ -23,7 +23,7 @@ from gesture_jax.data.spec import VideoSpec
 from gesture_jax.data.transforms import normalize
 from gesture_jax.models import registry, videoprism
 from gesture_jax.ports import convert, sources
-from gesture_jax.videoprism_text import canonicalize_text, tokenize_texts
+from gesture_jax.text.videoprism_tokenizer import canonicalize_text, tokenize_texts
 
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "videoprism")
 ENCODER, LVT = "videoprism_dev", "videoprism_lvt_dev"

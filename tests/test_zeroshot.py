@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from mode_cases import write_small_merges
 
-from gesture_jax import models, prompts, text, zeroshot
+from gesture_jax import models
+from gesture_jax.analysis import zeroshot
 from gesture_jax.ports import convert
+from gesture_jax.text import clip_bpe as text
+from gesture_jax.text import prompts
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "viclip_dev.npz"

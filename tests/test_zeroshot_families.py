@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 import sentencepiece as spm
 
-from gesture_jax import config_lib, features, models, prompts, report, zeroshot
+from gesture_jax import config_lib, models
+from gesture_jax.analysis import zeroshot
+from gesture_jax.evaluation import report
+from gesture_jax.features import extraction as features
 from gesture_jax.modes import prompt_zeroshot
 from gesture_jax.ports import convert
+from gesture_jax.text import prompts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIGLIP = os.path.join(ROOT, "tests", "fixtures", "hf", "siglip_dev")
@@ -78,7 +82,15 @@ def test_siglip_zero_shot_reads_the_source_folders_tokenizer_and_scores_by_sigmo
         np.testing.assert_array_equal(row.predictions, want)
     # The features are SigLIP's own (not normalised): the KNN path's, unchanged.
     assert not np.allclose(np.linalg.norm(q.vectors, axis=1), 1.0)
-    _check_prompt_lab(rows, model, q, folder, "siglip", 16, lambda v, c: (v @ c.T) * np.exp(scale) + bias)
+    _check_prompt_lab(
+        rows,
+        model,
+        q,
+        folder,
+        tokenizer="siglip",
+        context_length=16,
+        logits=lambda v, c: (v @ c.T) * np.exp(scale) + bias,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,10 +121,12 @@ def test_videoprism_lvt_zero_shot_with_its_sentencepiece_model(lvt_converted, to
             tokenizer="videoprism",
         )
         np.testing.assert_array_equal(row.predictions, (q.vectors @ classes.T).argmax(1))
-    _check_prompt_lab(rows, model, q, spm_model, "videoprism", 64, lambda v, c: v @ c.T)
+    _check_prompt_lab(
+        rows, model, q, spm_model, tokenizer="videoprism", context_length=64, logits=lambda v, c: v @ c.T
+    )
 
 
-def _check_prompt_lab(rows, model, q, vocab, tokenizer, context_length, logits):
+def _check_prompt_lab(rows, model, q, vocab, *, tokenizer, context_length, logits):
     """The prompt lab and text + examples run for this text tower: each single prompt of names_templates
     scored by its own embedding, and the few-shot rows beside them."""
     singles = [r for r in rows if r.method == "zeroshot" and "prompt" in r.settings]
@@ -139,7 +153,7 @@ def _check_prompt_lab(rows, model, q, vocab, tokenizer, context_length, logits):
 def test_videoprism_text_embedding_uses_the_paddings(lvt_converted):
     """Through zeroshot.encode_texts (rows padded to the compiled size), each text's embedding is the
     one encode_text gives it alone, with its paddings."""
-    from gesture_jax import videoprism_text
+    from gesture_jax.text import videoprism_tokenizer as videoprism_text
 
     model, _ = models.load(lvt_converted)
     spm_model = os.path.join(LVT, "test_spm.model")

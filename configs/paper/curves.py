@@ -2,7 +2,7 @@ r"""Few-shot and mixing curves on RoCoG-v2 ground view for one paper row's encod
 
 KNN (k=3, L2) on real ground test videos from 1, 2, 4, 8 or all real ground train videos per class, alone
 and added to the synthetic ground train gallery, 5 draws per point; the synthetic gallery alone is the
-baseline. The argument names the row (a file of configs/paper/, default umt_b16_ft_k710).
+baseline. The argument names the row (of config_lib.PAPER_ROWS, default umt_b16_ft_k710).
 
   python -m gesture_jax.main --config configs/paper/curves.py:umt_b16_ft_k710 --workdir workdirs/curves_umt
 """
@@ -13,11 +13,13 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    row = config_lib.load_file(f"configs/paper/{arg or 'umt_b16_ft_k710'}.py")
+    row, _ = config_lib.pick(
+        arg, config_lib.PAPER_ROWS, file="configs/paper/curves.py", default="umt_b16_ft_k710"
+    )
     config = ml_collections.ConfigDict()
     config.mode = "curves"
     config.data = config_lib.data()
-    config.encoder = ml_collections.ConfigDict(row.encoder.to_dict())
+    config.encoder = config_lib.encoder(config_lib.PAPER_ROWS[row].encoder, checkpoint=f"checkpoints/{row}")
     config.extract = config_lib.extract(per_device_batch=4)
     config.curves = config_lib.curves()
     return config

@@ -19,6 +19,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     rows = config_lib.load_module("configs/more_encoders/knn.py").encoders()
     suffix = "" if protocol == "ground" else f",{protocol}"
     return config_lib.knn_table(
-        [f"configs/more_encoders/knn.py:{name}{suffix}" for name in rows],
+        {
+            f"{name}{suffix.replace(',', ':')}": f"configs/more_encoders/knn.py:{name}{suffix}"
+            for name in rows
+        },
         title=f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders beyond the paper's",
     )

@@ -1,4 +1,4 @@
-r"""The paper's whole KNN table: every row of configs/paper/, reported numbers in adjacent columns.
+r"""The paper's whole KNN table: every row of configs/paper/knn.py, reported numbers in adjacent columns.
 
 Runs each row's experiment (its converted checkpoint must exist, see the README's catalogue) with one
 shared feature cache, and writes results.md with the numbers a machine-generated summary attributes to
@@ -12,14 +12,16 @@ with reported numbers), "air" or "cross".
 
 import ml_collections
 
-from gesture_jax import config_lib, paper_numbers
+from gesture_jax import config_lib
+from gesture_jax.evaluation import paper_numbers
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     protocol = config_lib.check_protocol(arg)
-    suffix = "" if protocol == "ground" else f":{protocol}"
+    suffix = "" if protocol == "ground" else f",{protocol}"
+    name = "" if protocol == "ground" else f":{protocol}"
     return config_lib.knn_table(
-        [f"configs/paper/{name}.py{suffix}" for name in paper_numbers.PAPER_KNN_GROUND],
+        {f"{row}{name}": f"configs/paper/knn.py:{row}{suffix}" for row in paper_numbers.PAPER_KNN_GROUND},
         title=f"KNN on RoCoG-v2 ({protocol} protocol), frozen encoders",
         reported="paper_knn_ground" if protocol == "ground" else "",
     )

@@ -1,12 +1,12 @@
 r"""Toy zero-shot demo: the real toy test videos labelled from text prompts by a random-init toy ViCLIP.
 
-Every prompt set of gesture_jax.prompts is scored against the same features, as an ensemble and prompt by
+Every prompt set of gesture_jax.text.prompts is scored against the same features, as an ensemble and prompt by
 prompt (the prompt lab: results.md's spread table and prompt_spread.png); text + a few synthetic or real
 examples per class is scored beside text only and examples only. The weights are random, so
 the numbers sit near chance (1/7 = 14.3%): the demo shows the mode running end to end, not a finding. The
 toy dataset is built on first use. The prompts are tokenised with OpenAI's CLIP merges file
-bpe_simple_vocab_16e6.txt.gz, which is not shipped: gesture_jax.text's error message (or
-`python -m gesture_jax.text --help`) says where to get it and where to put it; --config.zeroshot.vocab_path
+bpe_simple_vocab_16e6.txt.gz, which is not shipped: gesture_jax.text.clip_bpe's error message (or
+`python -m gesture_jax.text.clip_bpe --help`) says where to get it and where to put it; --config.zeroshot.vocab_path
 points at another copy.
 
   python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo

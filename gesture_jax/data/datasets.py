@@ -22,7 +22,7 @@ import jax
 import numpy as np
 import tensorflow_datasets as tfds
 
-from gesture_jax import parallel
+from gesture_jax.infra import parallel
 
 
 @dataclasses.dataclass(frozen=True)

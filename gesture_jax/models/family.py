@@ -66,7 +66,7 @@ PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a 
 # the one projection the model has), applied alike by convert and --verify.
 # `HEAD_PREFIXES`, the checkpoint names --drop_head drops (default ("head.",), the official layout's).
 # `TEXT`, a text tower's zero-shot side: {"tokenizer": "clip_bpe" | "siglip" | "videoprism", "scores":
-# "softmax" | "sigmoid"} (gesture_jax.zeroshot; ViCLIP's when absent).
+# "softmax" | "sigmoid"} (gesture_jax.analysis.zeroshot; ViCLIP's when absent).
 OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint", "HEAD_PREFIXES", "TEXT")
 
 

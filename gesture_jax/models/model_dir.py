@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gesture_jax import checkpointing, storage
+from gesture_jax.infra import checkpointing, storage
 
 MODEL_JSON = "model.json"
 PARAMS_DIR = "params"

@@ -269,7 +269,7 @@ class Siglip(nnx.Module):
         return cos * jnp.exp(self.logit_scale[...][0]) + self.logit_bias[...][0]
 
 
-TEXT = {"tokenizer": "siglip", "scores": "sigmoid"}  # zero-shot (gesture_jax.zeroshot)
+TEXT = {"tokenizer": "siglip", "scores": "sigmoid"}  # zero-shot (gesture_jax.analysis.zeroshot)
 CONFIG_CLASS = SiglipConfig
 
 

@@ -43,7 +43,7 @@ class ViCLIPConfig:
         return self.img_size // self.patch_size
 
 
-def _blocks(width, heads, depth, config, dtype, attention_impl, rngs):
+def _blocks(width, heads, depth, config, *, dtype, attention_impl, rngs):
     return nnx.List(
         [
             layers.Block(
@@ -77,7 +77,9 @@ class VisionTower(nnx.Module):
         self.positional_embedding = _param(rngs, c.grid * c.grid + 1, c.width)
         self.temporal_positional_embedding = nnx.Param(jnp.zeros((1, c.num_frames, c.width), jnp.float32))
         self.ln_pre = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
-        self.blocks = _blocks(c.width, c.heads, c.layers, c, dtype, attention_impl, rngs)
+        self.blocks = _blocks(
+            c.width, c.heads, c.layers, c, dtype=dtype, attention_impl=attention_impl, rngs=rngs
+        )
         self.ln_post = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
         self.proj = _param(rngs, c.width, c.output_dim, scale=c.width**-0.5)
 
@@ -118,7 +120,15 @@ class TextTower(nnx.Module):
         self.config = c
         self.token_embedding = nnx.Embed(c.vocab_size, c.text_width, dtype=dtype, rngs=rngs)
         self.positional_embedding = _param(rngs, c.context_length, c.text_width, scale=0.01)
-        self.blocks = _blocks(c.text_width, c.text_heads, c.text_layers, c, dtype, attention_impl, rngs)
+        self.blocks = _blocks(
+            c.text_width,
+            c.text_heads,
+            c.text_layers,
+            c,
+            dtype=dtype,
+            attention_impl=attention_impl,
+            rngs=rngs,
+        )
         self.ln_final = layers.layer_norm(c.text_width, c.layer_norm_eps, jnp.float32, rngs)
         self.text_projection = _param(rngs, c.text_width, c.output_dim, scale=c.text_width**-0.5)
 
@@ -165,7 +175,7 @@ def _l2_normalize(x: jax.Array) -> jax.Array:
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
-TEXT = {"tokenizer": "clip_bpe", "scores": "softmax"}  # zero-shot (gesture_jax.zeroshot)
+TEXT = {"tokenizer": "clip_bpe", "scores": "softmax"}  # zero-shot (gesture_jax.analysis.zeroshot)
 CONFIG_CLASS = ViCLIPConfig
 
 

@@ -159,7 +159,7 @@ class VideoPrismLvT(nnx.Module):
         return l2_normalize(self.text_encoder(token_ids, paddings))
 
 
-TEXT = {"tokenizer": "videoprism", "scores": "softmax"}  # zero-shot, LvT (gesture_jax.zeroshot)
+TEXT = {"tokenizer": "videoprism", "scores": "softmax"}  # zero-shot, LvT (gesture_jax.analysis.zeroshot)
 CONFIG_CLASS = VideoPrismConfig
 
 

@@ -4,7 +4,7 @@
 appended at the end with no position; a causal transformer (ReLU FFN of width 4D, the model's logit cap)
 in which a padded key is masked for every query and a padded query row is fully masked (uniform, as the
 reference), the FFN outputs of padded rows zeroed; ``unimodal_ln``; the last (class) token.
-Token ids come from `gesture_jax.videoprism_text.tokenize_texts`.
+Token ids come from `gesture_jax.text.videoprism_tokenizer.tokenize_texts`.
 """
 
 from __future__ import annotations

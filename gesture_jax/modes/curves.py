@@ -17,8 +17,10 @@ import matplotlib
 import ml_collections
 import numpy as np
 
-from gesture_jax import protocol, real_equivalent, report, storage
-from gesture_jax.run_context import RunContext
+from gesture_jax.analysis import real_equivalent
+from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation.run_context import RunContext
+from gesture_jax.infra import storage
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -4,14 +4,14 @@ From the cached features of a synthetic gallery, a real gallery and real query v
 once a knn or curves run has cached them):
 
 * the paper's KNN with each gallery and with both together (rows with intervals, paired comparisons);
-* the domain-gap numbers of `gesture_jax.domain` for each pair of splits (MMD² with a permutation
+* the domain-gap numbers of `gesture_jax.analysis.domain` for each pair of splits (MMD² with a permutation
   p-value, Fréchet distance, proxy A-distance, per-class centroid gaps) and where the real queries'
   neighbours in the mixed gallery come from;
-* attribution to the generator's parameters (`gesture_jax.attribution`): per parameter value, its share
+* attribution to the generator's parameters (`analysis.attribution`): per parameter value, its share
   of the real queries' synthetic neighbours and their votes, leave-one-value-out ablations of the
   synthetic gallery, and a gallery curated on ``diagnose.selection`` (never the query split), scored
   as one more row;
-* pictures (`gesture_jax.feature_pictures`): a t-SNE of the features, and the real queries the
+* pictures (`gesture_jax.analysis.feature_pictures`): a t-SNE of the features, and the real queries the
   synthetic gallery gets wrong beside their nearest synthetic neighbours.
 
 Outputs in the workdir besides the report: ``domain_gap.json`` (every number, keyed by encoder and split
@@ -30,20 +30,12 @@ import time
 import ml_collections
 import numpy as np
 
-from gesture_jax import (
-    attribution,
-    diagnosis_tables,
-    domain,
-    feature_pictures,
-    knn,
-    protocol,
-    report,
-    stats,
-    storage,
-)
+from gesture_jax.analysis import attribution, domain, feature_pictures, knn, stats
 from gesture_jax.data import datasets, groups
-from gesture_jax.features import VideoVectors
-from gesture_jax.run_context import RunContext
+from gesture_jax.evaluation import diagnosis_tables, protocol, report
+from gesture_jax.evaluation.run_context import RunContext
+from gesture_jax.features.extraction import VideoVectors
+from gesture_jax.infra import storage
 
 DOMAIN_GAP_JSON = "domain_gap.json"
 ATTRIBUTION_CSV = diagnosis_tables.ATTRIBUTION_CSV

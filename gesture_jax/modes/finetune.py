@@ -13,7 +13,7 @@ at real ones (including real classes it never saw), against the frozen encoder.
 
 Rows per encoder state: KNN (the paper's k) and the probes (``finetune.probes``, settings chosen on
 folds of the gallery) with the synthetic and the real gallery → real test. With ``heldout_classes``
-they are base-to-novel rows (`gesture_jax.base_novel`): seen and novel classes each on their own,
+they are base-to-novel rows (`gesture_jax.evaluation.base_novel`): seen and novel classes each on their own,
 novel ones also with real few-shot galleries (``finetune.shots``, nested draws over seeds); results.json
 then has a top-level ``harmonic_mean`` list, and interpolation.png plots accuracy against α.
 ``final.json`` records the final step, metrics and a checksum of the final parameters.
@@ -28,8 +28,10 @@ from typing import Any
 
 import ml_collections
 
-from gesture_jax import base_novel, features, protocol, report, storage
-from gesture_jax.run_context import RunContext
+from gesture_jax.evaluation import base_novel, protocol, report
+from gesture_jax.evaluation.run_context import RunContext
+from gesture_jax.features import extraction as features
+from gesture_jax.infra import storage
 from gesture_jax.train import interpolate, supervised
 
 FINAL_JSON = "final.json"
@@ -67,8 +69,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     rows = _state_rows(ctx, extractor, class_names, heldout, State("frozen", 0.0, {}))
     interpolated = [a for a in alphas if 0.0 < a < 1.0]
     frozen = interpolate.snapshot(ctx.model) if interpolated else None  # training donates its buffers
-    trained = supervised.train_classifier(
-        ctx, ft, train_split=ft.train_split, val_split=ft.val_split, heldout=heldout, desc="fine-tuning"
+    trained = ctx.train_classifier(
+        ft, train_split=ft.train_split, val_split=ft.val_split, heldout=heldout, desc="fine-tuning"
     )
 
     # --- after fine-tuning ------------------------------------------------------------------------

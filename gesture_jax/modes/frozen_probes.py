@@ -18,8 +18,8 @@ import functools
 
 import ml_collections
 
-from gesture_jax import protocol, report
-from gesture_jax.run_context import RunContext
+from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation.run_context import RunContext
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:

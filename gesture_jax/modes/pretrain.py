@@ -20,9 +20,10 @@ import os
 import jax
 import ml_collections
 
-from gesture_jax import models, protocol, report
+from gesture_jax import models
+from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.models import model_dir
-from gesture_jax.run_context import RunContext
 from gesture_jax.train import supervised
 from gesture_jax.train import trainer as trainer_lib
 
@@ -33,8 +34,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     pt = config.pretrain
     ctx = RunContext.create(config, workdir, model_overrides={"drop_path_rate": pt.drop_path})
     class_names = ctx.class_names([pt.train_split, pt.val_split])
-    trained = supervised.train_classifier(
-        ctx, pt, train_split=pt.train_split, val_split=pt.val_split, desc="pre-training"
+    trained = ctx.train_classifier(
+        pt, train_split=pt.train_split, val_split=pt.val_split, desc="pre-training"
     )
     tuned = trained.model
     state_name = f"pre-trained on {pt.train_split}"

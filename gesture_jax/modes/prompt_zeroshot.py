@@ -2,13 +2,13 @@
 
 The paper's method B: a video-language encoder (ViCLIP; also SigLIP 2 and VideoPrism LvT) labels each
 query video with the class whose prompt embedding scores highest, no gallery, by the family's own
-tokenizer and scoring rule (`gesture_jax.zeroshot`). One row per prompt set (registered ones and the
+tokenizer and scoring rule (`gesture_jax.analysis.zeroshot`). One row per prompt set (registered ones and the
 user's files, ``zeroshot.prompt_files``) and query split (method ``zeroshot``), with the prompt set in
 the ``gallery`` column, so the table reads like the KNN ones.
 
-The prompt lab (`gesture_jax.prompt_lab`, ``zeroshot.single_prompts``): every single prompt of each set
+The prompt lab (`evaluation.prompt_lab`, ``zeroshot.single_prompts``): every single prompt of each set
 scored too, the spread across them per set and class (results.json ``prompt_spread``, a box plot in
-prompt_spread.png). Text + examples (`gesture_jax.text_fewshot`, ``zeroshot.fewshot.galleries``): the
+prompt_spread.png). Text + examples (`evaluation.text_fewshot`, ``zeroshot.fewshot.galleries``): the
 text scores mixed with prototypes of a few labelled videos per class, beside text only and examples only.
 
     python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo
@@ -23,8 +23,11 @@ import os
 import ml_collections
 import numpy as np
 
-from gesture_jax import models, prompt_lab, prompts, protocol, report, text_fewshot, zeroshot
-from gesture_jax.run_context import RunContext
+from gesture_jax import models
+from gesture_jax.analysis import zeroshot
+from gesture_jax.evaluation import prompt_lab, protocol, report, text_fewshot
+from gesture_jax.evaluation.run_context import RunContext
+from gesture_jax.text import prompts
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:

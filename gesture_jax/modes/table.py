@@ -16,11 +16,13 @@ import traceback
 
 import ml_collections
 
-from gesture_jax import config_lib, modes, paper_numbers, parallel, protocol, report
+from gesture_jax import config_lib, modes
+from gesture_jax.evaluation import paper_numbers, protocol, report
+from gesture_jax.infra import parallel
 
 
 def row_name(reference: str) -> str:
-    """``configs/paper/umt_b16_ft_k710.py:air`` → ``umt_b16_ft_k710:air``; the default arg adds nothing."""
+    """A row's name where the table gives none: ``configs/demo.py:smoke`` → ``demo:smoke``."""
     path, _, arg = reference.partition(":")
     name = os.path.splitext(os.path.basename(path))[0]
     return f"{name}:{arg}" if arg else name
@@ -30,8 +32,10 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     values, source = paper_numbers.get(config.table.reported)
     cache_dir = config.extract.cache_dir or os.path.join(workdir, "features")
     rows, failures = [], []
-    for reference in config.table.rows:
-        name = row_name(reference)
+    names = tuple(config.table.get("names", ())) or tuple(map(row_name, config.table.rows))
+    if len(names) != len(config.table.rows):
+        raise ValueError(f"table.names has {len(names)} names for {len(config.table.rows)} table.rows")
+    for name, reference in zip(names, config.table.rows):
         logging.info("table row %s: %s", name, reference)
         try:
             row_config = config_lib.load_file(reference)

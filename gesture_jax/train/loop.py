@@ -12,7 +12,7 @@ from typing import Callable, Iterator
 import jax
 from tqdm import tqdm
 
-from gesture_jax import checkpointing
+from gesture_jax.infra import checkpointing
 from gesture_jax.train import summaries
 from gesture_jax.train.trainer import Trainer
 

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import tensorboardX
 from etils import epath
 
-from gesture_jax import storage
+from gesture_jax.infra import storage
 
 TENSORBOARD_DIR = "tensorboard"
 METRICS_FILE = "metrics.jsonl"

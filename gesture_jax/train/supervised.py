@@ -11,17 +11,19 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
 
 import jax
 import ml_collections
 import numpy as np
 from flax import nnx
 
-from gesture_jax import checkpointing, models, parallel, protocol
+from gesture_jax import models
 from gesture_jax.data import augment as augment_lib
 from gesture_jax.data import datasets, training
+from gesture_jax.data.spec import VideoSpec
+from gesture_jax.infra import checkpointing, parallel
 from gesture_jax.models import classifier as classifier_lib
-from gesture_jax.run_context import RunContext
 from gesture_jax.train import loop, optim
 from gesture_jax.train import trainer as trainer_lib
 
@@ -31,6 +33,24 @@ HEAD_OUTPUT = "classifier head logits over the pooled feature"
 def logits(model, video):
     """The classifier's output, as an extractor's `output` function."""
     return model(video)
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """Where a classifier trains, as plain values (a run context supplies them): the training split, the
+    encoder's input spec, the mesh, the seed, decoding threads, the folder for checkpoints and summaries."""
+
+    split: datasets.Split
+    spec: VideoSpec
+    mesh: jax.sharding.Mesh
+    seed: int
+    num_threads: int
+    workdir: str  # checkpoints in <workdir>/checkpoints, TensorBoard summaries in <workdir>
+    is_main: bool
+
+
+# (classifier, the split's class index of each head output) -> head accuracy on validation videos
+Validate = Callable[[nnx.Module, list[int]], float]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,27 +73,27 @@ class Trained:
 
 
 def train_classifier(
-    ctx: RunContext,
+    encoder: nnx.Module,
+    encoder_name: str,
     block: ml_collections.ConfigDict,
+    setting: Setting,
     *,
-    train_split: str,
-    val_split: str,
+    validate: Validate,
     heldout: tuple[int, ...] = (),
     desc: str = "training",
 ) -> Trained:
-    """Trains ``ctx.model`` with a new head on `train_split` (without the `heldout` classes), checkpointing
-    in ``<workdir>/checkpoints`` and keeping the best by head accuracy on `val_split`."""
-    config = ctx.config
-    family = models.family_module(models.get(ctx.encoder_name).family)
-    model_config = dataclasses.asdict(ctx.model.config)
-    split = ctx.split(train_split)
+    """Trains `encoder` with a new head on ``setting.split`` (without the `heldout` classes), checkpointing
+    in ``<workdir>/checkpoints`` and keeping the best by `validate`'s head accuracy."""
+    family = models.family_module(models.get(encoder_name).family)
+    model_config = dataclasses.asdict(encoder.config)
+    split = setting.split
     if heldout:
         indices, label_map, kept = training.heldout_split(datasets.split_labels(split), heldout)
     else:
         indices, label_map, kept = None, None, list(range(len(split.class_names)))
 
     model = classifier_lib.Classifier(
-        ctx.model, classifier_lib.feature_dim(ctx.model), len(kept), rngs=nnx.Rngs(config.seed)
+        encoder, classifier_lib.feature_dim(encoder), len(kept), rngs=nnx.Rngs(setting.seed)
     )
     layers = family.num_layers(model_config)
     strategy = dict(strategy=block.strategy, last_blocks=block.last_blocks, layers=layers)
@@ -99,44 +119,35 @@ def train_classifier(
             optim_config, params, lambda p: family.layer_index(p, model_config), layers=layers
         ),
         lr_schedule=optim.schedule(optim_config),
-        spec=ctx.spec,
-        mesh=ctx.mesh,
+        spec=setting.spec,
+        mesh=setting.mesh,
         num_classes=len(kept),
         label_smoothing=block.label_smoothing,
         accum_steps=block.accum_steps,
     )
-    global_batch = block.batch_per_device * ctx.mesh.devices.size
-    row_start, row_count = parallel.process_batch_slice(global_batch, ctx.mesh)
+    global_batch = block.batch_per_device * setting.mesh.devices.size
+    row_start, row_count = parallel.process_batch_slice(global_batch, setting.mesh)
     dataset = training.train_dataset(
         split.source,
-        ctx.spec,
+        setting.spec,
         augment_lib.AugmentConfig(**block.augment.to_dict()),
-        seed=config.seed,
+        seed=setting.seed,
         global_batch=global_batch,
         row_start=row_start,
         rows=row_count,
         indices=indices,
         label_map=label_map,
-        num_threads=config.data.num_threads,
+        num_threads=setting.num_threads,
     )
     iterator = iter(dataset)
     checkpoints = checkpointing.TrainCheckpoints(
-        os.path.join(ctx.workdir, "checkpoints"), keep=block.keep_checkpoints, best_metric="val_accuracy"
+        os.path.join(setting.workdir, "checkpoints"), keep=block.keep_checkpoints, best_metric="val_accuracy"
     )
-    state = trainer.init_state(config.seed)
+    state = trainer.init_state(setting.seed)
     start = checkpoints.latest_step()
     if start is not None:
         state = checkpoints.restore(start, state, iterator)
         logging.info("resuming from the checkpoint at step %d", start)
-
-    # Compiled once; each validation only swaps in the current weights.
-    val_extractor = ctx.extractor(trainer.model(state), output=logits, output_name=HEAD_OUTPUT)
-
-    def validate(state) -> float:
-        val_extractor.set_model(trainer.model(state))
-        head = ctx.vectors([val_split], val_extractor, cache=False)[val_split]
-        labels, predictions = protocol.head_predictions(head, kept)
-        return float((predictions == labels).mean()) if len(labels) else float("nan")
 
     state = loop.train(
         trainer,
@@ -148,9 +159,9 @@ def train_classifier(
         global_batch=global_batch,
         log_every=block.log_every,
         checkpoint_every=block.checkpoint_every,
-        validate=validate,
-        logdir=ctx.workdir,
-        is_main=ctx.is_main,
+        validate=lambda state: validate(trainer.model(state), kept),
+        logdir=setting.workdir,
+        is_main=setting.is_main,
         desc=desc,
     )
     checkpoints.close()

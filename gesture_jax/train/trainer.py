@@ -18,9 +18,9 @@ from flax import nnx
 from jax.sharding import NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from gesture_jax import parallel
 from gesture_jax.data import pipeline
 from gesture_jax.data.spec import VideoSpec
+from gesture_jax.infra import parallel
 
 
 def _name(path: tuple) -> str:

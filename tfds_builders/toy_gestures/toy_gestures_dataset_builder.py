@@ -89,7 +89,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, split: str, per_class: int):
         cfg = self.builder_config
         yield from toy_examples(
-            render_video, len(CLASS_NAMES), cfg.domain, split, per_class, cfg.seed, cfg.frame_size
+            render_video,
+            len(CLASS_NAMES),
+            look=cfg.domain,
+            split=split,
+            per_class=per_class,
+            seed=cfg.seed,
+            size=cfg.frame_size,
         )
 
 
@@ -115,7 +121,7 @@ def video_features(class_names, domains: str) -> tfds.features.FeaturesDict:
     )
 
 
-def toy_examples(render_fn, num_classes: int, look: str, split: str, per_class: int, seed: int, size: int):
+def toy_examples(render_fn, num_classes: int, *, look: str, split: str, per_class: int, seed: int, size: int):
     """(key, record) of every example of a toy split, in index order: label = index % num_classes, each
     video rendered by ``render_fn(label, look, rng, size=)`` with ``example_rng(seed, look, split,
     index)``. Shared by toy_gestures and toy_motions."""

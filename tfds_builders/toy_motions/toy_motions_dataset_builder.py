@@ -79,7 +79,13 @@ class Builder(tfds.core.GeneratorBasedBuilder):
     def _generate_examples(self, split: str, per_class: int):
         cfg = self.builder_config
         yield from toy_examples(
-            render_motion, len(CLASS_NAMES), cfg.look, split, per_class, cfg.seed, cfg.frame_size
+            render_motion,
+            len(CLASS_NAMES),
+            look=cfg.look,
+            split=split,
+            per_class=per_class,
+            seed=cfg.seed,
+            size=cfg.frame_size,
         )
 
 

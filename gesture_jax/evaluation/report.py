@@ -1,0 +1,350 @@
+"""A run's report: ``results.json``, ``results.md``, per-video predictions and confusion matrices.
+
+`write` takes `Results` (rows from `evaluation.protocol`, their comparisons, extra named sections) and
+changes none of them. results.md is a list of named sections: the summary tables (one per query split:
+table rows are an encoder with a method, columns are galleries; cells are accuracy with its 95%
+interval), the paired comparisons, the breakdowns, then any sections a mode adds, then every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+from typing import Any, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from gesture_jax.evaluation.protocol import Row  # noqa: E402
+from gesture_jax.infra import storage  # noqa: E402
+
+RESULTS_JSON = "results.json"
+RESULTS_MD = "results.md"
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+    title: str
+    rows: Sequence[Row]
+    comparisons: Sequence[dict[str, Any]] = ()
+    note: str = ""  # one sentence: what the numbers do and do not show
+    sections: Sequence[tuple[str, str]] = ()  # (heading, markdown) a mode adds after the breakdowns
+    reported: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # row → gallery → %
+    reported_source: str = ""
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more top-level results.json fields
+
+
+def predictions_file(row: Row) -> str:
+    return f"predictions_{row.id}.csv"
+
+
+def confusion_file(row: Row) -> str | None:
+    return f"confusion_{row.id}.png" if row.headline else None  # sweep points: predictions only
+
+
+def row_json(row: Row) -> dict[str, Any]:
+    """A row as results.json holds it."""
+    out = {"id": row.id, "method": row.method}
+    out.update(encoder=row.encoder, encoder_state=row.encoder_state, gallery=row.gallery, queries=row.queries)
+    out.update(row.settings)
+    out.update(row.metrics)
+    if row.experiment:
+        out["row"] = row.experiment
+    if row.roles:
+        out["roles"] = list(row.roles)
+    if row.selection is not None:
+        out["selection"] = row.selection
+    if row.breakdowns:
+        out["breakdowns"] = row.breakdowns
+    out["predictions_csv"] = predictions_file(row)
+    if confusion_file(row):
+        out["confusion_png"] = confusion_file(row)
+    return out
+
+
+def write(out_dir: str, results: Results) -> None:
+    ids = [r.id for r in results.rows]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"two result rows share an id: {sorted({i for i in ids if ids.count(i) > 1})}")
+    for row in results.rows:
+        storage.write_text(os.path.join(out_dir, predictions_file(row)), predictions_csv(row))
+        if confusion_file(row):
+            plot_confusion(os.path.join(out_dir, confusion_file(row)), row)
+    body = {
+        "title": results.title,
+        "note": results.note,
+        "rows": [row_json(r) for r in results.rows],
+        "comparisons": list(results.comparisons),
+    }
+    clash = set(body) & set(results.extra)
+    if clash:
+        raise ValueError(f"results.json fields {sorted(clash)} are the report's own; rename the extra ones")
+    body.update(results.extra)
+    storage.write_json(os.path.join(out_dir, RESULTS_JSON), body)
+    storage.write_text(os.path.join(out_dir, RESULTS_MD), markdown(results))
+
+
+def predictions_csv(row: Row) -> str:
+    """One line per query video: its id, true class and predicted class (one column per gallery draw)."""
+    buffer = io.StringIO()
+    out = csv.writer(buffer, lineterminator="\n")
+    names = row.class_names
+    if row.predictions.ndim == 1:
+        out.writerow(["id", "label", "prediction", "correct"])
+        for i, t, p in zip(row.ids, row.labels, row.predictions):
+            out.writerow([i, names[t], names[p], int(t == p)])
+    else:
+        draws = range(len(row.predictions))
+        out.writerow(["id", "label", *(f"prediction_draw{s}" for s in draws)])
+        for j, (i, t) in enumerate(zip(row.ids, row.labels)):
+            out.writerow([i, names[t], *(names[row.predictions[s, j]] for s in draws)])
+    return buffer.getvalue()
+
+
+# --- markdown ----------------------------------------------------------------------------------------
+
+
+def percent(value: float, ci: Sequence[float] | None = None) -> str:
+    """'42.4 [32.3–52.5]' (accuracy % and its 95% interval)."""
+    text = f"{100 * value:.1f}"
+    return f"{text} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]" if ci is not None else text
+
+
+def method_label(row: Row) -> str:
+    s = row.settings
+    if row.method == "text_fewshot":
+        text = f"text ({s.get('prompt_set')}) + examples, weight chosen on validation"
+    elif row.method == "prototype" and "weight" in s:
+        text = "examples only (prototypes, cosine)"
+    elif row.method == "zeroshot" and "shots" in s:
+        text = f"text only ({s.get('prompt_set')})"
+    elif row.method == "knn":
+        text = "KNN" + (f" k={s['k']}" if "k" in s else "") + (f", {s['metric']}" if "metric" in s else "")
+        text += f", {s['votes']} votes" if s.get("votes", "uniform") != "uniform" else ""
+    elif row.method == "prototype":
+        text = f"prototype, {s.get('metric')}"
+    elif row.method == "linear_probe":
+        text = f"linear probe, weight decay {s.get('weight_decay', float('nan')):g}"
+    else:
+        text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(row.method, row.method)
+    if "classes" in s:
+        text += f", {s['classes']} classes"
+    tags = [
+        t
+        for t, r in (("paper's protocol", "protocol"), ("chosen on validation", "selected"))
+        if r in row.roles
+    ]
+    return text + (f" ({'; '.join(tags)})" if tags else "")
+
+
+def table_labels(row: Row) -> list[str]:
+    """The summary-table rows a row appears in: the experiment (mode table) or the encoder and its
+    state, with the method; a setting chosen on validation is one table row per method family, whatever
+    it chose (the choice is in the cell's row of "All rows"), and the paper's fixed KNN another."""
+    who = row.experiment or (f"{row.encoder} ({state_label(row)})" if row.encoder_state else row.encoder)
+    family = {"knn": "KNN", "prototype": "prototype", "linear_probe": "linear probe"}.get(row.method)
+    labels = []
+    if "protocol" in row.roles:
+        labels.append(f"{who} · {method_label(dataclasses.replace(row, roles=()))} (paper's protocol)")
+    if "selected" in row.roles:
+        labels.append(f"{who} · {family} (chosen on validation)")
+    return labels or [f"{who} · {method_label(row)}"]
+
+
+def state_label(row: Row) -> str:
+    """The encoder state, with the interpolation weight where the row has one ("interpolated, α=0.25")."""
+    alpha = row.settings.get("alpha")
+    return row.encoder_state + (f", α={alpha:g}" if row.encoder_state == "interpolated" else "")
+
+
+def table_label(row: Row) -> str:
+    return table_labels(row)[0]
+
+
+def short_label(row: Row) -> str:
+    """A row in a comparison or breakdown: its method and setting, and its gallery."""
+    return f"{method_label(row)}, `{row.gallery}`"
+
+
+def summary_tables(results: Results) -> str:
+    lines = []
+    headline = [r for r in results.rows if r.headline]
+    for queries in _unique(r.queries for r in headline):
+        group = [r for r in headline if r.queries == queries]
+        galleries = _unique(r.gallery for r in group)
+        labels = _unique(label for r in group for label in table_labels(r))
+        n = _unique(r.metrics["num_queries"] for r in group)
+        with_reported = {
+            g for g in galleries if any(g in results.reported.get(r.experiment, {}) for r in group)
+        }
+        headers = [h for g in galleries for h in [f"gallery `{g}`"] + ["reported"] * (g in with_reported)]
+        lines += [
+            f"## Accuracy (%) [95% interval] on `{queries}` ({', '.join(map(str, n))} videos)",
+            "",
+            "| encoder · method | " + " | ".join(headers) + " |",
+            "|---|" + "---:|" * len(headers),
+        ]
+        for label in labels:
+            cells = []
+            for gallery in galleries:
+                match = [r for r in group if label in table_labels(r) and r.gallery == gallery]
+                cells.append(
+                    percent(match[0].metrics["accuracy"], match[0].metrics.get("accuracy_ci95"))
+                    if match
+                    else "–"
+                )
+                if gallery in with_reported:
+                    value = None
+                    if match and match[0].method == "knn" and label.endswith("(paper's protocol)"):
+                        value = results.reported.get(match[0].experiment, {}).get(gallery)
+                    cells.append(f"*{value:.1f}*" if value is not None else "–")
+            lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        if with_reported:
+            lines += ["", f"*Reported* values: {results.reported_source or 'as given'}."]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def comparisons_section(results: Results) -> str:
+    if not results.comparisons:
+        return ""
+    by_id = {r.id: r for r in results.rows}
+    lines = [
+        "## Paired comparisons (same query videos)",
+        "",
+        "Difference in accuracy points, a − b, with its paired 95% bootstrap interval and the exact "
+        "McNemar p; ✱ marks an interval that excludes 0.",
+        "",
+        "| queries | a | b | a − b [95% interval] | McNemar p | |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for c in results.comparisons:
+        a, b = by_id[c["a"]], by_id[c["b"]]
+        lo, hi = c["ci95"]
+        mark = "✱" if lo > 0 or hi < 0 else ""
+        la, lb = _pair_labels(a, b)
+        lines.append(
+            f"| `{c['queries']}` | {la} | {lb} | "
+            f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | "
+            f"{c['mcnemar_p']:.3g} | {mark} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _pair_labels(a: Row, b: Row) -> tuple[str, str]:
+    """Method and gallery; with the encoder and its state too where they differ (frozen vs fine-tuned)."""
+    if (a.experiment, a.encoder, state_label(a)) == (b.experiment, b.encoder, state_label(b)):
+        return short_label(a), short_label(b)
+    return f"{table_label(a)}, `{a.gallery}`", f"{table_label(b)}, `{b.gallery}`"
+
+
+def breakdowns_section(results: Results) -> str:
+    rows = [r for r in results.rows if r.headline and r.breakdowns]
+    lines = []
+    for queries in _unique(r.queries for r in rows):
+        group = [r for r in rows if r.queries == queries]
+        for field in _unique(f for r in group for f in r.breakdowns):
+            cols = [r for r in group if field in r.breakdowns]
+            values = _unique(c["value"] for r in cols for c in r.breakdowns[field])
+            lines += [
+                f"## Accuracy (%) by `{field}` on `{queries}`",
+                "",
+                "| value | n | " + " | ".join(short_label(r) for r in cols) + " |",
+                "|---|---:|" + "---:|" * len(cols),
+            ]
+            for value in values:
+                cells = [next((c for c in r.breakdowns[field] if c["value"] == value), None) for r in cols]
+                n = next(c["count"] for c in cells if c)
+                shown = [percent(c["accuracy"], c["ci95"]) if c else "–" for c in cells]
+                lines.append(f"| {value} | {n} | " + " | ".join(shown) + " |")
+            lines.append("")
+    return "\n".join(lines)
+
+
+def all_rows_section(results: Results) -> str:
+    lines = [
+        "## All rows",
+        "",
+        "| id | method | gallery | queries | setting | accuracy % [95%] | mean class acc. % [95%] | n "
+        "| files |",
+        "|---|---|---|---|---|---:|---:|---:|---|",
+    ]
+    for r in results.rows:
+        m = r.metrics
+        files = f"[csv]({predictions_file(r)})" + (
+            f" [png]({confusion_file(r)})" if confusion_file(r) else ""
+        )
+        lines.append(
+            f"| {r.id} | {r.method} | `{r.gallery}` | `{r.queries}` | {method_label(r)} | "
+            f"{percent(m['accuracy'], m.get('accuracy_ci95'))} | "
+            f"{percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | "
+            f"{m['num_queries']} | {files} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def sections(results: Results) -> list[tuple[str, str]]:
+    """results.md as named sections, in order."""
+    head = f"# {results.title}\n\n" + (f"{results.note}\n" if results.note else "")
+    named = [
+        ("title", head),
+        ("summary", summary_tables(results)),
+        ("comparisons", comparisons_section(results)),
+        ("breakdowns", breakdowns_section(results)),
+        *results.sections,
+        ("all rows", all_rows_section(results)),
+    ]
+    return [(name, text) for name, text in named if text]
+
+
+def markdown(results: Results) -> str:
+    return "\n".join(text.rstrip("\n") + "\n" for _, text in sections(results))
+
+
+def summary(results: Results) -> str:
+    """What a run prints: the title, the summary tables and the comparisons."""
+    keep = {"title", "summary", "comparisons"}
+    return "\n".join(text.rstrip("\n") + "\n" for name, text in sections(results) if name in keep).strip()
+
+
+# --- plots ---------------------------------------------------------------------------------------------
+
+
+def plot_confusion(path: str, row: Row) -> None:
+    matrix = np.array(row.metrics["confusion"])
+    names = row.class_names
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.75 * n, 1.2 + 0.7 * n), dpi=100)
+    support = np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(matrix / support, cmap="Blues", vmin=0, vmax=1)
+    for i in range(n):
+        for j in range(n):
+            color = "white" if matrix[i, j] / support[i, 0] > 0.5 else "black"
+            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
+    ax.set_xticks(range(n), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(n), names, fontsize=8)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    m = row.metrics
+    ax.set_title(
+        f"{table_label(row)}\ngallery {row.gallery} → {row.queries}\n"
+        f"accuracy {percent(m['accuracy'], m.get('accuracy_ci95'))}%",
+        fontsize=8,
+    )
+    save_figure(path, fig)
+
+
+def save_figure(path: str, fig) -> None:
+    """A figure laid out, written atomically as PNG (local or bucket) and closed."""
+    fig.tight_layout()
+    storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
+    plt.close(fig)
+
+
+def _unique(items) -> list:
+    return list(dict.fromkeys(items))
