@@ -20,17 +20,10 @@ from gesture_jax import config_lib
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """`arg`: "" for the full demo, "smoke" for the small toy sets (tests and quick checks)."""
-    if arg not in (None, "", "smoke"):
-        raise ValueError(f"configs/demo.py takes no argument or 'smoke', got {arg!r}")
-    suffix = "_small" if arg == "smoke" else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "knn"
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit-pretrained")
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config, toy = config_lib.toy_experiment("knn", file="configs/demo.py", arg=arg)
     config.knn = config_lib.knn(
-        galleries=(f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
-        queries=(f"toy_gestures/real{suffix}:test",),
+        galleries=(toy.gestures("synthetic", "train"), toy.gestures("real", "train")),
+        queries=(toy.gestures("real", "test"),),
     )
     if arg == "smoke":  # fewer probe settings, so fewer compilations: the same paths in seconds
         config.knn.k_sweep, config.knn.weight_decays = (1, 3, 5), (1e-1, 1e-3)

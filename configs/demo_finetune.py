@@ -30,24 +30,19 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    if arg not in (None, "", "smoke", "unseen", "unseen_smoke"):
-        raise ValueError(
-            "configs/demo_finetune.py takes no argument, 'smoke', 'unseen' or 'unseen_smoke', got "
-            + repr(arg)
-        )
-    smoke = arg in ("smoke", "unseen_smoke")
-    suffix = "_small" if smoke else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "finetune"
-    config.seed = 0
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit-pretrained")
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config, toy = config_lib.toy_experiment(
+        "finetune",
+        file="configs/demo_finetune.py",
+        arg=arg,
+        variants=("smoke", "unseen", "unseen_smoke"),
+        seed=0,
+    )
+    smoke = toy.small
     config.finetune = config_lib.finetune(
-        train_split=f"toy_gestures/synthetic{suffix}:train",
-        val_split=f"toy_gestures/synthetic{suffix}:val",
-        test_split=f"toy_gestures/real{suffix}:test",
-        real_gallery=f"toy_gestures/real{suffix}:train",
+        train_split=toy.gestures("synthetic", "train"),
+        val_split=toy.gestures("synthetic", "val"),
+        test_split=toy.gestures("real", "test"),
+        real_gallery=toy.gestures("real", "train"),
         num_steps=24 if smoke else 600,
         batch_per_device=8 if smoke else 32,
         learning_rate=1e-3,

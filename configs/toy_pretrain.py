@@ -19,19 +19,13 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    if arg not in (None, "", "smoke"):
-        raise ValueError(f"configs/toy_pretrain.py takes no argument or 'smoke', got {arg!r}")
-    smoke = arg == "smoke"
-    suffix = "_small" if smoke else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "pretrain"
-    config.seed = 0
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit", init_seed=0)
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config, toy = config_lib.toy_experiment(
+        "pretrain", file="configs/toy_pretrain.py", arg=arg, encoder_name="toy-vit", seed=0
+    )
+    smoke = toy.small
     config.pretrain = config_lib.pretrain(
-        train_split=f"toy_motions/neutral{suffix}:train",
-        val_split=f"toy_motions/neutral{suffix}:val",
+        train_split=toy.motions("train"),
+        val_split=toy.motions("val"),
         num_steps=24 if smoke else 1000,
         batch_per_device=8 if smoke else 32,
         learning_rate=2e-3,

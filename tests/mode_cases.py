@@ -106,7 +106,7 @@ def load_config(case: ModeCase, fields: dict[str, object]):
 
 def run_here(config, workdir) -> list:
     """The config's mode run in this process (8 devices), as `main` runs it after parsing its flags:
-    the `protocol.Row`s it returns."""
+    the `scoring.Row`s it returns."""
     from gesture_jax import modes
 
     return modes.get(config.mode).run(config, str(workdir))

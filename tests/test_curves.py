@@ -7,19 +7,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import method_rows, report
 from gesture_jax.modes import curves
 
 
 def test_sample_per_class_counts_and_reproducibility():
     labels = np.array([0] * 10 + [1] * 3 + [2] * 6)
-    picked = protocol.sample_per_class(labels, 4, seed=0)
+    picked = method_rows.sample_per_class(labels, 4, seed=0)
     assert np.bincount(labels[picked]).tolist() == [4, 3, 4]  # class 1 has only 3: all of them
     assert (np.diff(picked) > 0).all()
-    np.testing.assert_array_equal(picked, protocol.sample_per_class(labels, 4, seed=0))
-    assert not np.array_equal(picked, protocol.sample_per_class(labels, 4, seed=1))
+    np.testing.assert_array_equal(picked, method_rows.sample_per_class(labels, 4, seed=0))
+    assert not np.array_equal(picked, method_rows.sample_per_class(labels, 4, seed=1))
     np.testing.assert_array_equal(
-        protocol.sample_per_class(labels, protocol.ALL, seed=3), np.arange(len(labels))
+        method_rows.sample_per_class(labels, method_rows.ALL, seed=3), np.arange(len(labels))
     )
 
 
@@ -28,12 +28,12 @@ def test_draws_are_nested():
     labels = np.random.default_rng(0).integers(0, 5, 300)
     for seed in range(4):
         previous = set()
-        for shots in (1, 2, 4, 8, 16, protocol.ALL):
-            picked = set(protocol.sample_per_class(labels, shots, seed).tolist())
+        for shots in (1, 2, 4, 8, 16, method_rows.ALL):
+            picked = set(method_rows.sample_per_class(labels, shots, seed).tolist())
             assert previous <= picked, (seed, shots)
             previous = picked
     assert not np.array_equal(
-        protocol.sample_per_class(labels, 8, 0), protocol.sample_per_class(labels, 8, 1)
+        method_rows.sample_per_class(labels, 8, 0), method_rows.sample_per_class(labels, 8, 1)
     )
 
 

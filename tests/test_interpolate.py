@@ -8,7 +8,7 @@ from flax import nnx
 
 from gesture_jax import models
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import base_novel, protocol
+from gesture_jax.evaluation import base_novel, scoring
 from gesture_jax.train import interpolate, supervised
 
 
@@ -93,7 +93,7 @@ def test_harmonic_mean_and_its_interval():
 def _row(subset, state, alpha, correct, classes):
     labels = np.array([classes[i % len(classes)] for i in range(len(correct))])
     wrong = np.array([classes[(classes.index(c) + 1) % len(classes)] for c in labels])
-    return protocol.score(
+    return scoring.score(
         "knn", labels, np.where(correct, labels, wrong), [f"v{i}" for i in range(len(labels))], "abcdefg",
         encoder="e", encoder_state=state, gallery="g", queries=f"q ({subset} classes)", k=3, metric="l2",
         alpha=alpha, class_subset=subset,

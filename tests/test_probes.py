@@ -280,9 +280,9 @@ def test_stratified_folds():
 
 
 def test_knn_row_from_precomputed_neighbours_is_the_same_row():
-    """protocol.knn_row given the neighbours a caller already searched (mode diagnose) scores exactly as
+    """method_rows.knn_row given the neighbours a caller already searched (mode diagnose) scores exactly as
     it does searching itself, with the usable k; neighbours of another shape are refused."""
-    from gesture_jax.evaluation import protocol
+    from gesture_jax.evaluation import method_rows
     from gesture_jax.features.extraction import VideoVectors
 
     gallery, labels, queries = _random(3, gallery_size=40, num_queries=13)
@@ -291,10 +291,10 @@ def test_knn_row_from_precomputed_neighbours_is_the_same_row():
     q = VideoVectors(queries, q_labels.astype(np.int32), np.array([f"q{i}" for i in range(13)]))
     common = dict(k=5, metric="l2", class_names=tuple("abcdefg"), mesh=_mesh(8), describe=dict(
         encoder="e", encoder_state="frozen", gallery="g", queries="q"))  # fmt: skip
-    searched = protocol.knn_row(g, q, **common)
+    searched = method_rows.knn_row(g, q, **common)
     found = knn.knn_neighbours(gallery, queries, k=5, mesh=_mesh(8))
-    given = protocol.knn_row(g, q, **common, neighbours=found)
+    given = method_rows.knn_row(g, q, **common, neighbours=found)
     np.testing.assert_array_equal(given.predictions, searched.predictions)
     assert given.settings == searched.settings and given.metrics == searched.metrics
     with pytest.raises(ValueError, match=r"neighbours of shape \(13, 3\); expected \[13, 5\]"):
-        protocol.knn_row(g, q, **common, neighbours=found[:, :3])
+        method_rows.knn_row(g, q, **common, neighbours=found[:, :3])

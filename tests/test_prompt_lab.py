@@ -14,7 +14,7 @@ from test_zeroshot import VOCAB
 
 from gesture_jax import models
 from gesture_jax.analysis import probes, zeroshot
-from gesture_jax.evaluation import prompt_lab, protocol, text_fewshot
+from gesture_jax.evaluation import method_rows, prompt_lab, text_fewshot
 from gesture_jax.features.extraction import VideoVectors
 from gesture_jax.text import prompts
 
@@ -160,13 +160,13 @@ def test_fewshot_rows_share_draws_and_choose_off_the_queries():
         assert draw["weight"] in text_fewshot.WEIGHTS
     # examples only is the nearest cosine prototype of the same nested draws
     for seed in range(3):
-        index = protocol.sample_per_class(pool.labels, 2, seed)
+        index = method_rows.sample_per_class(pool.labels, 2, seed)
         want = probes.prototype_predict(pool.vectors[index], pool.labels[index], queries.vectors,
                                                  metric="cosine", num_classes=7)  # fmt: skip
         np.testing.assert_array_equal(examples.predictions[seed], want)
     np.testing.assert_array_equal(text_row.predictions[0], text_only)
     with pytest.raises(ValueError, match="every video of the validation split is in the gallery draw"):
-        text_fewshot.rows(pool, queries, pool, text, shots=protocol.ALL, num_seeds=1, weights=(0.0, 1.0),
+        text_fewshot.rows(pool, queries, pool, text, shots=method_rows.ALL, num_seeds=1, weights=(0.0, 1.0),
                           class_names=CLASSES, describe=describe, text_only=text_only)  # fmt: skip
 
 

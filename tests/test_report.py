@@ -1,21 +1,22 @@
-"""Result rows (protocol.score), the report's files and sections, and rows that `write` leaves unchanged."""
+"""Result rows (scoring.score), the report's files and sections, and rows that `write` leaves unchanged."""
 
 import copy
 import csv
+import dataclasses
 import json
 import os
 
 import numpy as np
 
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import breakdowns, paired_comparisons, report, scoring
 
 NAMES = ("a", "b", "c")
 
 
 def _row(labels, preds, *, gallery="g", encoder="e", experiment="", **settings):
     ids = [f"v{i}" for i in range(len(labels))]
-    row = protocol.score(
+    row = scoring.score(
         "knn",
         np.array(labels),
         np.array(preds),
@@ -27,7 +28,7 @@ def _row(labels, preds, *, gallery="g", encoder="e", experiment="", **settings):
         queries="real:test",
         **settings,
     )
-    return row if not experiment else protocol.dataclasses.replace(row, experiment=experiment)
+    return row if not experiment else dataclasses.replace(row, experiment=experiment)
 
 
 def test_row_metrics_and_intervals():
@@ -52,7 +53,7 @@ def test_absent_classes_are_left_out_of_the_mean():
 
 
 def test_draw_rows_average_the_draws():
-    row = protocol.score(
+    row = scoring.score(
         "knn", np.array([0, 1]), np.array([[0, 1], [0, 0]]), ["x", "y"], ("a", "b"),
         encoder="e", encoder_state="frozen", gallery="g", queries="q",
     )  # fmt: skip
@@ -69,7 +70,7 @@ def test_write_files_leaves_rows_unchanged(tmp_path):
         for g in ("syn:train", "real:train")
     ]
     before = copy.deepcopy([(r.settings, r.metrics, r.predictions.tolist()) for r in rows])
-    results = report.Results("T", rows, protocol.comparisons(rows, report.table_label))
+    results = report.Results("T", rows, paired_comparisons.comparisons(rows, report.table_label))
     report.write(str(tmp_path), results)
     assert before == [(r.settings, r.metrics, r.predictions.tolist()) for r in rows]
     saved = json.load(open(tmp_path / "results.json"))
@@ -99,7 +100,7 @@ def test_comparisons_carry_the_exact_mcnemar_p():
     b = _row(
         labels, np.where(rng.random(60) < 0.4, labels, (labels + 1) % 3), gallery="real", k=3, metric="l2"
     )
-    (c,) = protocol.comparisons([a, b], report.table_label)
+    (c,) = paired_comparisons.comparisons([a, b], report.table_label)
     assert c["a"] == a.id and c["b"] == b.id
     assert np.isclose(c["difference"], a.correct.mean() - b.correct.mean())
     assert c["mcnemar_p"] == stats.mcnemar_exact(a.correct, b.correct)
@@ -110,7 +111,9 @@ def test_a_comparison_across_encoder_states_names_them():
     labels = np.array([0, 1, 2, 0, 1, 2])
     frozen = _row(labels, [0, 1, 1, 0, 2, 2], gallery="syn", k=3, metric="l2")
     tuned = dataclasses_replace(_row(labels, labels, gallery="syn", k=3, metric="l2"), encoder_state="tuned")
-    results = report.Results("t", [frozen, tuned], protocol.comparisons([frozen, tuned], report.table_label))
+    results = report.Results(
+        "t", [frozen, tuned], paired_comparisons.comparisons([frozen, tuned], report.table_label)
+    )
     line = next(x for x in report.markdown(results).splitlines() if x.startswith("| `real:test` |"))
     assert "e (frozen) · KNN k=3, l2, `syn`" in line and "e (tuned) · KNN k=3, l2, `syn`" in line
 
@@ -118,11 +121,11 @@ def test_a_comparison_across_encoder_states_names_them():
 def test_rows_on_other_queries_are_not_compared():
     a = _row([0, 1], [0, 1], gallery="syn")
     b = dataclasses_replace(_row([0, 1], [0, 0], gallery="real"), ids=np.array(["p", "q"]))
-    assert protocol.comparisons([a, b], report.table_label) == []
+    assert paired_comparisons.comparisons([a, b], report.table_label) == []
 
 
 def dataclasses_replace(row, **changes):
-    return protocol.dataclasses.replace(row, **changes)
+    return dataclasses.replace(row, **changes)
 
 
 def test_reported_numbers_sit_beside_the_protocol_row():
@@ -146,7 +149,7 @@ def test_reported_numbers_sit_beside_the_protocol_row():
 
 def test_breakdowns_count_and_interval_each_group():
     row = _row([0, 1, 2, 0], [0, 1, 0, 1])
-    out = protocol.breakdowns(row, {"subject": np.array(["S1", "S1", "S2", "S2"])})
+    out = breakdowns.breakdowns(row, {"subject": np.array(["S1", "S1", "S2", "S2"])})
     assert [(c["value"], c["count"], c["accuracy"]) for c in out["subject"]] == [
         ("S1", 2, 1.0),
         ("S2", 2, 0.0),

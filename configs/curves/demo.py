@@ -13,20 +13,12 @@ from gesture_jax import config_lib
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """`arg`: "" for the full toy sets, "smoke" for the small ones (fewer points and draws)."""
-    if arg not in (None, "", "smoke"):
-        raise ValueError(f"configs/curves/demo.py takes no argument or 'smoke', got {arg!r}")
-    smoke = arg == "smoke"
-    suffix = "_small" if smoke else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "curves"
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit-pretrained")
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config, toy = config_lib.toy_experiment("curves", file="configs/curves/demo.py", arg=arg)
     config.curves = config_lib.curves(
-        synthetic_gallery=f"toy_gestures/synthetic{suffix}:train",
-        real_gallery=f"toy_gestures/real{suffix}:train",
-        queries=(f"toy_gestures/real{suffix}:test",),
-        shots=(1, 2, 0) if smoke else (1, 2, 4, 8, 0),
-        num_seeds=2 if smoke else 5,
+        synthetic_gallery=toy.gestures("synthetic", "train"),
+        real_gallery=toy.gestures("real", "train"),
+        queries=(toy.gestures("real", "test"),),
+        shots=(1, 2, 0) if toy.small else (1, 2, 4, 8, 0),
+        num_seeds=2 if toy.small else 5,
     )
     return config

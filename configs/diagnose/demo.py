@@ -15,19 +15,12 @@ from gesture_jax import config_lib
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """`arg`: "" for the full toy sets, "smoke" for the small ones."""
-    if arg not in (None, "", "smoke"):
-        raise ValueError(f"configs/diagnose/demo.py takes no argument or 'smoke', got {arg!r}")
-    suffix = "_small" if arg == "smoke" else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "diagnose"
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-vit-pretrained")
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
+    config, toy = config_lib.toy_experiment("diagnose", file="configs/diagnose/demo.py", arg=arg)
     config.diagnose = config_lib.diagnose(
-        synthetic=f"toy_gestures/synthetic{suffix}:train",
-        real_gallery=f"toy_gestures/real{suffix}:train",
-        queries=f"toy_gestures/real{suffix}:test",
-        selection=f"toy_gestures/real{suffix}:train",  # the toy real set has no val split
+        synthetic=toy.gestures("synthetic", "train"),
+        real_gallery=toy.gestures("real", "train"),
+        queries=toy.gestures("real", "test"),
+        selection=toy.gestures("real", "train"),  # the toy real set has no val split
     )
     if arg == "smoke":
         config.diagnose.num_permutations = 50

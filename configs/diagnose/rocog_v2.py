@@ -17,11 +17,6 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    row, protocol = config_lib.pick(
-        arg,
-        config_lib.PAPER_ROWS,
-        file="configs/diagnose/rocog_v2.py",
-        default="umt_b16_ft_k710",
-        options=tuple(config_lib.KNN_PROTOCOLS),
-    )
+    protocols = tuple(config_lib.KNN_PROTOCOLS)
+    row, protocol = config_lib.pick_row(arg, file="configs/diagnose/rocog_v2.py", options=protocols)
     return config_lib.paper_diagnose(row, protocol or None)

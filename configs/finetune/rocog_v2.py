@@ -14,11 +14,6 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    row, option = config_lib.pick(
-        arg,
-        config_lib.PAPER_ROWS,
-        file="configs/finetune/rocog_v2.py",
-        default="umt_b16_ft_k710",
-        options=("unseen",),
+    return config_lib.rocog_finetune(
+        *config_lib.pick_row(arg, file="configs/finetune/rocog_v2.py", options=("unseen",))
     )
-    return config_lib.rocog_finetune(row, option)

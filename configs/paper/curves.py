@@ -13,9 +13,7 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    row, _ = config_lib.pick(
-        arg, config_lib.PAPER_ROWS, file="configs/paper/curves.py", default="umt_b16_ft_k710"
-    )
+    row, _ = config_lib.pick_row(arg, file="configs/paper/curves.py")
     config = ml_collections.ConfigDict()
     config.mode = "curves"
     config.data = config_lib.data()

@@ -21,11 +21,7 @@ from gesture_jax import config_lib
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    row, protocol = config_lib.pick(
-        arg,
-        config_lib.PAPER_ROWS,
-        file="configs/paper/knn.py",
-        default="umt_b16_ft_k710",
-        options=tuple(config_lib.KNN_PROTOCOLS),
+    row, protocol = config_lib.pick_row(
+        arg, file="configs/paper/knn.py", options=tuple(config_lib.KNN_PROTOCOLS)
     )
     return config_lib.paper_row(row, protocol or None)

@@ -31,21 +31,16 @@ from gesture_jax import config_lib
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     """`arg`: "" for the full toy test split, "smoke" for the small one (tests and quick checks)."""
-    if arg not in (None, "", "smoke"):
-        raise ValueError(f"configs/zeroshot/demo.py takes no argument or 'smoke', got {arg!r}")
-    suffix = "_small" if arg == "smoke" else ""
-    config = ml_collections.ConfigDict()
-    config.mode = "zeroshot"
-    config.data = config_lib.data(build_if_missing=True)
-    config.encoder = config_lib.encoder("toy-viclip", init_seed=0)
-    config.extract = config_lib.extract(per_device_batch=16, chunk_batches=20)
-    config.zeroshot = config_lib.zeroshot(queries=(f"toy_gestures/real{suffix}:test",))
+    config, toy = config_lib.toy_experiment(
+        "zeroshot", file="configs/zeroshot/demo.py", arg=arg, encoder_name="toy-viclip"
+    )
+    config.zeroshot = config_lib.zeroshot(queries=(toy.gestures("real", "test"),))
     # Text + a few examples per class, from the synthetic and from the real training videos; the weight
     # is chosen on synthetic val, and on the real training videos outside each draw (toy real has no val).
     config.zeroshot.fewshot.update(
-        galleries=(f"toy_gestures/synthetic{suffix}:train", f"toy_gestures/real{suffix}:train"),
-        validation_splits=(f"toy_gestures/synthetic{suffix}:val", f"toy_gestures/real{suffix}:train"),
-        shots=(1, 2) if arg == "smoke" else (1, 2, 4),
+        galleries=(toy.gestures("synthetic", "train"), toy.gestures("real", "train")),
+        validation_splits=(toy.gestures("synthetic", "val"), toy.gestures("real", "train")),
+        shots=(1, 2) if toy.small else (1, 2, 4),
         prompt_set="descriptions_templates",
     )
     return config

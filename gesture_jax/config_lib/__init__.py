@@ -20,7 +20,13 @@ from gesture_jax.config_lib.blocks import (  # noqa: F401
     training,
     zeroshot,
 )
-from gesture_jax.config_lib.catalogue import PAPER_ROWS, ZEROSHOT_ENCODERS, moved, pick  # noqa: F401
+from gesture_jax.config_lib.catalogue import (  # noqa: F401
+    PAPER_ROWS,
+    ZEROSHOT_ENCODERS,
+    moved,
+    pick,
+    pick_row,
+)
 from gesture_jax.config_lib.files import load_file, load_module  # noqa: F401
 from gesture_jax.config_lib.presets import (  # noqa: F401
     knn_table,
@@ -29,6 +35,7 @@ from gesture_jax.config_lib.presets import (  # noqa: F401
     paper_row,
     paper_zeroshot,
     rocog_finetune,
+    toy_experiment,
 )
 from gesture_jax.config_lib.protocols import (  # noqa: F401
     KNN_PROTOCOLS,

@@ -122,6 +122,11 @@ def pick(
     return name, option
 
 
+def pick_row(arg: str | None, *, file: str, options: tuple[str, ...] = ()) -> tuple[str, str]:
+    """``"<row>[,<option>]"`` -> (a row of `PAPER_ROWS`, default umt_b16_ft_k710; the option or "")."""
+    return pick(arg, PAPER_ROWS, file=file, default="umt_b16_ft_k710", options=options)
+
+
 def moved(reference: str) -> str | None:
     """The experiment that replaced the per-encoder file `reference` names, or None."""
     path, _, arg = reference.partition(":")

@@ -3,6 +3,7 @@ and zero-shot for a converted checkpoint."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import ml_collections
@@ -110,3 +111,41 @@ def paper_zeroshot(name: str) -> ml_collections.ConfigDict:
     config.zeroshot = zeroshot()
     config.zeroshot.vocab_path = ZEROSHOT_ENCODERS[name].vocab_path
     return config
+
+
+@dataclasses.dataclass(frozen=True)
+class Toy:
+    """The toy world's split names at one size: the small sets (the smoke variants) or the full ones."""
+
+    small: bool
+
+    def gestures(self, look: str, split: str) -> str:
+        """``toy_gestures/<look>[_small]:<split>``, `look` "synthetic" or "real"."""
+        return f"toy_gestures/{look}{'_small' if self.small else ''}:{split}"
+
+    def motions(self, split: str) -> str:
+        """The pre-training corpus: ``toy_motions/neutral[_small]:<split>``."""
+        return f"toy_motions/neutral{'_small' if self.small else ''}:{split}"
+
+
+def toy_experiment(
+    mode: str,
+    *,
+    file: str,
+    arg: str | None,
+    variants: tuple[str, ...] = ("smoke",),
+    encoder_name: str = "toy-vit-pretrained",
+    seed: int | None = None,
+) -> tuple[ml_collections.ConfigDict, Toy]:
+    """What every toy demo starts from: `mode` on the toy datasets (built when missing) with `encoder_name`,
+    and the split names at the size `arg` picks (a variant with "smoke" in its name: the small sets)."""
+    if arg not in (None, "", *variants):
+        raise ValueError(f"{file} takes no argument or one of {', '.join(variants)}, got {arg!r}")
+    config = ml_collections.ConfigDict()
+    config.mode = mode
+    if seed is not None:
+        config.seed = seed
+    config.data = data(build_if_missing=True)
+    config.encoder = encoder(encoder_name)
+    config.extract = extract(per_device_batch=16, chunk_batches=20)
+    return config, Toy(small="smoke" in (arg or ""))

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import report, scoring
 from gesture_jax.features.extraction import VideoVectors
 
 SUBSETS = ("seen", "novel")
@@ -36,7 +36,7 @@ def subset_queries(split: str, subset: str) -> str:
     return f"{split} ({subset} classes)"
 
 
-def _panel(row: protocol.Row) -> tuple[str, str, str]:
+def _panel(row: scoring.Row) -> tuple[str, str, str]:
     """What stays fixed along a curve: the method as the table shows it (without the state), the gallery
     and the query split (without the class subset)."""
     label = report.table_label(row)
@@ -45,7 +45,7 @@ def _panel(row: protocol.Row) -> tuple[str, str, str]:
     return label.split(" · ", 1)[-1], row.gallery, split
 
 
-def focused(rows: Sequence[protocol.Row], comparisons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def focused(rows: Sequence[scoring.Row], comparisons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The comparisons a fine-tuning run is about: one method and gallery across encoder states (the
     intervention), and one state and method across galleries (synthetic vs real); not every pair that
     happens to share a gallery."""
@@ -60,10 +60,10 @@ def focused(rows: Sequence[protocol.Row], comparisons: Sequence[dict[str, Any]])
     return out
 
 
-def harmonic_means(rows: Sequence[protocol.Row]) -> list[dict[str, Any]]:
+def harmonic_means(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
     """One entry per (encoder state, α, method, gallery) that has both a seen and a novel headline row
     scored once (not over gallery draws): both accuracies, their harmonic mean, 95% intervals."""
-    cells: dict[tuple, dict[str, protocol.Row]] = {}
+    cells: dict[tuple, dict[str, scoring.Row]] = {}
     for r in rows:
         subset = r.settings.get("class_subset")
         if subset in SUBSETS and r.pairable:
@@ -99,7 +99,7 @@ def harmonic_means(rows: Sequence[protocol.Row]) -> list[dict[str, Any]]:
     return out
 
 
-def _curves(rows: Sequence[protocol.Row], entries: Sequence[dict[str, Any]]) -> dict[tuple, dict[str, list]]:
+def _curves(rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> dict[tuple, dict[str, list]]:
     """(method, gallery) → {line name: [(α, accuracy, (lo, hi))]}: seen, novel and harmonic mean where
     the run holds classes out, else one line over all classes."""
     panels: dict[tuple, dict[str, list]] = {}
@@ -119,7 +119,7 @@ def _curves(rows: Sequence[protocol.Row], entries: Sequence[dict[str, Any]]) -> 
     }
 
 
-def plot_interpolation(path: str, rows: Sequence[protocol.Row], entries: Sequence[dict[str, Any]]) -> bool:
+def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> bool:
     """Accuracy against α (0 = frozen, 1 = fine-tuned), one panel per method and gallery, with 95%
     intervals; False (and no file) when no row has more than one α."""
     panels = _curves(rows, entries)

@@ -25,7 +25,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gesture_jax.analysis import zeroshot
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import report, scoring
 from gesture_jax.infra import storage
 
 PLOT_FILE = "prompt_spread.png"
@@ -97,7 +97,7 @@ def embed(texts_per_class: Sequence[Sequence[str]], features: dict[str, np.ndarr
     return zeroshot.ensemble(np.stack(flat), [len(texts) for texts in texts_per_class])
 
 
-def spread(rows: Sequence[protocol.Row]) -> list[dict[str, Any]]:
+def spread(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
     """Per (query split, prompt set) with single-prompt rows: the ensemble's accuracy, each single
     prompt's, their summary, and each class's accuracy under the ensemble and its range over prompts."""
     out = []

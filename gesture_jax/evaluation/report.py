@@ -1,6 +1,6 @@
 """A run's report: ``results.json``, ``results.md``, per-video predictions and confusion matrices.
 
-`write` takes `Results` (rows from `evaluation.protocol`, their comparisons, extra named sections) and
+`write` takes `Results` (rows from `evaluation.scoring`, their comparisons, extra named sections) and
 changes none of them. results.md is a list of named sections: the summary tables (one per query split:
 table rows are an encoder with a method, columns are galleries; cells are accuracy with its 95%
 interval), the paired comparisons, the breakdowns, then any sections a mode adds, then every row.
@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gesture_jax.evaluation.protocol import Row  # noqa: E402
+from gesture_jax.evaluation.scoring import Row  # noqa: E402
 from gesture_jax.infra import storage  # noqa: E402
 
 RESULTS_JSON = "results.json"

@@ -22,7 +22,7 @@ from flax import nnx
 from gesture_jax import config_lib, models
 from gesture_jax.data import datasets, groups
 from gesture_jax.data.spec import VideoSpec
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import method_rows, probe_selection, report
 from gesture_jax.features import extraction as features
 from gesture_jax.infra import parallel
 from gesture_jax.train import supervised
@@ -127,9 +127,9 @@ class RunContext:
             fields = groups.breakdown_fields(datasets.SplitRef.parse(name).dataset)
         return self.metadata(name, fields, indices) if fields else {}
 
-    def probe_settings(self, block: ml_collections.ConfigDict) -> protocol.ProbeSettings:
+    def probe_settings(self, block: ml_collections.ConfigDict) -> probe_selection.ProbeSettings:
         """A config's probe block (mode knn's ``knn``) as the protocol's settings."""
-        return protocol.ProbeSettings(
+        return probe_selection.ProbeSettings(
             methods=tuple(block.methods),
             k=block.k,
             metric=block.metric,
@@ -223,7 +223,7 @@ class RunContext:
                 )
             extractor.set_model(classifier)
             head = self.vectors([val_split], extractor, cache=False)[val_split]
-            labels, predictions = protocol.head_predictions(head, kept)
+            labels, predictions = method_rows.head_predictions(head, kept)
             return float((predictions == labels).mean()) if len(labels) else float("nan")
 
         setting = supervised.Setting(

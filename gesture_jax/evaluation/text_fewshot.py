@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gesture_jax.evaluation import protocol
+from gesture_jax.evaluation import method_rows, scoring
 from gesture_jax.features.extraction import VideoVectors
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
@@ -75,12 +75,12 @@ def rows(
     class_names: Sequence[str],
     describe: dict[str, Any],
     text_only: np.ndarray,
-) -> list[protocol.Row]:
+) -> list[scoring.Row]:
     """Text + examples, examples only and text only on the same queries, from the same nested draws of
-    `shots` videos per class from `pool` (one per seed; all videos once for `protocol.ALL`)."""
+    `shots` videos per class from `pool` (one per seed; all videos once for `method_rows.ALL`)."""
     mixed, examples, chosen = [], [], []
-    for seed in range(num_seeds if shots != protocol.ALL else 1):
-        index = protocol.sample_per_class(pool.labels, shots, seed)
+    for seed in range(num_seeds if shots != method_rows.ALL else 1):
+        index = method_rows.sample_per_class(pool.labels, shots, seed)
         gallery = VideoVectors(pool.vectors[index], pool.labels[index], pool.ids[index])
         protos = prototypes(gallery, len(class_names), class_names)
         keep = ~np.isin(validation.ids, gallery.ids)
@@ -91,7 +91,7 @@ def rows(
         )
         mixed.append(scores(queries.vectors, text, protos, weight).argmax(1))
         examples.append(scores(queries.vectors, text, protos, 1.0).argmax(1))
-    name = describe["gallery"] + (f"[{shots}/class]" if shots != protocol.ALL else "")
+    name = describe["gallery"] + (f"[{shots}/class]" if shots != method_rows.ALL else "")
     head = {**{k: describe[k] for k in ("encoder", "encoder_state", "queries")}, "gallery": name}
     rest = {k: v for k, v in describe.items() if k not in head}
     selection = {
@@ -101,13 +101,13 @@ def rows(
         "per_draw": chosen,
     }
     labels, ids = queries.labels, queries.ids
-    mixed_row = protocol.score("text_fewshot", labels, np.stack(mixed), ids, class_names, **head,
+    mixed_row = scoring.score("text_fewshot", labels, np.stack(mixed), ids, class_names, **head,
                                shots=shots, metric="cosine", **rest)  # fmt: skip
     return [
         dataclasses.replace(mixed_row, selection=selection),
-        protocol.score("prototype", labels, np.stack(examples), ids, class_names, **head, shots=shots,
+        scoring.score("prototype", labels, np.stack(examples), ids, class_names, **head, shots=shots,
                        metric="cosine", weight=1.0, **rest),
         # the same for every draw; as [S, N] it sits in the table beside the other two alike
-        protocol.score("zeroshot", labels, np.broadcast_to(text_only, (len(mixed), len(ids))), ids,
+        scoring.score("zeroshot", labels, np.broadcast_to(text_only, (len(mixed), len(ids))), ids,
                        class_names, **head, shots=shots, metric="zeroshot", weight=0.0, **rest),
     ]  # fmt: skip

@@ -1,4 +1,4 @@
-"""Modes: each module here is one kind of run, ``run(config, workdir) -> list[protocol.Row]``.
+"""Modes: each module here is one kind of run, ``run(config, workdir) -> list[scoring.Row]``.
 
 ``config.mode`` names a mode of `MODES`, which says which module runs it. Module names differ from the
 library modules they use (``knn`` is the mode; `analysis.knn` the search), so neither hides the other.

@@ -2,7 +2,7 @@
 the synthetic gallery, averaged over seeds, with a plot per query split.
 
 How many real videos is a synthetic gallery worth? Each point draws n real train videos per class
-(`protocol.sample_per_class`: one draw per seed, nested across n), labels the real test videos by KNN
+(`method_rows.sample_per_class`: one draw per seed, nested across n), labels the real test videos by KNN
 from those alone and from those added to the whole synthetic gallery; the synthetic gallery alone is the
 baseline line.
 Features come from the shared cache, so the curves cost one extraction of each split.
@@ -18,7 +18,7 @@ import ml_collections
 import numpy as np
 
 from gesture_jax.analysis import real_equivalent
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import method_rows, report, scoring
 from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.infra import storage
 
@@ -26,7 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     cfg = config.curves
     ctx = RunContext.create(config, workdir)
     names = [cfg.synthetic_gallery, cfg.real_gallery, *cfg.queries]
@@ -39,7 +39,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     for queries in cfg.queries:
         describe = {"encoder": ctx.encoder_name, "encoder_state": "frozen", "queries": queries}
         rows.append(
-            protocol.knn_row(
+            method_rows.knn_row(
                 synthetic,
                 vectors[queries],
                 **common,
@@ -47,13 +47,13 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             )
         )
         for shots in cfg.shots:
-            tag = f"[{shots}/class]" if shots != protocol.ALL else "[all]"
+            tag = f"[{shots}/class]" if shots != method_rows.ALL else "[all]"
             for curve, base in (("real", None), ("synthetic+real", synthetic)):
                 gallery = (
                     cfg.real_gallery if base is None else f"{cfg.synthetic_gallery}+{cfg.real_gallery}"
                 ) + tag
                 rows.append(
-                    protocol.fewshot_row(
+                    method_rows.fewshot_row(
                         real,
                         vectors[queries],
                         shots=shots,
@@ -63,7 +63,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                         describe={**describe, "gallery": gallery, "curve": curve},
                     )
                 )
-                protocol.log(rows[-1])
+                scoring.log(rows[-1])
 
     title = f"Few-shot and mixed galleries, frozen {config.encoder.name} features"
     sections = []
@@ -90,19 +90,19 @@ NOTE = (
 
 
 def _label(shots: int) -> str:
-    return "all" if shots == protocol.ALL else str(shots)
+    return "all" if shots == method_rows.ALL else str(shots)
 
 
-def _point(rows: list[protocol.Row], curve: str, shots) -> protocol.Row:
+def _point(rows: list[scoring.Row], curve: str, shots) -> scoring.Row:
     return next(r for r in rows if r.settings["curve"] == curve and r.settings["shots"] == shots)
 
 
-def _equivalent(group: list[protocol.Row], cfg, real) -> dict:
+def _equivalent(group: list[scoring.Row], cfg, real) -> dict:
     """The synthetic gallery's real-video equivalent on the real-only curve; `all` sits at the real
     gallery's mean videos per class (left out when that is not beyond the largest drawn count)."""
     baseline = _point(group, "synthetic", None)
     points = sorted(
-        (float(np.bincount(real.labels).mean()) if s == protocol.ALL else float(s), s) for s in cfg.shots
+        (float(np.bincount(real.labels).mean()) if s == method_rows.ALL else float(s), s) for s in cfg.shots
     )
     points = [(x, s) for i, (x, s) in enumerate(points) if i == 0 or x > points[i - 1][0]]
     return real_equivalent.real_video_equivalent(
@@ -114,7 +114,7 @@ def _equivalent(group: list[protocol.Row], cfg, real) -> dict:
     )
 
 
-def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str, equivalent: dict) -> str:
+def _markdown(group: list[scoring.Row], cfg, queries: str, plot: str, equivalent: dict) -> str:
     baseline = _point(group, "synthetic", None)
     alone = report.percent(baseline.metrics["accuracy"], baseline.metrics["accuracy_ci95"])
     lines = [
@@ -150,7 +150,7 @@ def _markdown(group: list[protocol.Row], cfg, queries: str, plot: str, equivalen
     return "\n".join(lines) + "\n"
 
 
-def _plot(out_dir: str, group: list[protocol.Row], queries: str, cfg) -> str:
+def _plot(out_dir: str, group: list[scoring.Row], queries: str, cfg) -> str:
     """Accuracy against real videos per class; bars are the rows' 95% intervals (draws and queries)."""
     x = np.arange(len(cfg.shots))
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=100)

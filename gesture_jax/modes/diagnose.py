@@ -32,7 +32,7 @@ import numpy as np
 
 from gesture_jax.analysis import attribution, domain, feature_pictures, knn, stats
 from gesture_jax.data import datasets, groups
-from gesture_jax.evaluation import diagnosis_tables, protocol, report
+from gesture_jax.evaluation import diagnosis_tables, method_rows, paired_comparisons, report, scoring
 from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.features.extraction import VideoVectors
 from gesture_jax.infra import storage
@@ -41,7 +41,7 @@ DOMAIN_GAP_JSON = "domain_gap.json"
 ATTRIBUTION_CSV = diagnosis_tables.ATTRIBUTION_CSV
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     cfg = config.diagnose
     ctx = RunContext.create(config, workdir)
     if cfg.selection and datasets.SplitRef.parse(cfg.selection) == datasets.SplitRef.parse(cfg.queries):
@@ -60,7 +60,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     # The synthetic and mixed galleries' neighbours serve their rows, the provenance, the attribution
     # and the failures: one search each.
     def search(gallery: VideoVectors) -> np.ndarray:
-        k = protocol.usable_k(cfg.k, len(gallery))
+        k = method_rows.usable_k(cfg.k, len(gallery))
         return knn.knn_neighbours(gallery.vectors, queries.vectors, k=k, metric=cfg.metric, mesh=ctx.mesh)
 
     syn_neighbours, neighbours = search(synthetic), search(mixed)
@@ -72,7 +72,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         (mixed_name, mixed, neighbours),
     ):
         rows.append(
-            protocol.knn_row(
+            method_rows.knn_row(
                 gallery,
                 queries,
                 k=cfg.k,
@@ -83,7 +83,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                 neighbours=found,
             )
         )
-        protocol.log(rows[-1])
+        scoring.log(rows[-1])
 
     gap = {
         "metric": cfg.metric,
@@ -110,7 +110,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         gap["attribution"], curated = _attribute(ctx, cfg, fields, vectors, syn_neighbours, synthetic_row)
         if curated is not None:
             rows.append(curated)
-            protocol.log(curated)
+            scoring.log(curated)
     gap["failures"] = _failures(synthetic_row, syn_neighbours, synthetic, cfg.failures)
     body = {"encoders": {ctx.encoder_name: gap}}
 
@@ -148,7 +148,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         report.Results(
             f"Domain gap of frozen {ctx.encoder_name} features",
             rows,
-            protocol.comparisons(rows, report.table_label),
+            paired_comparisons.comparisons(rows, report.table_label),
             sections=sections,
         )
     )
@@ -220,7 +220,7 @@ def _attribute(ctx: RunContext, cfg, fields, vectors, neighbours, synthetic_row)
         ", ".join(f"{s['field']} = {s['value']}" for s in chosen.steps) or "nothing",
     )
     name = f"{cfg.synthetic}[curated on {cfg.selection}]"
-    curated = protocol.knn_row(
+    curated = method_rows.knn_row(
         VideoVectors(
             synthetic.vectors[chosen.mask], synthetic.labels[chosen.mask], synthetic.ids[chosen.mask]
         ),
@@ -254,7 +254,7 @@ def _attribute(ctx: RunContext, cfg, fields, vectors, neighbours, synthetic_row)
     return out, curated
 
 
-def _failures(row: protocol.Row, neighbours: np.ndarray, synthetic: VideoVectors, limit: int) -> list[dict]:
+def _failures(row: scoring.Row, neighbours: np.ndarray, synthetic: VideoVectors, limit: int) -> list[dict]:
     """Up to `limit` queries the synthetic gallery gets wrong, the most confidently wrong first (most
     votes for the predicted class, then record order), with their nearest synthetic neighbours."""
     wrong = np.flatnonzero(~row.correct)

@@ -28,7 +28,14 @@ from typing import Any
 
 import ml_collections
 
-from gesture_jax.evaluation import base_novel, protocol, report
+from gesture_jax.evaluation import (
+    base_novel,
+    method_rows,
+    paired_comparisons,
+    probe_selection,
+    report,
+    scoring,
+)
 from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.features import extraction as features
 from gesture_jax.infra import storage
@@ -48,10 +55,10 @@ class State:
     trained_on: str = ""
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     ft = config.finetune
     alphas = interpolate.check_alphas(ft.alphas)
-    bad = [p for p in ft.probes if p not in protocol.PROBES or p == "knn"]
+    bad = [p for p in ft.probes if p not in probe_selection.PROBES or p == "knn"]
     if bad:
         raise ValueError(
             f"finetune.probes: {bad} are not probes to add here; choose from prototype, linear_probe "
@@ -93,7 +100,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
             f"Fine-tuning {config.encoder.name}: frozen, interpolated and fine-tuned"
             + (", seen vs novel classes" if heldout else ""),
             rows,
-            base_novel.focused(rows, protocol.comparisons(rows, report.table_label)),
+            base_novel.focused(rows, paired_comparisons.comparisons(rows, report.table_label)),
             sections=[("seen vs novel", base_novel.section(entries, plot))] if entries or plot else [],
             extra={"harmonic_mean": entries} if heldout else {},
         )
@@ -116,7 +123,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     return rows
 
 
-def _state_rows(ctx: RunContext, extractor, class_names, heldout, state: State) -> list[protocol.Row]:
+def _state_rows(ctx: RunContext, extractor, class_names, heldout, state: State) -> list[scoring.Row]:
     """One encoder state's rows: KNN and probes with the synthetic and the real gallery on the real test
     videos; with held-out classes, per class subset, and real few-shot galleries for the novel one."""
     ft = ctx.config.finetune
@@ -125,7 +132,7 @@ def _state_rows(ctx: RunContext, extractor, class_names, heldout, state: State) 
     test = vectors[ft.test_split]
     kept = [c for c in range(len(class_names)) if c not in heldout]
     subsets = [("seen", kept), ("novel", list(heldout))] if heldout else [("", kept)]
-    settings = protocol.ProbeSettings(
+    settings = probe_selection.ProbeSettings(
         methods=tuple(ft.probes), k=ft.k, metric=ft.metric, num_folds=ft.num_folds
     )
     common = dict(class_names=class_names, mesh=ctx.mesh)
@@ -140,23 +147,23 @@ def _state_rows(ctx: RunContext, extractor, class_names, heldout, state: State) 
             gallery = base_novel.restrict(vectors[gallery_name], classes)
             where = {**describe, "gallery": gallery_name}
             rows.append(
-                protocol.knn_row(gallery, queries, k=ft.k, metric=ft.metric, describe=where, **common)
+                method_rows.knn_row(gallery, queries, k=ft.k, metric=ft.metric, describe=where, **common)
             )
             if settings.methods:
-                rows += protocol.probe_rows(
-                    gallery, {name: queries}, protocol.Validation(), settings, describe=where, **common
+                rows += probe_selection.probe_rows(
+                    gallery, {name: queries}, probe_selection.Validation(), settings, describe=where, **common
                 )
         if subset == "novel":  # real few-shot galleries of classes the fine-tuning never saw
             pool = base_novel.restrict(vectors[ft.real_gallery], classes)
-            for shots in (s for s in ft.shots if s != protocol.ALL):
+            for shots in (s for s in ft.shots if s != method_rows.ALL):
                 gallery = {"gallery": f"{ft.real_gallery}[{shots}/class]"}
                 rows.append(
-                    protocol.fewshot_row(pool, queries, shots=shots, num_seeds=ft.num_seeds, k=ft.k,
+                    method_rows.fewshot_row(pool, queries, shots=shots, num_seeds=ft.num_seeds, k=ft.k,
                                          metric=ft.metric, describe={**describe, **gallery}, **common)
                 )  # fmt: skip
     for row in rows:
         if row.headline:
-            protocol.log(row)
+            scoring.log(row)
     return rows
 
 
@@ -172,7 +179,7 @@ def _swap(ctx: RunContext, extractor: features.Extractor | None, encoder) -> fea
     return ctx.extractor(encoder)
 
 
-def _head_rows(ctx: RunContext, trained, class_names, heldout, state: State) -> list[protocol.Row]:
+def _head_rows(ctx: RunContext, trained, class_names, heldout, state: State) -> list[scoring.Row]:
     """The classifier head on synthetic val and real test: the classes it was trained on (seen) only."""
     ft = ctx.config.finetune
     head = ctx.extractor(trained.model, output=supervised.logits, output_name=supervised.HEAD_OUTPUT)
@@ -184,6 +191,6 @@ def _head_rows(ctx: RunContext, trained, class_names, heldout, state: State) -> 
         describe = {"encoder": ctx.encoder_name, "encoder_state": state.name, "queries": queries}
         describe.update(gallery="classifier head", alpha=state.alpha, fine_tuned_on=state.trained_on)
         describe.update({"class_subset": "seen"} if heldout else {})
-        rows.append(protocol.head_row(logits, trained.kept, class_names, describe=describe))
-        protocol.log(rows[-1])
+        rows.append(method_rows.head_row(logits, trained.kept, class_names, describe=describe))
+        scoring.log(rows[-1])
     return rows

@@ -18,11 +18,11 @@ import functools
 
 import ml_collections
 
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import breakdowns, paired_comparisons, probe_selection, report, scoring
 from gesture_jax.evaluation.run_context import RunContext
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     ctx = RunContext.create(config, workdir)
     cfg = config.knn
     settings = ctx.probe_settings(cfg)
@@ -35,7 +35,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
 
     @functools.cache
     def nearest(gallery: str, queries: str, metric: str) -> dict:
-        return protocol.nearest_gallery_groups(
+        return breakdowns.nearest_gallery_groups(
             vectors[gallery],
             vectors[queries],
             metric=metric,
@@ -45,9 +45,9 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
 
     rows = []
     for gallery in cfg.galleries:
-        val = protocol.Validation(validation[gallery], vectors.get(validation[gallery]))
+        val = probe_selection.Validation(validation[gallery], vectors.get(validation[gallery]))
         describe = {"encoder": ctx.encoder_name, "encoder_state": "frozen", "gallery": gallery, "queries": ""}
-        for row in protocol.probe_rows(
+        for row in probe_selection.probe_rows(
             vectors[gallery],
             queries,
             val,
@@ -60,8 +60,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                 by = groups[row.queries]
                 if row.method == "knn":  # and by the generator parameters of each query's nearest match
                     by = {**by, **nearest(gallery, row.queries, row.settings["metric"])}
-                row = dataclasses.replace(row, breakdowns=protocol.breakdowns(row, by))
-                protocol.log(row)
+                row = dataclasses.replace(row, breakdowns=breakdowns.breakdowns(row, by))
+                scoring.log(row)
             rows.append(row)
     # Sorted by query split so each split's rows sit together, in gallery and method order.
     rows.sort(key=lambda r: list(cfg.queries).index(r.queries))
@@ -69,7 +69,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         report.Results(
             title=f"Probes on frozen {ctx.encoder_name} features",
             rows=rows,
-            comparisons=protocol.comparisons(rows, report.table_label),
+            comparisons=paired_comparisons.comparisons(rows, report.table_label),
             note=f"{NOTE} Chance is {100 / len(class_names):.1f}% ({len(class_names)} classes).",
         )
     )

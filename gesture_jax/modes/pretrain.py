@@ -21,7 +21,7 @@ import jax
 import ml_collections
 
 from gesture_jax import models
-from gesture_jax.evaluation import protocol, report
+from gesture_jax.evaluation import method_rows, report, scoring
 from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.models import model_dir
 from gesture_jax.train import supervised
@@ -30,7 +30,7 @@ from gesture_jax.train import trainer as trainer_lib
 ENCODER_DIR = "encoder"
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     pt = config.pretrain
     ctx = RunContext.create(config, workdir, model_overrides={"drop_path_rate": pt.drop_path})
     class_names = ctx.class_names([pt.train_split, pt.val_split])
@@ -47,8 +47,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         "gallery": "classifier head",
         "queries": pt.val_split,
     }
-    rows = [protocol.head_row(logits, trained.kept, class_names, describe=describe)]
-    protocol.log(rows[0])
+    rows = [method_rows.head_row(logits, trained.kept, class_names, describe=describe)]
+    scoring.log(rows[0])
 
     export_dir = pt.export_dir or os.path.join(workdir, ENCODER_DIR)
     params = supervised.encoder_params(tuned.encoder)

@@ -25,12 +25,12 @@ import numpy as np
 
 from gesture_jax import models
 from gesture_jax.analysis import zeroshot
-from gesture_jax.evaluation import prompt_lab, protocol, report, text_fewshot
+from gesture_jax.evaluation import paired_comparisons, prompt_lab, report, scoring, text_fewshot
 from gesture_jax.evaluation.run_context import RunContext
 from gesture_jax.text import prompts
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     cfg = config.zeroshot
     # Fail before loading weights and extracting on a mistyped prompt set or a missing vocabulary file.
     prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
@@ -84,15 +84,15 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
                           prompt_set=prompt_set.name, metric="zeroshot")  # fmt: skip
             predictions, scoring = score(q.vectors, embeddings[prompt_set.name])
             rows.append(
-                protocol.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
                                gallery=prompt_set.name, **scoring)
             )  # fmt: skip
-            protocol.log(rows[-1])
+            scoring.log(rows[-1])
             if len(singles) < 2:
                 continue
             for label, single in singles:
                 predictions, scoring = score(q.vectors, prompt_lab.embed([[t] for t in single], features))
-                row = protocol.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                row = scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
                                      gallery=f"{prompt_set.name} [{label}]", prompt=label, texts=single,
                                      **scoring)  # fmt: skip
                 rows.append(dataclasses.replace(row, roles=("sweep",)))
@@ -108,7 +108,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
         report.Results(
             title,
             rows,
-            protocol.comparisons(rows, report.table_label),
+            paired_comparisons.comparisons(rows, report.table_label),
             sections=[("prompt lab", prompt_lab.section(spread, plot))] if spread else [],
             extra={"prompt_spread": spread} if spread else {},
         )
@@ -149,7 +149,7 @@ def _check_fewshot(fewshot, queries, names) -> None:
         raise ValueError(f"zeroshot.fewshot.prompt_set {fewshot.prompt_set!r} is not among {names}")
 
 
-def _fewshot_rows(ctx, fewshot, vectors, embeddings, class_names, score) -> list[protocol.Row]:
+def _fewshot_rows(ctx, fewshot, vectors, embeddings, class_names, score) -> list[scoring.Row]:
     """Text + examples against text only and examples only, per gallery, shots and query split."""
     name = fewshot.prompt_set or next(iter(embeddings))
     text = embeddings[name]
@@ -167,7 +167,7 @@ def _fewshot_rows(ctx, fewshot, vectors, embeddings, class_names, score) -> list
                     text_only=text_only,
                 )  # fmt: skip
                 for row in rows[-3:]:
-                    protocol.log(row)
+                    scoring.log(row)
     return rows
 
 

@@ -17,7 +17,7 @@ import traceback
 import ml_collections
 
 from gesture_jax import config_lib, modes
-from gesture_jax.evaluation import paper_numbers, protocol, report
+from gesture_jax.evaluation import paired_comparisons, paper_numbers, report, scoring
 from gesture_jax.infra import parallel
 
 
@@ -28,7 +28,7 @@ def row_name(reference: str) -> str:
     return f"{name}:{arg}" if arg else name
 
 
-def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
+def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     values, source = paper_numbers.get(config.table.reported)
     cache_dir = config.extract.cache_dir or os.path.join(workdir, "features")
     rows, failures = [], []
@@ -57,7 +57,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[protocol.Row]:
     results = report.Results(
         config.table.title,
         rows,
-        protocol.comparisons(rows, report.table_label),
+        paired_comparisons.comparisons(rows, report.table_label),
         sections=sections,
         reported=values,
         reported_source=source,

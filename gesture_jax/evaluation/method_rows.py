@@ -1,0 +1,154 @@
+"""The rows of single methods: the paper's KNN row, few-shot galleries drawn per seed, a classifier
+head's row (zero-shot rows use `scoring.score` directly)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from gesture_jax.analysis import knn
+from gesture_jax.evaluation import scoring
+from gesture_jax.features.extraction import VideoVectors
+
+ALL = 0  # shots = 0: every video of the split
+
+
+def knn_row(
+    gallery: VideoVectors,
+    queries: VideoVectors,
+    *,
+    k: int,
+    metric: str,
+    class_names: Sequence[str],
+    mesh,
+    describe: dict[str, Any],
+    query_mask: np.ndarray | None = None,
+    neighbours: np.ndarray | None = None,
+) -> scoring.Row:
+    """The paper's KNN (majority vote) row; k is clamped below the gallery size (`usable_k`) and
+    reported as used. `neighbours`: the (masked) queries' [Q, k] gallery indices when the caller has
+    already searched (`knn_neighbours` with the usable k), so the search is not run twice."""
+    mask = np.ones(len(queries), bool) if query_mask is None else query_mask
+    k = usable_k(k, len(gallery))
+    if neighbours is None:
+        predictions = knn.knn_classify(
+            gallery.vectors,
+            gallery.labels,
+            queries.vectors[mask],
+            k=k,
+            metric=metric,
+            num_classes=len(class_names),
+            mesh=mesh,
+        )
+    else:
+        if neighbours.shape != (int(mask.sum()), k):
+            raise ValueError(f"neighbours of shape {neighbours.shape}; expected [{int(mask.sum())}, {k}]")
+        predictions = knn.majority_vote(gallery.labels[neighbours], len(class_names))
+    return scoring.score(
+        "knn",
+        queries.labels[mask],
+        predictions,
+        queries.ids[mask],
+        class_names,
+        **with_settings(describe, k=k, metric=metric, num_gallery=len(gallery)),
+    )
+
+
+def usable_k(k: int, gallery_size: int) -> int:
+    """k clamped to at most the gallery size − 1 (at least 1): a vote over every gallery video predicts
+    the same class for every query (a 1-shot gallery of two classes holds two videos: 1-NN, not k=2)."""
+    return max(1, min(k, gallery_size - 1))
+
+
+def sample_per_class(
+    labels: np.ndarray, shots: int, seed: int, classes: Sequence[int] | None = None
+) -> np.ndarray:
+    """Sorted indices of `shots` videos of each class (all of a class that has fewer; all for `ALL`).
+
+    Nested: each class's videos are put in one random order per (seed, class), and a draw takes the first
+    `shots` of it, so the n-shot gallery of a seed holds its m-shot gallery for every m < n, and adding
+    seeds or shot counts never changes the galleries already drawn.
+    """
+    labels = np.asarray(labels)
+    classes = np.unique(labels) if classes is None else classes
+    picked = []
+    for c in classes:
+        members = np.flatnonzero(labels == c)
+        if shots == ALL or len(members) <= shots:
+            picked.append(members)
+        else:
+            order = np.random.default_rng([seed, int(c)]).permutation(members)
+            picked.append(order[:shots])
+    return np.sort(np.concatenate(picked)) if picked else np.zeros(0, int)
+
+
+def fewshot_row(
+    pool: VideoVectors,
+    queries: VideoVectors,
+    *,
+    shots: int,
+    num_seeds: int,
+    k: int,
+    metric: str,
+    class_names: Sequence[str],
+    mesh,
+    describe: dict[str, Any],
+    base: VideoVectors | None = None,
+    query_mask: np.ndarray | None = None,
+) -> scoring.Row:
+    """KNN from `shots` videos per class drawn from `pool` (added to `base` when given), once per seed
+    (once for `ALL`): one row over the draws (mean, std, and an interval over draws and queries)."""
+    per_seed = []
+    for seed in range(num_seeds if shots != ALL else 1):
+        index = sample_per_class(pool.labels, shots, seed)
+        gallery = VideoVectors(pool.vectors[index], pool.labels[index], pool.ids[index])
+        if base is not None:
+            gallery = VideoVectors.concatenate([base, gallery])
+        per_seed.append(
+            knn_row(
+                gallery,
+                queries,
+                k=k,
+                metric=metric,
+                class_names=class_names,
+                mesh=mesh,
+                describe=describe,
+                query_mask=query_mask,
+            )
+        )
+    first = per_seed[0]
+    row = scoring.score(
+        "knn",
+        first.labels,
+        np.stack([r.predictions for r in per_seed]),
+        first.ids,
+        class_names,
+        **with_settings(describe, **first.settings, shots=shots),
+    )
+    return row
+
+
+def head_row(
+    logits: VideoVectors, kept: Sequence[int], class_names, *, describe: dict[str, Any]
+) -> scoring.Row:
+    """A classifier head's row on the videos of the classes it was trained on (`kept`, dataset labels)."""
+    labels, predictions = head_predictions(logits, kept)
+    keep = np.isin(logits.labels, kept)
+    return scoring.score(
+        "head", labels, predictions, logits.ids[keep], class_names, **with_settings(describe, metric="head")
+    )
+
+
+def head_predictions(logits: VideoVectors, kept: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, head predictions) of the videos of the kept classes, both as dataset labels."""
+    keep = np.isin(logits.labels, kept)
+    return logits.labels[keep], np.asarray(kept)[logits.vectors[keep].argmax(1)]
+
+
+def with_settings(describe: dict[str, Any], **settings: Any) -> dict[str, Any]:
+    """`describe` (encoder, encoder_state, gallery, queries, and settings such as classes) + `settings`,
+    in the order older reports wrote them: what was evaluated, then how."""
+    head = {k: describe[k] for k in ("encoder", "encoder_state", "gallery", "queries")}
+    rest = {k: v for k, v in describe.items() if k not in head}
+    return {**head, **settings, **rest}
