@@ -18,7 +18,7 @@ import sys
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "gesture_jax")
 TOP = "(top)"
 # Who may import whom: a package imports only packages of a lower layer. Application (the entry points
-# and modes) -> evaluation -> the library -> infrastructure.
+# and modes) -> evaluators -> the evaluation engine -> the library -> infrastructure.
 LAYERS = {
     "gesture_jax.infra": 0,
     "gesture_jax.data": 1,
@@ -30,8 +30,9 @@ LAYERS = {
     "gesture_jax.analysis": 3,
     "gesture_jax.train": 3,
     "gesture_jax.evaluation": 4,
-    "gesture_jax.modes": 5,
-    TOP: 6,
+    "gesture_jax.evaluators": 5,
+    "gesture_jax.modes": 6,
+    TOP: 7,
 }
 MAX_LOOSE = 10
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from gesture_jax.evaluation import method_rows, report
-from gesture_jax.modes import curves
+from gesture_jax.modes import curves  # its REAL_EQUIVALENT_JSON
 
 
 def test_sample_per_class_counts_and_reproducibility():

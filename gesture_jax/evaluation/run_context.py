@@ -79,6 +79,15 @@ class RunContext:
     def is_main(self) -> bool:
         return parallel.is_main_process()
 
+    def block(self, name: str, *, evaluator: str) -> ml_collections.ConfigDict:
+        """The config block `name` an evaluator reads (an error naming both when the config has none)."""
+        if name not in self.config:
+            raise ValueError(
+                f"evaluator {evaluator!r} reads config.{name}, which this config does not have "
+                f"(its blocks: {', '.join(self.config.keys())})"
+            )
+        return self.config[name]
+
     # --- data -----------------------------------------------------------------------------------------
     def split(self, name: str) -> datasets.Split:
         """A split by name ("<builder>/<config>:<split>"), opened (and built if the config allows) once."""

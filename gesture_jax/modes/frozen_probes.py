@@ -1,82 +1,14 @@
-"""Mode ``knn``: probes on frozen-encoder features, each gallery split against each query split.
+"""Mode ``knn``: probes on frozen-encoder features (evaluator ``probes``; ``config.evals`` adds others).
 
-The training-free half of the study: how well a gallery of synthetic videos (versus real ones) labels
-real test videos, by the paper's KNN (k=3, L2, majority vote) and, on the same cached features and the
-same queries, by a KNN sweep, class prototypes and a linear probe whose settings are chosen on each
-gallery's validation data (never on the queries). Every number carries a 95% interval; rows on the same
-queries are compared pairwise. Summary rows are broken down by the queries' metadata, and KNN rows
-also by that of each query's nearest gallery video (for a synthetic gallery: the generator parameters
-it was matched to).
-
-    python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo
+python -m gesture_jax.main --config configs/demo.py --workdir workdirs/demo
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-
 import ml_collections
 
-from gesture_jax.evaluation import breakdowns, paired_comparisons, probe_selection, report, scoring
-from gesture_jax.evaluation.run_context import RunContext
+from gesture_jax.evaluation import engine, scoring
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
-    ctx = RunContext.create(config, workdir)
-    cfg = config.knn
-    settings = ctx.probe_settings(cfg)
-    validation = {g: ctx.validation_split(g, cfg.validation_splits) for g in cfg.galleries}
-    names = [*cfg.galleries, *cfg.queries, *(v for v in validation.values() if v)]
-    class_names = ctx.class_names(names)
-    vectors = ctx.vectors(names)
-    queries = {q: vectors[q] for q in cfg.queries}
-    groups = {q: ctx.breakdown_groups(q, cfg.breakdowns) for q in cfg.queries}
-
-    @functools.cache
-    def nearest(gallery: str, queries: str, metric: str) -> dict:
-        return breakdowns.nearest_gallery_groups(
-            vectors[gallery],
-            vectors[queries],
-            metric=metric,
-            mesh=ctx.mesh,
-            metadata=lambda indices: ctx.breakdown_groups(gallery, cfg.breakdowns, indices),
-        )
-
-    rows = []
-    for gallery in cfg.galleries:
-        val = probe_selection.Validation(validation[gallery], vectors.get(validation[gallery]))
-        describe = {"encoder": ctx.encoder_name, "encoder_state": "frozen", "gallery": gallery, "queries": ""}
-        for row in probe_selection.probe_rows(
-            vectors[gallery],
-            queries,
-            val,
-            settings,
-            class_names=class_names,
-            mesh=ctx.mesh,
-            describe=describe,
-        ):
-            if row.headline:
-                by = groups[row.queries]
-                if row.method == "knn":  # and by the generator parameters of each query's nearest match
-                    by = {**by, **nearest(gallery, row.queries, row.settings["metric"])}
-                row = dataclasses.replace(row, breakdowns=breakdowns.breakdowns(row, by))
-                scoring.log(row)
-            rows.append(row)
-    # Sorted by query split so each split's rows sit together, in gallery and method order.
-    rows.sort(key=lambda r: list(cfg.queries).index(r.queries))
-    ctx.publish(
-        report.Results(
-            title=f"Probes on frozen {ctx.encoder_name} features",
-            rows=rows,
-            comparisons=paired_comparisons.comparisons(rows, report.table_label),
-            note=f"{NOTE} Chance is {100 / len(class_names):.1f}% ({len(class_names)} classes).",
-        )
-    )
-    return rows
-
-
-NOTE = (
-    "Each cell is accuracy with its 95% bootstrap interval over the query videos; a difference between "
-    "two cells means something only where its paired interval (Paired comparisons) excludes 0."
-)
+    return engine.frozen_run(config, workdir, ("probes",))

@@ -1,0 +1,32 @@
+"""The classifier head of a trained encoder state, on the validation and the test split (``config.finetune``).
+
+Only a state that training returned (``state.trained``) has a head; for the others this evaluator adds
+nothing. With held-out classes the head knows the seen classes only, so its rows are seen-class rows.
+"""
+
+from __future__ import annotations
+
+from gesture_jax.evaluation import base_novel, method_rows, scoring
+from gesture_jax.evaluation.engine import EncoderState, EvalOutput
+from gesture_jax.evaluators import seen_novel
+from gesture_jax.train import supervised
+
+
+def run(ctx, state: EncoderState) -> EvalOutput:
+    if state.trained is None:
+        return EvalOutput()
+    ft = ctx.block("finetune", evaluator="head")
+    class_names, heldout = seen_novel.classes(ctx)
+    trained = state.trained
+    head = ctx.extractor(trained.model, output=supervised.logits, output_name=supervised.HEAD_OUTPUT)
+    rows = []
+    for split in (ft.val_split, ft.test_split):
+        key = {"finetuned": trained.checksum, "output": "head logits"}
+        logits = ctx.vectors([split], head, key_extra=key)[split]
+        queries = base_novel.subset_queries(split, "seen") if heldout else split
+        describe = {"encoder": ctx.encoder_name, "encoder_state": state.name, "queries": queries}
+        describe.update(gallery="classifier head", alpha=state.alpha, fine_tuned_on=state.trained_on)
+        describe.update({"class_subset": "seen"} if heldout else {})
+        rows.append(method_rows.head_row(logits, trained.kept, class_names, describe=describe))
+        scoring.log(rows[-1])
+    return EvalOutput(rows)

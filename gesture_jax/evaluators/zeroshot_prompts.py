@@ -1,0 +1,192 @@
+"""Zero-shot (``config.zeroshot``): an encoder state's video features against text embeddings of prompts.
+
+The paper's method B: a video-language encoder (ViCLIP; also SigLIP 2 and VideoPrism LvT) labels each
+query video with the class whose prompt embedding scores highest, no gallery, by the family's own
+tokenizer and scoring rule (`gesture_jax.analysis.zeroshot`). One row per prompt set (registered ones and the
+user's files, ``zeroshot.prompt_files``) and query split (method ``zeroshot``), with the prompt set in
+the ``gallery`` column, so the table reads like the KNN ones.
+
+The prompt lab (`evaluation.prompt_lab`, ``zeroshot.single_prompts``): every single prompt of each set
+scored too, the spread across them per set and class (results.json ``prompt_spread``, a box plot in
+prompt_spread.png). Text + examples (`evaluation.text_fewshot`, ``zeroshot.fewshot.galleries``): the
+text scores mixed with prototypes of a few labelled videos per class, beside text only and examples only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+
+import numpy as np
+
+from gesture_jax import models
+from gesture_jax.analysis import zeroshot
+from gesture_jax.evaluation import prompt_lab, scoring, text_fewshot
+from gesture_jax.evaluation.engine import EncoderState, EvalOutput
+from gesture_jax.text import prompts
+
+
+def check(config) -> None:
+    """Fails before the weights load and anything is extracted: a mistyped prompt set, a bad prompt file,
+    a text + examples block that would choose on the queries, a missing vocabulary file."""
+    _prepare(config)
+
+
+def _prepare(config):
+    """(prompt sets, (path, set) of the user's files, the family's text side, the vocabulary's path)."""
+    cfg = config.zeroshot
+    prompt_sets = [prompts.get(name) for name in cfg.prompt_sets]
+    files = [(path, prompts.load_file(path)) for path in cfg.get("prompt_files", ())]
+    prompt_sets += [p for _, p in files]
+    names = [p.name for p in prompt_sets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two prompt sets share a name: {names} (a prompt file is named after its file)")
+    _check_fewshot(cfg.get("fewshot"), cfg.queries, names)
+    family = models.get(config.encoder.name).family
+    side = zeroshot.text_side(models.family_module(family))
+    checkpoint = models.weights_dir(config.encoder.name, config.encoder.checkpoint)
+    vocab_path = zeroshot.resolve_vocab(side["tokenizer"], cfg.vocab_path or None, checkpoint)
+    return prompt_sets, files, side, vocab_path
+
+
+def run(ctx, state: EncoderState) -> EvalOutput:
+    config = ctx.config
+    cfg = ctx.block("zeroshot", evaluator="zeroshot")
+    prompt_sets, files, side, vocab_path = _prepare(config)
+    fewshot = cfg.get("fewshot")
+    family = models.get(config.encoder.name).family
+    model = state.model or ctx.model
+    if not hasattr(model, "encode_text"):
+        raise ValueError(
+            f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} ({family}) has none"
+        )
+    logging.info("%s tokenizer, vocabulary %s; %s scores", side["tokenizer"], vocab_path, side["scores"])
+    # ViCLIP's context is a model field; SigLIP's processors and VideoPrism's colab pad to 64 tokens.
+    context_length = getattr(model.config, "context_length", 64)
+    splits = list(cfg.queries) + (
+        list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
+    )
+    class_names = ctx.class_names(splits)
+    for path, p in files:
+        prompts.check_known(p, class_names, f"prompt file {path}")
+
+    # Texts before videos: a set missing a class's texts fails here, before any extraction.
+    about = {"encoder": ctx.encoder_name, "weights": ctx.weights_provenance(), "dtype": config.encoder.dtype}
+    features = {}
+    for p in prompt_sets:  # cached per set: another prompt file embeds only its own texts
+        texts = list(dict.fromkeys(t for per_class in p.prompts(class_names) for t in per_class))
+        flat = prompt_lab.text_features(
+            model, texts, tokenizer=side["tokenizer"], vocab_path=vocab_path,
+            context_length=context_length, cache_dir=ctx.cache_dir(), about=about,
+        )  # fmt: skip
+        features.update(zip(texts, flat))
+    vectors = ctx.vectors(splits, state.extractor, key_extra=state.key_extra)
+    score = _scorer(model, side, cfg.scale)
+
+    rows, embeddings = [], {}
+    for prompt_set in prompt_sets:
+        _log_prompts(prompt_set, class_names)
+        embeddings[prompt_set.name] = prompt_lab.embed(prompt_set.prompts(class_names), features)
+        singles = prompt_set.single_prompts(class_names) if cfg.get("single_prompts", True) else []
+        for queries in cfg.queries:
+            q = vectors[queries]
+            common = state.describe(
+                ctx.encoder_name, queries=queries, prompt_set=prompt_set.name, metric="zeroshot"
+            )
+            predictions, how = score(q.vectors, embeddings[prompt_set.name])
+            rows.append(
+                scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                               gallery=prompt_set.name, **how)
+            )  # fmt: skip
+            scoring.log(rows[-1])
+            if len(singles) < 2:
+                continue
+            for label, single in singles:
+                predictions, how = score(q.vectors, prompt_lab.embed([[t] for t in single], features))
+                row = scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
+                                     gallery=f"{prompt_set.name} [{label}]", prompt=label, texts=single,
+                                     **how)  # fmt: skip
+                rows.append(dataclasses.replace(row, roles=("sweep",)))
+    if fewshot and fewshot.galleries:
+        rows += _fewshot_rows(
+            ctx, state, fewshot, vectors=vectors, embeddings=embeddings, class_names=class_names, score=score
+        )
+
+    spread = prompt_lab.spread(rows) if cfg.get("single_prompts", True) else []
+    plot = prompt_lab.PLOT_FILE if ctx.is_main and spread else None
+    if plot:
+        prompt_lab.plot_spread(os.path.join(ctx.workdir, plot), spread)
+    return EvalOutput(
+        rows,
+        sections=[("prompt lab", prompt_lab.section(spread, plot))] if spread else [],
+        extra={"prompt_spread": spread} if spread else {},
+        artifacts=[plot] if plot else [],
+        title=f"Zero-shot with {state.name} {ctx.encoder_name} and text prompts",
+    )
+
+
+def _scorer(model, side, scale):
+    """(predictions, the row's scoring settings) from video features and [C, E] class embeddings."""
+    if side["scores"] == "sigmoid":
+        logit_scale, bias = float(model.logit_scale[...][0]), float(model.logit_bias[...][0])
+
+        def score(v, emb):
+            predictions, _ = zeroshot.sigmoid_scores(v, emb, logit_scale, bias)
+            return predictions, dict(scores="sigmoid", scale=float(np.exp(logit_scale)), logit_bias=bias)
+    else:
+
+        def score(v, emb):
+            predictions, _ = zeroshot.zeroshot_scores(v, emb, scale=scale)
+            return predictions, dict(scores="softmax", scale=scale)
+
+    return score
+
+
+def _check_fewshot(fewshot, queries, names) -> None:
+    if not fewshot or not fewshot.galleries:
+        return
+    if len(fewshot.validation_splits) != len(fewshot.galleries):
+        raise ValueError(
+            "zeroshot.fewshot.validation_splits needs one split per gallery (where the mixing weight is "
+            f"chosen), got {list(fewshot.validation_splits)} for {list(fewshot.galleries)}"
+        )
+    bad = [v for v in fewshot.validation_splits if v in queries]
+    if bad:
+        raise ValueError(f"zeroshot.fewshot.validation_splits {bad} are query splits: a weight chosen there "
+                         "would be chosen on the test videos")  # fmt: skip
+    if fewshot.prompt_set and fewshot.prompt_set not in names:
+        raise ValueError(f"zeroshot.fewshot.prompt_set {fewshot.prompt_set!r} is not among {names}")
+
+
+def _fewshot_rows(ctx, state, fewshot, *, vectors, embeddings, class_names, score) -> list[scoring.Row]:
+    """Text + examples against text only and examples only, per gallery, shots and query split."""
+    name = fewshot.prompt_set or next(iter(embeddings))
+    text = embeddings[name]
+    rows = []
+    for gallery, validation in zip(fewshot.galleries, fewshot.validation_splits):
+        for queries in ctx.config.zeroshot.queries:
+            q = vectors[queries]
+            text_only, _ = score(q.vectors, text)
+            for shots in fewshot.shots:
+                describe = state.describe(
+                    ctx.encoder_name, queries=queries, gallery=gallery, prompt_set=name, validation=validation
+                )
+                rows += text_fewshot.rows(
+                    vectors[gallery], q, vectors[validation], text, shots=shots, num_seeds=fewshot.num_seeds,
+                    weights=tuple(fewshot.weights), class_names=class_names, describe=describe,
+                    text_only=text_only,
+                )  # fmt: skip
+                for row in rows[-3:]:
+                    scoring.log(row)
+    return rows
+
+
+def _log_prompts(prompt_set: prompts.PromptSet, class_names: tuple[str, ...]) -> None:
+    """Every text embedded for each class, so a run's log records exactly what the scores compare to."""
+    per_class = prompt_set.prompts(class_names)
+    logging.info(
+        "prompt set %s (%s): %d prompts", prompt_set.name, prompt_set.description, sum(map(len, per_class))
+    )
+    for name, texts in zip(class_names, per_class):
+        logging.info("  %s: %s", name, " | ".join(texts))
