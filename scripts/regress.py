@@ -5,10 +5,11 @@ r"""The toy runs' numbers as a net under refactors: run every toy experiment, th
 
 `record` runs each experiment of `RUNS` through the real entry point (one process, the default devices)
 with one shared data folder, so the toy datasets are built once. `compare` reads every JSON file a run
-writes (results.json, domain_gap.json, real_equivalent.json, final.json, model.json) and the prediction
-CSVs, and reports each value that differs: rows are matched by id, comparisons by their (a, b) pair.
-Numbers must agree exactly, except McNemar p-values, which may move by a few ulps (`P_VALUE_RTOL`): they
-are sums of many small terms whose order is an implementation detail.
+writes (results.json, domain_gap.json, real_equivalent.json, final.json, model.json), the prediction
+CSVs and results.md (byte for byte), and reports each value that differs: rows are matched by id,
+comparisons by their (a, b) pair. Numbers must agree exactly, except McNemar p-values, which may move
+by a few ulps (`P_VALUE_RTOL`): they are sums of many small terms whose order is an implementation
+detail.
 """
 
 from __future__ import annotations
@@ -127,8 +128,10 @@ def compare(old_dir: str, new_dir: str) -> int:
                 with open(fa) as f, open(fb) as g:
                     diff(json.load(f), json.load(g), f"{name}/{rel}", problems)
                 checked += 1
-        csvs_a = {os.path.basename(p) for p in glob.glob(os.path.join(a, "*.csv"))}
-        csvs_b = {os.path.basename(p) for p in glob.glob(os.path.join(b, "*.csv"))}
+        csvs_a = {os.path.basename(p) for p in glob.glob(os.path.join(a, "*.csv"))} | {"results.md"}
+        csvs_b = {os.path.basename(p) for p in glob.glob(os.path.join(b, "*.csv"))} | {"results.md"}
+        csvs_a = {c for c in csvs_a if os.path.exists(os.path.join(a, c))}
+        csvs_b = {c for c in csvs_b if os.path.exists(os.path.join(b, c))}
         for missing in sorted(csvs_a - csvs_b):
             problems.append(f"{name}/{missing}: missing in new")
         for extra in sorted(csvs_b - csvs_a):
@@ -137,7 +140,7 @@ def compare(old_dir: str, new_dir: str) -> int:
             with open(os.path.join(a, csv), "rb") as f, open(os.path.join(b, csv), "rb") as g:
                 if f.read() != g.read():
                     problems.append(f"{name}/{csv}: contents differ")
-        print(f"{name:16s} {checked} JSON files, {len(csvs_a & csvs_b)} CSV files compared")
+        print(f"{name:16s} {checked} JSON files, {len(csvs_a & csvs_b)} CSV and Markdown files compared")
     for p in problems:
         print("DIFF", p)
     print("identical" if not problems else f"{len(problems)} differences")

@@ -93,3 +93,35 @@ def test_block_layer_index_and_the_families_that_use_it():
             )
             assert module.layer_index(parts, config) == want, (name, path)
         assert module.num_layers(config) == config["depth"] + 2
+
+
+@pytest.mark.parametrize("name", sorted(registry.FAMILIES))
+def test_a_family_declares_its_text_tower_or_has_none(name):
+    """The text side is the family's, typed: a `TextTower` in the module's TEXT, or no text tower, which
+    asking for it names."""
+    if getattr(models.family_module(name), "TEXT", None) is None:
+        with pytest.raises(ValueError, match="has no text tower"):
+            models.text_tower(name)
+    else:
+        assert isinstance(models.text_tower(name), family.TextTower)
+
+
+def test_the_text_tower_reads_the_model_it_describes():
+    model, _ = models.create("toy-viclip")
+    tower = models.text_tower("viclip")
+    assert hasattr(model, "encode_text") and tower.context(model) == model.config.context_length == 32
+    assert tower.vocabulary_size(model) == model.config.vocab_size
+
+
+def test_text_towers_of_the_families_with_one():
+    assert {n for n in registry.FAMILIES if getattr(models.family_module(n), "TEXT", None)} == {
+        "viclip",
+        "siglip",
+        "videoprism",
+    }
+    assert models.text_tower("siglip").scores == "sigmoid" and models.text_tower("viclip").scores == "softmax"
+    assert models.text_tower("videoprism").context_length == 64
+    with pytest.raises(ValueError, match="expected a tokenizer of"):
+        family.TextTower("wordpiece", "softmax")
+    with pytest.raises(ValueError, match="softmax text tower has no learned calibration"):
+        models.text_tower("viclip").calibration(None)

@@ -1,6 +1,8 @@
 """WiSE-FT weight interpolation and the base-to-novel summary: exact endpoints, the midpoint, structure
 checks, inputs left as they were; the harmonic mean and its interval."""
 
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -93,11 +95,12 @@ def test_harmonic_mean_and_its_interval():
 def _row(subset, state, alpha, correct, classes):
     labels = np.array([classes[i % len(classes)] for i in range(len(correct))])
     wrong = np.array([classes[(classes.index(c) + 1) % len(classes)] for c in labels])
-    return scoring.score(
+    row = scoring.score(
         "knn", labels, np.where(correct, labels, wrong), [f"v{i}" for i in range(len(labels))], "abcdefg",
         encoder="e", encoder_state=state, gallery="g", queries=f"q ({subset} classes)", k=3, metric="l2",
         alpha=alpha, class_subset=subset,
     )  # fmt: skip
+    return dataclasses.replace(row, query_split="q")  # as the seen_novel evaluator makes them
 
 
 def test_harmonic_means_pair_seen_and_novel_rows_of_one_state():

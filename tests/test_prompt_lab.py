@@ -16,6 +16,7 @@ from gesture_jax import models
 from gesture_jax.analysis import probes, zeroshot
 from gesture_jax.evaluation import method_rows, prompt_lab, text_fewshot
 from gesture_jax.features.extraction import VideoVectors
+from gesture_jax.models import viclip
 from gesture_jax.text import prompts
 
 CLASSES = prompts.ROCOG_V2_CLASSES
@@ -91,7 +92,7 @@ def test_text_features_are_cached_by_exact_inputs(tmp_path, monkeypatch):
     monkeypatch.setattr(
         zeroshot, "prompt_features", lambda m, t, **kw: calls.append(list(t)) or real(m, t, **kw)
     )
-    common = dict(tokenizer="clip_bpe", vocab_path=str(VOCAB), context_length=32, cache_dir=str(tmp_path))
+    common = dict(tower=viclip.TEXT, vocab_path=str(VOCAB), cache_dir=str(tmp_path))
     about = {"encoder": "toy-viclip", "weights": {"random_init_seed": 0}}
     first = prompt_lab.text_features(model, ["a halt", "a rally"], about=about, **common)
     again = prompt_lab.text_features(model, ["a halt", "a rally"], about=about, **common)
@@ -104,6 +105,7 @@ def test_text_features_are_cached_by_exact_inputs(tmp_path, monkeypatch):
     assert len(calls) == 3  # other texts, other weights: embedded again
     direct = zeroshot.prompt_features(model, ["a halt", "a rally"], vocab_path=str(VOCAB), context_length=32,
                                       tokenizer="clip_bpe")  # fmt: skip
+    assert viclip.TEXT.context(model) == 32  # the model config's context
     np.testing.assert_array_equal(first, direct)
 
 

@@ -14,6 +14,7 @@ from gesture_jax import config_lib, models
 from gesture_jax.analysis import zeroshot
 from gesture_jax.evaluation import report
 from gesture_jax.features import extraction as features
+from gesture_jax.models import siglip, videoprism
 from gesture_jax.modes import prompt_zeroshot
 from gesture_jax.ports import convert
 from gesture_jax.text import prompts
@@ -167,10 +168,11 @@ def test_videoprism_text_embedding_uses_the_paddings(lvt_converted):
 
 def test_missing_or_mismatched_vocabularies_are_named(lvt_converted, siglip_converted, tmp_path):
     with pytest.raises(ValueError, match="needs --config.zeroshot.vocab_path: the SentencePiece model file"):
-        zeroshot.resolve_vocab("videoprism", None)
+        zeroshot.resolve_vocab(videoprism.TEXT, None)
     with pytest.raises(FileNotFoundError, match="zeroshot.vocab_path /nowhere does not exist"):
-        zeroshot.resolve_vocab("siglip", "/nowhere")
-    assert zeroshot.resolve_vocab("siglip", None, siglip_converted[1]) == os.path.abspath(siglip_converted[0])
+        zeroshot.resolve_vocab(siglip.TEXT, "/nowhere")
+    found = zeroshot.resolve_vocab(siglip.TEXT, None, siglip_converted[1])
+    assert found == os.path.abspath(siglip_converted[0])
 
     # A tokenizer whose ids run past the text tower's table: refused before anything is encoded.
     class SmallTower:

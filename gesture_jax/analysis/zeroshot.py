@@ -1,7 +1,7 @@
 """Zero-shot classification: class embeddings from text prompts, scored against video features.
 
-Each family with a text tower names its text side in its module (``TEXT``, `gesture_jax.models.family`):
-the tokenizer and the scoring rule.
+Each family with a text tower names its text side in its module: ``TEXT``, a `family.TextTower`
+(tokenizer, context, vocabulary, scoring rule).
 
 * ``clip_bpe`` + ``softmax`` (ViCLIP, as its official demo): L2-normalised video features against
   L2-normalised text features, probabilities softmax(100 · v̂·t̂ᵀ);
@@ -22,12 +22,10 @@ import jax
 import numpy as np
 from flax import nnx
 
+from gesture_jax.models import family
+from gesture_jax.models.family import TextTower
 from gesture_jax.text import clip_bpe as text
 from gesture_jax.text import prompts
-
-DEFAULT_TEXT = {"tokenizer": "clip_bpe", "scores": "softmax"}  # ViCLIP's, for a module without TEXT
-TOKENIZERS = ("clip_bpe", "siglip", "videoprism")
-SCORES = ("softmax", "sigmoid")
 
 # Prompt batches are padded to a multiple of this, so prompt sets of similar size share one compilation.
 _ROW_MULTIPLE = 32
@@ -61,42 +59,34 @@ def encode_texts(model: nnx.Module, token_ids: np.ndarray, paddings: np.ndarray 
     return np.asarray(out, np.float32)[:n]
 
 
-def text_side(family_module) -> dict[str, str]:
-    """The family's tokenizer and scoring rule (its module's ``TEXT``; ViCLIP's when it has none)."""
-    side = {**DEFAULT_TEXT, **getattr(family_module, "TEXT", {})}
-    if side["tokenizer"] not in TOKENIZERS or side["scores"] not in SCORES:
-        raise ValueError(
-            f"{family_module.__name__}.TEXT = {side}: expected a tokenizer of {TOKENIZERS} "
-            f"and scores of {SCORES}"
-        )
-    return side
+def resolve_vocab(tower: TextTower, vocab_path: str | None, checkpoint: str = "") -> str:
+    """Where the text tower's vocabulary is: `vocab_path` when given (checked), else by the tower's
+    ``vocabulary`` rule:
 
-
-def resolve_vocab(tokenizer: str, vocab_path: str | None, checkpoint: str = "") -> str:
-    """Where `tokenizer`'s vocabulary is: `vocab_path` when given (checked), else
-
-    * ``clip_bpe``: OpenAI's merges file by `gesture_jax.text.clip_bpe`'s lookup;
-    * ``siglip``: the transformers folder the checkpoint was converted from (model.json's source), whose
-      ``tokenizer.model`` / ``spiece.model`` and ``tokenizer_config.json`` the tokenizer reads;
-    * ``videoprism``: none by default, the SentencePiece model (c4_en) must be named.
+    * ``clip_merges``: OpenAI's merges file by `gesture_jax.text.clip_bpe`'s lookup;
+    * ``checkpoint_folder``: the transformers folder the checkpoint was converted from (model.json's
+      source), whose ``tokenizer.model`` / ``spiece.model`` and ``tokenizer_config.json`` it reads;
+    * none: the file (VideoPrism's c4_en SentencePiece model) must be named.
     """
-    if tokenizer == "clip_bpe":
+    if tower.vocabulary == "clip_merges":
         return str(text.resolve_vocab_path(vocab_path or None))
-    if not vocab_path and tokenizer == "siglip" and checkpoint:
+    if not vocab_path and tower.vocabulary == "checkpoint_folder" and checkpoint:
         from gesture_jax.models import model_dir
 
         vocab_path = model_dir.read_meta(checkpoint)["source"]["file"]
     if not vocab_path:
         what = (
-            "the SentencePiece model file (c4_en's sentencepiece.model)"
-            if tokenizer == "videoprism"
-            else ("the transformers folder holding tokenizer.model or spiece.model")
+            "the transformers folder holding tokenizer.model or spiece.model"
+            if tower.vocabulary == "checkpoint_folder"
+            else "the SentencePiece model file (c4_en's sentencepiece.model)"
         )
         raise ValueError(
-            f"zero-shot with the {tokenizer} tokenizer needs --config.zeroshot.vocab_path: {what}"
+            f"zero-shot with the {tower.tokenizer} tokenizer needs --config.zeroshot.vocab_path: {what}"
         )
     if not os.path.exists(vocab_path):
-        raise FileNotFoundError(f"zeroshot.vocab_path {vocab_path} does not exist ({tokenizer} tokenizer)")
+        raise FileNotFoundError(
+            f"zeroshot.vocab_path {vocab_path} does not exist ({tower.tokenizer} tokenizer)"
+        )
     return vocab_path
 
 
@@ -114,7 +104,7 @@ def tokenize(
         from gesture_jax.text import videoprism_tokenizer as videoprism_text
 
         return videoprism_text.tokenize_texts(list(texts), vocab_path, context_length)
-    raise ValueError(f"unknown tokenizer {tokenizer!r}; known: {TOKENIZERS}")
+    raise ValueError(f"unknown tokenizer {tokenizer!r}; known: {family.TOKENIZERS}")
 
 
 def ensemble(prompt_features: np.ndarray, counts: Sequence[int]) -> np.ndarray:
@@ -156,11 +146,15 @@ def prompt_features(
     vocab_path: str | os.PathLike[str] | None,
     context_length: int,
     tokenizer: str,
+    tower: TextTower | None = None,
 ) -> np.ndarray:
-    """[N, E] float32: the text tower's output for each text, as is (not normalised)."""
+    """[N, E] float32: the text tower's output for each text, as is (not normalised). `tower` names the
+    model config field of the embedding table's size (else the usual names are tried)."""
     token_ids, paddings = tokenize(tokenizer, texts, vocab_path, context_length)
     # An id past the embedding table would be clamped silently inside jit: check on the host.
     vocab = getattr(model.config, "vocab_size", None) or getattr(model.config, "vocabulary_size", None)
+    if tower is not None:
+        vocab = tower.vocabulary_size(model)
     if vocab and token_ids.size and int(token_ids.max()) >= vocab:
         raise ValueError(
             f"the {tokenizer} tokenizer at {vocab_path} gives id {int(token_ids.max())}, but the text "

@@ -39,10 +39,9 @@ def subset_queries(split: str, subset: str) -> str:
 def _panel(row: scoring.Row) -> tuple[str, str, str]:
     """What stays fixed along a curve: the method as the table shows it (without the state), the gallery
     and the query split (without the class subset)."""
-    label = report.table_label(row)
-    subset = row.settings.get("class_subset")
-    split = row.queries.removesuffix(f" ({subset} classes)") if subset else row.queries
-    return label.split(" · ", 1)[-1], row.gallery, split
+    if row.settings.get("class_subset") and not row.query_split:
+        raise ValueError(f"row {row.id} scores a class subset but names no query_split to pair it by")
+    return report.method_labels(row)[0], row.gallery, row.query_split or row.queries
 
 
 def focused(rows: Sequence[scoring.Row], comparisons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

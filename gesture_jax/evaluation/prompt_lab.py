@@ -27,6 +27,7 @@ import numpy as np
 from gesture_jax.analysis import zeroshot
 from gesture_jax.evaluation import report, scoring
 from gesture_jax.infra import storage
+from gesture_jax.models.family import TextTower
 
 PLOT_FILE = "prompt_spread.png"
 TEXT_CACHE = "text"
@@ -51,15 +52,15 @@ def text_features(
     model,
     texts: Sequence[str],
     *,
-    tokenizer: str,
+    tower: TextTower,
     vocab_path: str,
-    context_length: int,
     cache_dir: str | None,
     about: dict[str, Any],
 ) -> np.ndarray:
-    """[N, E] text-tower outputs for `texts`, from the cache when an entry has exactly these inputs.
-    `about` names the encoder and its weights (part of the key)."""
+    """[N, E] text-tower outputs for `texts` (tokenised as the family's `tower` says), from the cache
+    when an entry has exactly these inputs. `about` names the encoder and its weights (part of the key)."""
     texts = list(texts)
+    tokenizer, context_length = tower.tokenizer, tower.context(model)
     key = {
         **about,
         "tokenizer": tokenizer,
@@ -82,7 +83,7 @@ def text_features(
                 return z["features"]
         logging.warning("text cache entry %s does not match its key; embedding again", path)
     features = zeroshot.prompt_features(
-        model, texts, vocab_path=vocab_path, context_length=context_length, tokenizer=tokenizer
+        model, texts, vocab_path=vocab_path, context_length=context_length, tokenizer=tokenizer, tower=tower
     )
     if path:
         storage.write_npz(

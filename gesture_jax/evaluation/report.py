@@ -142,18 +142,24 @@ def method_label(row: Row) -> str:
     return text + (f" ({'; '.join(tags)})" if tags else "")
 
 
-def table_labels(row: Row) -> list[str]:
-    """The summary-table rows a row appears in: the experiment (mode table) or the encoder and its
-    state, with the method; a setting chosen on validation is one table row per method family, whatever
-    it chose (the choice is in the cell's row of "All rows"), and the paper's fixed KNN another."""
-    who = row.experiment or (f"{row.encoder} ({state_label(row)})" if row.encoder_state else row.encoder)
+def method_labels(row: Row) -> list[str]:
+    """The method part of each summary-table row a row appears in (`table_labels` without the encoder
+    and its state): the paper's fixed KNN first where it is that, then a setting chosen on validation as
+    one table row per method family, whatever it chose (the choice is in the cell's row of "All rows")."""
     family = {"knn": "KNN", "prototype": "prototype", "linear_probe": "linear probe"}.get(row.method)
     labels = []
     if "protocol" in row.roles:
-        labels.append(f"{who} · {method_label(dataclasses.replace(row, roles=()))} (paper's protocol)")
+        labels.append(f"{method_label(dataclasses.replace(row, roles=()))} (paper's protocol)")
     if "selected" in row.roles:
-        labels.append(f"{who} · {family} (chosen on validation)")
-    return labels or [f"{who} · {method_label(row)}"]
+        labels.append(f"{family} (chosen on validation)")
+    return labels or [method_label(row)]
+
+
+def table_labels(row: Row) -> list[str]:
+    """The summary-table rows a row appears in: the experiment (mode table) or the encoder and its
+    state, with each of its `method_labels`."""
+    who = row.experiment or (f"{row.encoder} ({state_label(row)})" if row.encoder_state else row.encoder)
+    return [f"{who} · {method}" for method in method_labels(row)]
 
 
 def state_label(row: Row) -> str:
@@ -200,7 +206,8 @@ def summary_tables(results: Results) -> str:
                 )
                 if gallery in with_reported:
                     value = None
-                    if match and match[0].method == "knn" and label.endswith("(paper's protocol)"):
+                    # The reported number sits beside the paper's fixed KNN, the first label of its row.
+                    if match and "protocol" in match[0].roles and label == table_labels(match[0])[0]:
                         value = results.reported.get(match[0].experiment, {}).get(gallery)
                     cells.append(f"*{value:.1f}*" if value is not None else "–")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")

@@ -36,6 +36,7 @@ class Row:
     roles: tuple[str, ...] = ()  # "protocol" (the paper's fixed setting), "selected" (on validation), "sweep"
     selection: dict[str, Any] | None = None  # how the setting was chosen, with validation accuracies
     experiment: str = ""  # mode table: the experiment file the row comes from
+    query_split: str = ""  # the split the queries come from, where `queries` names a class subset of it
     breakdowns: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # filled by `score`
 

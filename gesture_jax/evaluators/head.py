@@ -6,6 +6,8 @@ nothing. With held-out classes the head knows the seen classes only, so its rows
 
 from __future__ import annotations
 
+import dataclasses
+
 from gesture_jax.evaluation import base_novel, method_rows, scoring
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.evaluators import seen_novel
@@ -24,9 +26,9 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         key = {"finetuned": trained.checksum, "output": "head logits"}
         logits = ctx.vectors([split], head, key_extra=key)[split]
         queries = base_novel.subset_queries(split, "seen") if heldout else split
-        describe = {"encoder": ctx.encoder_name, "encoder_state": state.name, "queries": queries}
-        describe.update(gallery="classifier head", alpha=state.alpha, fine_tuned_on=state.trained_on)
-        describe.update({"class_subset": "seen"} if heldout else {})
-        rows.append(method_rows.head_row(logits, trained.kept, class_names, describe=describe))
+        describe = state.describe(ctx.encoder_name, queries=queries, gallery="classifier head")
+        describe.update(fine_tuned_on=state.trained_on, **({"class_subset": "seen"} if heldout else {}))
+        row = method_rows.head_row(logits, trained.kept, class_names, describe=describe)
+        rows.append(dataclasses.replace(row, query_split=split) if heldout else row)
         scoring.log(rows[-1])
     return EvalOutput(rows)

@@ -9,6 +9,7 @@ then gives the harmonic means of seen and novel accuracy over every state, and t
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from gesture_jax.evaluation import base_novel, method_rows, probe_selection, scoring
@@ -68,6 +69,8 @@ def run(ctx, state: EncoderState) -> EvalOutput:
                     method_rows.fewshot_row(pool, queries, shots=shots, num_seeds=ft.num_seeds, k=ft.k,
                                             metric=ft.metric, describe={**describe, **gallery}, **common)
                 )  # fmt: skip
+    # A subset's rows name their query split too, so no reader parses it back out of `queries`.
+    rows = [dataclasses.replace(r, query_split=ft.test_split) if heldout else r for r in rows]
     for row in rows:
         if row.headline:
             scoring.log(row)

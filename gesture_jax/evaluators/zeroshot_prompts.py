@@ -44,16 +44,16 @@ def _prepare(config):
         raise ValueError(f"two prompt sets share a name: {names} (a prompt file is named after its file)")
     _check_fewshot(cfg.get("fewshot"), cfg.queries, names)
     family = models.get(config.encoder.name).family
-    side = zeroshot.text_side(models.family_module(family))
+    tower = models.text_tower(family)
     checkpoint = models.weights_dir(config.encoder.name, config.encoder.checkpoint)
-    vocab_path = zeroshot.resolve_vocab(side["tokenizer"], cfg.vocab_path or None, checkpoint)
-    return prompt_sets, files, side, vocab_path
+    vocab_path = zeroshot.resolve_vocab(tower, cfg.vocab_path or None, checkpoint)
+    return prompt_sets, files, tower, vocab_path
 
 
 def run(ctx, state: EncoderState) -> EvalOutput:
     config = ctx.config
     cfg = ctx.block("zeroshot", evaluator="zeroshot")
-    prompt_sets, files, side, vocab_path = _prepare(config)
+    prompt_sets, files, tower, vocab_path = _prepare(config)
     fewshot = cfg.get("fewshot")
     family = models.get(config.encoder.name).family
     model = state.model or ctx.model
@@ -61,9 +61,7 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         raise ValueError(
             f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} ({family}) has none"
         )
-    logging.info("%s tokenizer, vocabulary %s; %s scores", side["tokenizer"], vocab_path, side["scores"])
-    # ViCLIP's context is a model field; SigLIP's processors and VideoPrism's colab pad to 64 tokens.
-    context_length = getattr(model.config, "context_length", 64)
+    logging.info("%s tokenizer, vocabulary %s; %s scores", tower.tokenizer, vocab_path, tower.scores)
     splits = list(cfg.queries) + (
         list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
     )
@@ -77,12 +75,11 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     for p in prompt_sets:  # cached per set: another prompt file embeds only its own texts
         texts = list(dict.fromkeys(t for per_class in p.prompts(class_names) for t in per_class))
         flat = prompt_lab.text_features(
-            model, texts, tokenizer=side["tokenizer"], vocab_path=vocab_path,
-            context_length=context_length, cache_dir=ctx.cache_dir(), about=about,
+            model, texts, tower=tower, vocab_path=vocab_path, cache_dir=ctx.cache_dir(), about=about,
         )  # fmt: skip
         features.update(zip(texts, flat))
     vectors = ctx.vectors(splits, state.extractor, key_extra=state.key_extra)
-    score = _scorer(model, side, cfg.scale)
+    score = _scorer(model, tower, cfg.scale)
 
     rows, embeddings = [], {}
     for prompt_set in prompt_sets:
@@ -126,10 +123,10 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     )
 
 
-def _scorer(model, side, scale):
+def _scorer(model, tower, scale):
     """(predictions, the row's scoring settings) from video features and [C, E] class embeddings."""
-    if side["scores"] == "sigmoid":
-        logit_scale, bias = float(model.logit_scale[...][0]), float(model.logit_bias[...][0])
+    if tower.scores == "sigmoid":
+        logit_scale, bias = tower.calibration(model)
 
         def score(v, emb):
             predictions, _ = zeroshot.sigmoid_scores(v, emb, logit_scale, bias)

@@ -34,6 +34,11 @@ def family_module(name: str) -> ModuleType:
     return module
 
 
+def text_tower(name: str) -> family.TextTower:
+    """Family `name`'s text side for zero-shot (an error naming the family when it has no text tower)."""
+    return family.text_tower(family_module(name))
+
+
 def _dtype(name: str):
     if name not in DTYPES:
         raise ValueError(f"unknown compute dtype {name!r}; expected one of {sorted(DTYPES)}")

@@ -15,6 +15,7 @@ The converted weights live in the directory format of `gesture_jax.models.model_
 
 from __future__ import annotations
 
+import dataclasses
 from types import ModuleType
 from typing import Any, Protocol
 
@@ -57,6 +58,59 @@ class FamilyModule(Protocol):
         """`config` completed from the checkpoint's own tensors (head size, pooling, stored tables)."""
 
 
+TOKENIZERS = ("clip_bpe", "siglip", "videoprism")  # gesture_jax.text: CLIP's BPE, SentencePiece (2 forms)
+SCORES = ("softmax", "sigmoid")
+VOCABULARIES = ("clip_merges", "checkpoint_folder", "")
+
+
+@dataclasses.dataclass(frozen=True)
+class TextTower:
+    """A family's text side, as its reference uses it for zero-shot (the module's ``TEXT``).
+
+    `tokenizer`: how prompts become ids (`TOKENIZERS`). `context_length`: tokens per prompt, None for
+    the model config's ``context_length``. `vocabulary`: where the tokenizer's vocabulary is found when a
+    run names none: ``clip_merges`` (OpenAI's merges file, `text.clip_bpe`'s lookup),
+    ``checkpoint_folder`` (the tokenizer files of the folder the checkpoint was converted from), ``""``
+    (nowhere: it must be named). `vocab_field`: the model config field holding the embedding table's
+    size (ids past it are refused). `scores`: ``softmax`` of a fixed scale · cosine (CLIP, VideoPrism's
+    colab), or ``sigmoid`` of cosine · exp(logit_scale) + logit_bias with the model's learned
+    calibration (SigLIP)."""
+
+    tokenizer: str
+    scores: str
+    context_length: int | None = None
+    vocabulary: str = ""
+    vocab_field: str = "vocab_size"
+
+    def __post_init__(self):
+        known = self.tokenizer in TOKENIZERS and self.scores in SCORES and self.vocabulary in VOCABULARIES
+        if not known:
+            raise ValueError(
+                f"{self}: expected a tokenizer of {TOKENIZERS}, scores of {SCORES}, "
+                f"vocabulary of {VOCABULARIES}"
+            )
+
+    def context(self, model: nnx.Module) -> int:
+        return self.context_length or int(model.config.context_length)
+
+    def vocabulary_size(self, model: nnx.Module) -> int | None:
+        return getattr(model.config, self.vocab_field, None)
+
+    def calibration(self, model: nnx.Module) -> tuple[float, float]:
+        """(logit scale as stored: log of the multiplier, logit bias), learned by a ``sigmoid`` tower."""
+        if self.scores != "sigmoid":
+            raise ValueError(f"a {self.scores} text tower has no learned calibration")
+        return float(model.logit_scale[...][0]), float(model.logit_bias[...][0])
+
+
+def text_tower(module: ModuleType) -> TextTower:
+    """The family module's `TextTower` (an error naming the module when it has none)."""
+    tower = getattr(module, "TEXT", None)
+    if not isinstance(tower, TextTower):
+        raise ValueError(f"{module.__name__} has no text tower (its TEXT is {tower!r}, not a TextTower)")
+    return tower
+
+
 REQUIRED = ("CONFIG_CLASS", "build", "buffers", "adapt_params", "layer_index", "num_layers")
 PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a checkpoint port
 # Optional members: `reference_config(data) -> dict`, the reference constructor's arguments (a fixture's
@@ -65,8 +119,7 @@ PORT = ("KEYMAP", "checkpoint_facts")  # required together, for a family with a 
 # the checkpoint's tensors rewritten before the key map (e.g. separate query/key/value weights fused into
 # the one projection the model has), applied alike by convert and --verify.
 # `HEAD_PREFIXES`, the checkpoint names --drop_head drops (default ("head.",), the official layout's).
-# `TEXT`, a text tower's zero-shot side: {"tokenizer": "clip_bpe" | "siglip" | "videoprism", "scores":
-# "softmax" | "sigmoid"} (gesture_jax.analysis.zeroshot; ViCLIP's when absent).
+# `TEXT`, a `TextTower`: the family's text side for zero-shot (tokenizer, context, vocabulary, scoring).
 OPTIONAL = ("reference_config", "config_from_source", "prepare_checkpoint", "HEAD_PREFIXES", "TEXT")
 
 

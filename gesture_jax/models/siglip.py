@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,7 +269,9 @@ class Siglip(nnx.Module):
         return cos * jnp.exp(self.logit_scale[...][0]) + self.logit_bias[...][0]
 
 
-TEXT = {"tokenizer": "siglip", "scores": "sigmoid"}  # zero-shot (gesture_jax.analysis.zeroshot)
+# Zero-shot as SiglipModel: the folder's SentencePiece tokenizer padded to the config's context (64),
+# sigmoid of cosine · exp(logit_scale) + logit_bias.
+TEXT = family.TextTower("siglip", "sigmoid", vocabulary="checkpoint_folder")
 CONFIG_CLASS = SiglipConfig
 
 

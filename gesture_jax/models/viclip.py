@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +175,8 @@ def _l2_normalize(x: jax.Array) -> jax.Array:
     return x / jnp.linalg.norm(x, axis=-1, keepdims=True)
 
 
-TEXT = {"tokenizer": "clip_bpe", "scores": "softmax"}  # zero-shot (gesture_jax.analysis.zeroshot)
+# Zero-shot as ViCLIP's demo: CLIP's BPE at the config's context (32), softmax of 100 · cosine.
+TEXT = family.TextTower("clip_bpe", "softmax", vocabulary="clip_merges")
 CONFIG_CLASS = ViCLIPConfig
 
 

@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import keymap, registry, videoprism_layers, videoprism_text_encoder
+from gesture_jax.models import family, keymap, registry, videoprism_layers, videoprism_text_encoder
 from gesture_jax.models.videoprism_layers import LayerNorm, l2_normalize, make_stack, normal_param, run_stack
 
 
@@ -159,7 +159,9 @@ class VideoPrismLvT(nnx.Module):
         return l2_normalize(self.text_encoder(token_ids, paddings))
 
 
-TEXT = {"tokenizer": "videoprism", "scores": "softmax"}  # zero-shot, LvT (gesture_jax.analysis.zeroshot)
+# Zero-shot as the LvT colab: c4_en SentencePiece ids (named by the run) at 64 tokens with paddings,
+# softmax of 100 · cosine.
+TEXT = family.TextTower("videoprism", "softmax", context_length=64, vocab_field="vocabulary_size")
 CONFIG_CLASS = VideoPrismConfig
 
 
