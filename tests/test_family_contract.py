@@ -125,3 +125,14 @@ def test_text_towers_of_the_families_with_one():
         family.TextTower("wordpiece", "softmax")
     with pytest.raises(ValueError, match="softmax text tower has no learned calibration"):
         models.text_tower("viclip").calibration(None)
+
+
+def test_every_text_tower_names_a_registered_tokenizer():
+    from gesture_jax.text import tokenizers
+
+    used = {models.text_tower(n).tokenizer for n in ("viclip", "siglip", "videoprism")}
+    assert used == set(tokenizers.TOKENIZERS)
+    with pytest.raises(
+        ValueError, match="unknown tokenizer 'wordpiece'; known: clip_bpe, siglip, videoprism"
+    ):
+        tokenizers.tokenize("wordpiece", ["halt"], "", 8)

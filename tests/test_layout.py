@@ -24,7 +24,7 @@ def test_sub_packages_import_one_way_without_cycles():
 def test_the_checks_can_fail():
     edges = {"gesture_jax.infra": {"gesture_jax.models"}, "gesture_jax.models": {"gesture_jax.infra"}}
     assert import_graph.cycles(edges) == [["gesture_jax.infra", "gesture_jax.models"]]
-    assert import_graph.upward(edges) == ["gesture_jax.infra (layer 0) imports gesture_jax.models (layer 2)"]
+    assert import_graph.upward(edges) == ["gesture_jax.infra (layer 0) imports gesture_jax.models (layer 3)"]
     assert import_graph.upward({"gesture_jax.new": set()}) == ["gesture_jax.new is in no layer of LAYERS"]
 
 

@@ -22,10 +22,8 @@ import jax
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family
 from gesture_jax.models.family import TextTower
-from gesture_jax.text import clip_bpe as text
-from gesture_jax.text import prompts
+from gesture_jax.text import clip_bpe, prompts, tokenizers
 
 # Prompt batches are padded to a multiple of this, so prompt sets of similar size share one compilation.
 _ROW_MULTIPLE = 32
@@ -69,7 +67,7 @@ def resolve_vocab(tower: TextTower, vocab_path: str | None, checkpoint: str = ""
     * none: the file (VideoPrism's c4_en SentencePiece model) must be named.
     """
     if tower.vocabulary == "clip_merges":
-        return str(text.resolve_vocab_path(vocab_path or None))
+        return str(clip_bpe.resolve_vocab_path(vocab_path or None))
     if not vocab_path and tower.vocabulary == "checkpoint_folder" and checkpoint:
         from gesture_jax.models import model_dir
 
@@ -94,17 +92,7 @@ def tokenize(
     tokenizer: str, texts: Sequence[str], vocab_path: str, context_length: int
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """(token ids [N, L], paddings [N, L] or None) of `texts` as the family's reference tokenizes them."""
-    if tokenizer == "clip_bpe":
-        return text.clip_tokenize(list(texts), context_length=context_length, vocab_path=vocab_path), None
-    if tokenizer == "siglip":
-        from gesture_jax.text import siglip_tokenizer as siglip_text
-
-        return siglip_text.SiglipTokenizer.from_folder(vocab_path, context_length)(list(texts)), None
-    if tokenizer == "videoprism":
-        from gesture_jax.text import videoprism_tokenizer as videoprism_text
-
-        return videoprism_text.tokenize_texts(list(texts), vocab_path, context_length)
-    raise ValueError(f"unknown tokenizer {tokenizer!r}; known: {family.TOKENIZERS}")
+    return tokenizers.tokenize(tokenizer, texts, vocab_path, context_length)
 
 
 def ensemble(prompt_features: np.ndarray, counts: Sequence[int]) -> np.ndarray:

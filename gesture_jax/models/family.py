@@ -23,6 +23,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import keymap
+from gesture_jax.text.tokenizers import TOKENIZERS
 
 
 class FamilyModule(Protocol):
@@ -58,7 +59,6 @@ class FamilyModule(Protocol):
         """`config` completed from the checkpoint's own tensors (head size, pooling, stored tables)."""
 
 
-TOKENIZERS = ("clip_bpe", "siglip", "videoprism")  # gesture_jax.text: CLIP's BPE, SentencePiece (2 forms)
 SCORES = ("softmax", "sigmoid")
 VOCABULARIES = ("clip_merges", "checkpoint_folder", "")
 
@@ -67,14 +67,14 @@ VOCABULARIES = ("clip_merges", "checkpoint_folder", "")
 class TextTower:
     """A family's text side, as its reference uses it for zero-shot (the module's ``TEXT``).
 
-    `tokenizer`: how prompts become ids (`TOKENIZERS`). `context_length`: tokens per prompt, None for
-    the model config's ``context_length``. `vocabulary`: where the tokenizer's vocabulary is found when a
-    run names none: ``clip_merges`` (OpenAI's merges file, `text.clip_bpe`'s lookup),
-    ``checkpoint_folder`` (the tokenizer files of the folder the checkpoint was converted from), ``""``
-    (nowhere: it must be named). `vocab_field`: the model config field holding the embedding table's
-    size (ids past it are refused). `scores`: ``softmax`` of a fixed scale · cosine (CLIP, VideoPrism's
-    colab), or ``sigmoid`` of cosine · exp(logit_scale) + logit_bias with the model's learned
-    calibration (SigLIP)."""
+    `tokenizer`: how prompts become ids (a name of `text.tokenizers.TOKENIZERS`). `context_length`:
+    tokens per prompt, None for the model config's ``context_length``. `vocabulary`: where the
+    tokenizer's vocabulary is found when a run names none: ``clip_merges`` (OpenAI's merges file,
+    `text.clip_bpe`'s lookup), ``checkpoint_folder`` (the tokenizer files of the folder the checkpoint
+    was converted from), ``""`` (nowhere: it must be named). `vocab_field`: the model config field
+    holding the embedding table's size (ids past it are refused). `scores`: ``softmax`` of a fixed
+    scale · cosine (CLIP, VideoPrism's colab), or ``sigmoid`` of cosine · exp(logit_scale) + logit_bias
+    with the model's learned calibration (SigLIP)."""
 
     tokenizer: str
     scores: str
@@ -86,7 +86,7 @@ class TextTower:
         known = self.tokenizer in TOKENIZERS and self.scores in SCORES and self.vocabulary in VOCABULARIES
         if not known:
             raise ValueError(
-                f"{self}: expected a tokenizer of {TOKENIZERS}, scores of {SCORES}, "
+                f"{self}: expected a tokenizer of {tuple(TOKENIZERS)}, scores of {SCORES}, "
                 f"vocabulary of {VOCABULARIES}"
             )
 
