@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from gesture_jax import config_lib, models, modes
-from gesture_jax.evaluation import paper_numbers, run_context
+from gesture_jax.evaluation import engine, paper_numbers, run_context
 from gesture_jax.text import prompts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -38,6 +38,10 @@ def test_config_loads(path):
             config_lib.load_file(reference)
         return
     models.get(config.encoder.name)
+    for name in config.get("evals", ()):
+        module = engine.get(name)  # every evaluator it lists exists
+        if name != "zeroshot" and hasattr(module, "check"):  # zero-shot's check reads the vocabulary file
+            module.check(config)
     if not config.encoder.checkpoint:  # random-init encoders build as configured
         run_context.open_encoder(config.encoder)
 

@@ -16,6 +16,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     row, _ = config_lib.pick_row(arg, file="configs/paper/curves.py")
     config = ml_collections.ConfigDict()
     config.mode = "curves"
+    config.evals = config_lib.evals("curves")
     config.data = config_lib.data()
     config.encoder = config_lib.encoder(config_lib.PAPER_ROWS[row].encoder, checkpoint=f"checkpoints/{row}")
     config.extract = config_lib.extract(per_device_batch=4)

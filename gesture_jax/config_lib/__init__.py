@@ -12,6 +12,7 @@ from gesture_jax.config_lib.blocks import (  # noqa: F401
     data,
     diagnose,
     encoder,
+    evals,
     extract,
     finetune,
     knn,

@@ -26,6 +26,22 @@ _SPEC_TYPES = {
 }
 
 
+# The evaluators each mode runs by default (gesture_jax.evaluation.engine.EVALUATORS); an experiment's
+# ``config.evals`` lists them, so ``--config.evals="('probes','curves')"`` adds an analysis to a run.
+MODE_EVALS = {
+    "knn": ("probes",),
+    "curves": ("curves",),
+    "zeroshot": ("zeroshot",),
+    "diagnose": ("domain_gap",),
+    "finetune": ("seen_novel", "head"),
+}
+
+
+def evals(mode: str) -> tuple[str, ...]:
+    """The evaluators `mode` runs (its `MODE_EVALS` entry)."""
+    return MODE_EVALS[mode]
+
+
 def encoder(
     name: str, *, checkpoint: str = "", dtype: str = "float32", init_seed: int = 0
 ) -> ml_collections.ConfigDict:

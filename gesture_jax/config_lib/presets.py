@@ -8,7 +8,17 @@ from collections.abc import Mapping
 
 import ml_collections
 
-from gesture_jax.config_lib.blocks import data, diagnose, encoder, extract, finetune, knn, zeroshot
+from gesture_jax.config_lib.blocks import (
+    MODE_EVALS,
+    data,
+    diagnose,
+    encoder,
+    evals,
+    extract,
+    finetune,
+    knn,
+    zeroshot,
+)
 from gesture_jax.config_lib.catalogue import PAPER_ROWS, ZEROSHOT_ENCODERS
 from gesture_jax.config_lib.protocols import KNN_PROTOCOLS, ROCOG_HELDOUT, check_protocol
 
@@ -40,6 +50,7 @@ def paper_knn_row(
     galleries, queries = KNN_PROTOCOLS[protocol]
     config = ml_collections.ConfigDict()
     config.mode = "knn"
+    config.evals = evals("knn")
     config.data = data()
     config.encoder = encoder(encoder_name, checkpoint=checkpoint)
     config.extract = extract(per_device_batch=4)
@@ -65,6 +76,7 @@ def rocog_finetune(row: str, arg: str | None) -> ml_collections.ConfigDict:
         raise ValueError(f"a RoCoG-v2 fine-tuning config takes no argument or 'unseen', got {arg!r}")
     config = ml_collections.ConfigDict()
     config.mode = "finetune"
+    config.evals = evals("finetune")
     config.seed = 0
     config.data = data()
     config.encoder = encoder(PAPER_ROWS[row].encoder, checkpoint=PAPER_ROWS[row].checkpoint(row))
@@ -88,6 +100,7 @@ def paper_diagnose(row: str, protocol: str | None) -> ml_collections.ConfigDict:
     (synthetic, real), (queries,) = KNN_PROTOCOLS[protocol]
     config = ml_collections.ConfigDict()
     config.mode = "diagnose"
+    config.evals = evals("diagnose")
     config.data = data()
     config.encoder = encoder(PAPER_ROWS[row].encoder, checkpoint=PAPER_ROWS[row].checkpoint(row))
     config.extract = extract(per_device_batch=4)
@@ -105,6 +118,7 @@ def paper_zeroshot(name: str) -> ml_collections.ConfigDict:
     videos."""
     config = ml_collections.ConfigDict()
     config.mode = "zeroshot"
+    config.evals = evals("zeroshot")
     config.data = data()
     config.encoder = encoder(name, checkpoint=ZEROSHOT_ENCODERS[name].checkpoint)
     config.extract = extract(per_device_batch=8)
@@ -143,6 +157,8 @@ def toy_experiment(
         raise ValueError(f"{file} takes no argument or one of {', '.join(variants)}, got {arg!r}")
     config = ml_collections.ConfigDict()
     config.mode = mode
+    if mode in MODE_EVALS:
+        config.evals = evals(mode)
     if seed is not None:
         config.seed = seed
     config.data = data(build_if_missing=True)

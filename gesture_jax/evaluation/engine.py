@@ -19,6 +19,7 @@ from typing import Any
 
 from flax import nnx
 
+from gesture_jax import config_lib
 from gesture_jax.evaluation import paired_comparisons, report, scoring
 
 # Evaluator name -> its module in gesture_jax.evaluators (imported when a run names it).
@@ -86,13 +87,18 @@ class EvalOutput:
         return self
 
 
+def import_by_name(name: str, table: dict[str, str], *, kind: str, package: str):
+    """``package.<table[name]>``, imported; a ValueError naming the known names (and the closest) else."""
+    if name not in table:
+        close = difflib.get_close_matches(name, list(table), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown {kind} {name!r}{hint}; {kind}s: {', '.join(table)}")
+    return importlib.import_module(f"{package}.{table[name]}")
+
+
 def get(name: str):
     """The evaluator module called `name` (a ValueError naming the known ones otherwise)."""
-    if name not in EVALUATORS:
-        close = difflib.get_close_matches(name, list(EVALUATORS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown evaluator {name!r}{hint}; evaluators: {', '.join(EVALUATORS)}")
-    return importlib.import_module(f"gesture_jax.evaluators.{EVALUATORS[name]}")
+    return import_by_name(name, EVALUATORS, kind="evaluator", package="gesture_jax.evaluators")
 
 
 def check(config, names: Sequence[str]) -> None:
@@ -104,12 +110,12 @@ def check(config, names: Sequence[str]) -> None:
             module.check(config)
 
 
-def frozen_run(config, workdir: str, default: Sequence[str]) -> list[scoring.Row]:
-    """A mode that evaluates the configured encoder as it is: `default` evaluators unless the config
-    lists its own (``config.evals``), one report."""
+def frozen_run(config, workdir: str) -> list[scoring.Row]:
+    """A mode that evaluates the configured encoder as it is: the evaluators of ``config.evals`` (the
+    mode's default list when the config has none), one report."""
     from gesture_jax.evaluation.run_context import RunContext
 
-    names = evals(config, default)
+    names = evals(config)
     check(config, names)
     ctx = RunContext.create(config, workdir)
     return publish(ctx, evaluate(ctx, names))
@@ -151,6 +157,6 @@ def publish(
     return out.rows
 
 
-def evals(config, default: Sequence[str]) -> tuple[str, ...]:
-    """The evaluators a config lists (``config.evals``), else the mode's `default`."""
-    return tuple(config.get("evals", ()) or default)
+def evals(config) -> tuple[str, ...]:
+    """The evaluators a config lists (``config.evals``), else its mode's (`config_lib.MODE_EVALS`)."""
+    return tuple(config.get("evals", ()) or config_lib.evals(config.mode))

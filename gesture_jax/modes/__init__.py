@@ -17,11 +17,6 @@ MODES = {
 
 def get(name: str):
     """The module that runs mode `name` (a ValueError naming the known modes otherwise)."""
-    import difflib
-    import importlib
+    from gesture_jax.evaluation import engine
 
-    if name not in MODES:
-        close = difflib.get_close_matches(name, list(MODES), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"unknown mode {name!r}{hint}; modes: {', '.join(MODES)}")
-    return importlib.import_module(f"gesture_jax.modes.{MODES[name]}")
+    return engine.import_by_name(name, MODES, kind="mode", package="gesture_jax.modes")

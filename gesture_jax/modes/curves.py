@@ -12,4 +12,4 @@ from gesture_jax.evaluators.curves import REAL_EQUIVALENT_JSON  # noqa: F401  (w
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
-    return engine.frozen_run(config, workdir, ("curves",))
+    return engine.frozen_run(config, workdir)

@@ -14,4 +14,4 @@ from gesture_jax.evaluators.domain_gap import ATTRIBUTION_CSV, DOMAIN_GAP_JSON  
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
-    return engine.frozen_run(config, workdir, ("domain_gap",))
+    return engine.frozen_run(config, workdir)

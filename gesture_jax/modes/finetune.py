@@ -41,7 +41,7 @@ FINAL_JSON = "final.json"
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     ft = config.finetune
     alphas = interpolate.check_alphas(ft.alphas)
-    names = engine.evals(config, ("seen_novel", "head"))
+    names = engine.evals(config)
     engine.check(config, names)
     ctx = RunContext.create(config, workdir, model_overrides={"drop_path_rate": ft.drop_path})
     class_names, heldout = seen_novel.classes(ctx)

@@ -11,4 +11,4 @@ from gesture_jax.evaluation import engine, scoring
 
 
 def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
-    return engine.frozen_run(config, workdir, ("probes",))
+    return engine.frozen_run(config, workdir)
