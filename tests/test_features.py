@@ -234,3 +234,13 @@ def test_spec_errors_surface_before_any_work():
         features.Extractor(model, spec.replace(num_clips=2), parallel.make_mesh())
     with pytest.raises(ValueError, match="unknown frame sampler|unknown rule|'nope'"):
         features.Extractor(model, spec.replace(sampler="nope"), parallel.make_mesh())
+
+
+def test_a_subset_of_vectors_by_positions_or_mask():
+    v = features.VideoVectors(
+        np.arange(8, dtype=np.float32).reshape(4, 2), np.array([0, 1, 0, 1]), np.array(list("abcd"))
+    )
+    by_positions = v.take(np.array([2, 0]))
+    assert by_positions.ids.tolist() == ["c", "a"] and by_positions.vectors.tolist() == [[4, 5], [0, 1]]
+    by_mask = v.take(v.labels == 1)
+    assert by_mask.ids.tolist() == ["b", "d"] and by_mask.labels.tolist() == [1, 1] and len(by_mask) == 2

@@ -186,3 +186,12 @@ def test_knn_experiment_with_a_converted_checkpoint(toy_data_dir, tmp_path):
     (entry,) = [e for e in os.listdir(workdir / "features") if "real_small_test" in e]
     feats = np.load(workdir / "features" / entry / "features.npz")["features"]
     assert feats.shape == (21, 32)  # the fixture model's width
+
+
+def test_each_checkpoint_format_has_a_reader_and_an_unknown_one_is_named():
+    from gesture_jax.models import registry
+    from gesture_jax.ports import sources
+
+    assert {f.checkpoint for f in registry.FAMILIES.values() if f.checkpoint} == set(sources.READERS)
+    with pytest.raises(sources.SourceError, match="unknown checkpoint format 'onnx'; known: "):
+        sources.read("onnx", "model.onnx")

@@ -28,7 +28,7 @@ PLOT_FILE = "interpolation.png"
 def restrict(v: VideoVectors, classes: Sequence[int]) -> VideoVectors:
     """The videos of `classes` only."""
     keep = np.isin(v.labels, classes)
-    return VideoVectors(v.vectors[keep], v.labels[keep], v.ids[keep])
+    return v.take(keep)
 
 
 def subset_queries(split: str, subset: str) -> str:

@@ -102,7 +102,7 @@ def fewshot_row(
     per_seed = []
     for seed in range(num_seeds if shots != ALL else 1):
         index = sample_per_class(pool.labels, shots, seed)
-        gallery = VideoVectors(pool.vectors[index], pool.labels[index], pool.ids[index])
+        gallery = pool.take(index)
         if base is not None:
             gallery = VideoVectors.concatenate([base, gallery])
         per_seed.append(

@@ -48,11 +48,11 @@ class Validation:
             train = ~np.isin(gallery.ids, self.vectors.ids)
             if not train.any():
                 raise ValueError(f"every gallery video is also in the validation split {self.name}")
-            return [(_take(gallery, train), self.vectors)]
+            return [(gallery.take(train), self.vectors)]
         if len(gallery) < 2:
             raise ValueError(f"a gallery of {len(gallery)} video(s) cannot be split into folds to choose on")
         folds = probes.stratified_folds(gallery.labels, min(num_folds, len(gallery)), seed)
-        return [(_take(gallery, ~np.isin(np.arange(len(gallery)), f)), _take(gallery, f)) for f in folds]
+        return [(gallery.take(~np.isin(np.arange(len(gallery)), f)), gallery.take(f)) for f in folds]
 
     def describe(self, num_folds: int) -> str:
         return self.name or f"{num_folds}-fold cross-validation within the gallery (stratified by class)"
@@ -222,7 +222,3 @@ def _fit_linear(gallery: VideoVectors, candidates, *, mesh, num_classes):
         mesh=mesh,
     )
     return lambda queries: [probes.linear_probe_predict(p, queries) for p in fitted]
-
-
-def _take(v: VideoVectors, index: np.ndarray) -> VideoVectors:
-    return VideoVectors(v.vectors[index], v.labels[index], v.ids[index])

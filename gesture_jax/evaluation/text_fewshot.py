@@ -81,10 +81,10 @@ def rows(
     mixed, examples, chosen = [], [], []
     for seed in range(num_seeds if shots != method_rows.ALL else 1):
         index = method_rows.sample_per_class(pool.labels, shots, seed)
-        gallery = VideoVectors(pool.vectors[index], pool.labels[index], pool.ids[index])
+        gallery = pool.take(index)
         protos = prototypes(gallery, len(class_names), class_names)
         keep = ~np.isin(validation.ids, gallery.ids)
-        held = VideoVectors(validation.vectors[keep], validation.labels[keep], validation.ids[keep])
+        held = validation.take(keep)
         weight, val_acc = choose_weight(held, text, protos, weights)
         chosen.append(
             {"seed": seed, "weight": weight, "validation_accuracy": val_acc, "validation_videos": len(held)}

@@ -83,9 +83,7 @@ def attribute(ctx, cfg, fields, vectors, neighbours, synthetic_row):
     )
     name = f"{cfg.synthetic}[curated on {cfg.selection}]"
     curated = method_rows.knn_row(
-        VideoVectors(
-            synthetic.vectors[chosen.mask], synthetic.labels[chosen.mask], synthetic.ids[chosen.mask]
-        ),
+        synthetic.take(chosen.mask),
         queries,
         k=k,
         metric=cfg.metric,

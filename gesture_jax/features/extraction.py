@@ -59,6 +59,10 @@ class VideoVectors:
         with epath.Path(path).open("rb") as f, np.load(f) as z:
             return cls(z["features"], z["labels"], z["ids"])
 
+    def take(self, index: np.ndarray) -> "VideoVectors":
+        """The videos at `index` (positions, or a boolean mask over the videos), in that order."""
+        return VideoVectors(self.vectors[index], self.labels[index], self.ids[index])
+
     @classmethod
     def concatenate(cls, parts: list["VideoVectors"]) -> "VideoVectors":
         return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in dataclasses.fields(cls)))

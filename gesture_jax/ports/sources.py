@@ -19,13 +19,12 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from gesture_jax.ports import readers
-
-FORMATS = ("torch", "hf", "videoprism_npz")
 
 
 class PortError(ValueError):
@@ -44,21 +43,39 @@ class Source:
     files: list[str]  # every file read, in reading order
 
 
+def _read_torch(path: str, state_key: str | None) -> Source:
+    if os.path.isdir(path):
+        raise SourceError(f"{path} is a folder; this family converts one .pth or .safetensors file")
+    tensors, chosen = state_dict(readers.read_checkpoint(path), path, state_key)
+    return Source(tensors, chosen, None, [path])
+
+
+def _read_hf(path: str, state_key: str | None) -> Source:
+    if state_key is not None:
+        raise SourceError("--state_key applies to .pth files; a transformers folder has one state dict")
+    return _read_hf_folder(path)
+
+
+def _read_videoprism_npz(path: str, state_key: str | None) -> Source:
+    if state_key is not None:
+        raise SourceError("--state_key applies to .pth files; a VideoPrism .npz has one set of variables")
+    return Source(read_npz(path), None, None, [path])
+
+
+# Checkpoint format (a family's `registry.Family.checkpoint`) -> its reader (path, --state_key) -> Source.
+# A family in a new format adds one reader here; conversion and --verify read through `read`.
+READERS: dict[str, Callable[[str, str | None], Source]] = {
+    "torch": _read_torch,
+    "hf": _read_hf,
+    "videoprism_npz": _read_videoprism_npz,
+}
+FORMATS = tuple(READERS)
+
+
 def read(fmt: str, path: str, state_key: str | None = None) -> Source:
-    if fmt == "torch":
-        if os.path.isdir(path):
-            raise SourceError(f"{path} is a folder; this family converts one .pth or .safetensors file")
-        tensors, chosen = state_dict(readers.read_checkpoint(path), path, state_key)
-        return Source(tensors, chosen, None, [path])
-    if fmt == "hf":
-        if state_key is not None:
-            raise SourceError("--state_key applies to .pth files; a transformers folder has one state dict")
-        return _read_hf_folder(path)
-    if fmt == "videoprism_npz":
-        if state_key is not None:
-            raise SourceError("--state_key applies to .pth files; a VideoPrism .npz has one set of variables")
-        return Source(read_npz(path), None, None, [path])
-    raise SourceError(f"unknown checkpoint format {fmt!r}; known: {FORMATS}")
+    if fmt not in READERS:
+        raise SourceError(f"unknown checkpoint format {fmt!r}; known: {FORMATS}")
+    return READERS[fmt](path, state_key)
 
 
 def _read_hf_folder(path: str) -> Source:
