@@ -31,7 +31,7 @@ _SPEC_TYPES = {
 MODE_EVALS = {
     "knn": ("probes",),
     "curves": ("curves",),
-    "zeroshot": ("zeroshot",),
+    "zeroshot": ("zeroshot", "text_examples"),
     "diagnose": ("domain_gap",),
     "finetune": ("seen_novel", "head"),
 }

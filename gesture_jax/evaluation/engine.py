@@ -26,7 +26,8 @@ from gesture_jax.evaluation import paired_comparisons, report, scoring
 EVALUATORS = {
     "probes": "probes",  # KNN sweep, prototypes, linear probe; settings chosen on validation (config.knn)
     "curves": "curves",  # few-shot and mixed galleries, the real-video equivalent (config.curves)
-    "zeroshot": "zeroshot_prompts",  # text prompts, the prompt lab, text + examples (config.zeroshot)
+    "zeroshot": "zeroshot_prompts",  # text prompts and the prompt lab (config.zeroshot)
+    "text_examples": "text_examples",  # text + a few labelled videos per class (config.zeroshot.fewshot)
     "domain_gap": "domain_gap",  # gap numbers, attribution and curation, pictures (config.diagnose)
     "seen_novel": "seen_novel",  # KNN and probes per class subset, novel few-shot (config.finetune)
     "head": "head",  # the classifier head of a trained state on validation and test (config.finetune)

@@ -8,8 +8,8 @@ the ``gallery`` column, so the table reads like the KNN ones.
 
 The prompt lab (`evaluation.prompt_lab`, ``zeroshot.single_prompts``): every single prompt of each set
 scored too, the spread across them per set and class (results.json ``prompt_spread``, a box plot in
-prompt_spread.png). Text + examples (`evaluation.text_fewshot`, ``zeroshot.fewshot.galleries``): the
-text scores mixed with prototypes of a few labelled videos per class, beside text only and examples only.
+prompt_spread.png). Text + examples is its own evaluator (`evaluators.text_examples`), on the text side
+this module makes (`text_side`).
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from gesture_jax import models
 from gesture_jax.analysis import zeroshot
-from gesture_jax.evaluation import prompt_lab, scoring, text_fewshot
+from gesture_jax.evaluation import prompt_lab, scoring
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.text import prompts
 
@@ -50,48 +52,73 @@ def _prepare(config):
     return prompt_sets, files, tower, vocab_path
 
 
-def run(ctx, state: EncoderState) -> EvalOutput:
+@dataclasses.dataclass(frozen=True)
+class TextSide:
+    """What scoring videos against prompts needs, made once per evaluator run: the text tower's model and
+    its `TextTower`, the class names, the prompt sets' class embeddings and the scoring rule."""
+
+    model: Any
+    tower: Any  # models.family.TextTower
+    prompt_sets: list[prompts.PromptSet]  # the registered sets named, then the user's files
+    class_names: tuple[str, ...]
+    embeddings: dict[str, np.ndarray]  # prompt set name -> [C, E]
+    features: dict[str, np.ndarray]  # text -> its text-tower output (single prompts are embedded from it)
+    score: Callable  # (video features, [C, E]) -> (predictions, the row's scoring settings)
+
+
+def text_side(ctx, state: EncoderState, splits: list[str], *, log: bool = False) -> TextSide:
+    """The configured prompt sets embedded by the state's text tower (texts before videos: a set missing
+    a class's texts fails here, before any extraction); `splits` share the class names."""
     config = ctx.config
-    cfg = ctx.block("zeroshot", evaluator="zeroshot")
+    cfg = ctx.config.zeroshot
     prompt_sets, files, tower, vocab_path = _prepare(config)
-    fewshot = cfg.get("fewshot")
-    family = models.get(config.encoder.name).family
     model = state.model or ctx.model
     if not hasattr(model, "encode_text"):
+        family = models.get(config.encoder.name).family
         raise ValueError(
             f"zero-shot needs an encoder with a text tower; {ctx.encoder_name!r} ({family}) has none"
         )
-    logging.info("%s tokenizer, vocabulary %s; %s scores", tower.tokenizer, vocab_path, tower.scores)
-    splits = list(cfg.queries) + (
-        list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
-    )
+    if log:
+        logging.info("%s tokenizer, vocabulary %s; %s scores", tower.tokenizer, vocab_path, tower.scores)
     class_names = ctx.class_names(splits)
     for path, p in files:
         prompts.check_known(p, class_names, f"prompt file {path}")
-
-    # Texts before videos: a set missing a class's texts fails here, before any extraction.
     about = {"encoder": ctx.encoder_name, "weights": ctx.weights_provenance(), "dtype": config.encoder.dtype}
-    features = {}
+    features, embeddings = {}, {}
     for p in prompt_sets:  # cached per set: another prompt file embeds only its own texts
         texts = list(dict.fromkeys(t for per_class in p.prompts(class_names) for t in per_class))
         flat = prompt_lab.text_features(
             model, texts, tower=tower, vocab_path=vocab_path, cache_dir=ctx.cache_dir(), about=about,
         )  # fmt: skip
         features.update(zip(texts, flat))
-    vectors = ctx.vectors(splits, state.extractor, key_extra=state.key_extra)
+    for p in prompt_sets:
+        if log:
+            _log_prompts(p, class_names)
+        embeddings[p.name] = prompt_lab.embed(p.prompts(class_names), features)
     score = _scorer(model, tower, cfg.scale)
+    return TextSide(model, tower, prompt_sets, class_names, embeddings, features, score)
 
-    rows, embeddings = [], {}
-    for prompt_set in prompt_sets:
-        _log_prompts(prompt_set, class_names)
-        embeddings[prompt_set.name] = prompt_lab.embed(prompt_set.prompts(class_names), features)
+
+def run(ctx, state: EncoderState) -> EvalOutput:
+    cfg = ctx.block("zeroshot", evaluator="zeroshot")
+    fewshot = cfg.get("fewshot")
+    # The class names of every split the run reads, text + examples' included, are checked together.
+    splits = list(cfg.queries) + (
+        list(fewshot.galleries) + list(fewshot.validation_splits) if fewshot else []
+    )
+    side = text_side(ctx, state, splits, log=True)
+    vectors = ctx.vectors(list(cfg.queries), state.extractor, key_extra=state.key_extra)
+    class_names, score = side.class_names, side.score
+
+    rows = []
+    for prompt_set in side.prompt_sets:
         singles = prompt_set.single_prompts(class_names) if cfg.get("single_prompts", True) else []
         for queries in cfg.queries:
             q = vectors[queries]
             common = state.describe(
                 ctx.encoder_name, queries=queries, prompt_set=prompt_set.name, metric="zeroshot"
             )
-            predictions, how = score(q.vectors, embeddings[prompt_set.name])
+            predictions, how = score(q.vectors, side.embeddings[prompt_set.name])
             rows.append(
                 scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
                                gallery=prompt_set.name, **how)
@@ -100,15 +127,12 @@ def run(ctx, state: EncoderState) -> EvalOutput:
             if len(singles) < 2:
                 continue
             for label, single in singles:
-                predictions, how = score(q.vectors, prompt_lab.embed([[t] for t in single], features))
+                single_embedding = prompt_lab.embed([[t] for t in single], side.features)
+                predictions, how = score(q.vectors, single_embedding)
                 row = scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
                                      gallery=f"{prompt_set.name} [{label}]", prompt=label, texts=single,
                                      **how)  # fmt: skip
                 rows.append(dataclasses.replace(row, roles=("sweep",)))
-    if fewshot and fewshot.galleries:
-        rows += _fewshot_rows(
-            ctx, state, fewshot, vectors=vectors, embeddings=embeddings, class_names=class_names, score=score
-        )
 
     spread = prompt_lab.spread(rows) if cfg.get("single_prompts", True) else []
     plot = prompt_lab.PLOT_FILE if ctx.is_main and spread else None
@@ -154,29 +178,6 @@ def _check_fewshot(fewshot, queries, names) -> None:
                          "would be chosen on the test videos")  # fmt: skip
     if fewshot.prompt_set and fewshot.prompt_set not in names:
         raise ValueError(f"zeroshot.fewshot.prompt_set {fewshot.prompt_set!r} is not among {names}")
-
-
-def _fewshot_rows(ctx, state, fewshot, *, vectors, embeddings, class_names, score) -> list[scoring.Row]:
-    """Text + examples against text only and examples only, per gallery, shots and query split."""
-    name = fewshot.prompt_set or next(iter(embeddings))
-    text = embeddings[name]
-    rows = []
-    for gallery, validation in zip(fewshot.galleries, fewshot.validation_splits):
-        for queries in ctx.config.zeroshot.queries:
-            q = vectors[queries]
-            text_only, _ = score(q.vectors, text)
-            for shots in fewshot.shots:
-                describe = state.describe(
-                    ctx.encoder_name, queries=queries, gallery=gallery, prompt_set=name, validation=validation
-                )
-                rows += text_fewshot.rows(
-                    vectors[gallery], q, vectors[validation], text, shots=shots, num_seeds=fewshot.num_seeds,
-                    weights=tuple(fewshot.weights), class_names=class_names, describe=describe,
-                    text_only=text_only,
-                )  # fmt: skip
-                for row in rows[-3:]:
-                    scoring.log(row)
-    return rows
 
 
 def _log_prompts(prompt_set: prompts.PromptSet, class_names: tuple[str, ...]) -> None:
