@@ -14,7 +14,7 @@ from test_zeroshot import VOCAB
 
 from gesture_jax import models
 from gesture_jax.analysis import probes, zeroshot
-from gesture_jax.evaluation import method_rows, prompt_lab, text_fewshot
+from gesture_jax.evaluation import method_rows, prompt_lab, scoring, text_fewshot
 from gesture_jax.features.extraction import VideoVectors
 from gesture_jax.models import viclip
 from gesture_jax.text import prompts
@@ -253,3 +253,23 @@ def test_demo_writes_a_predictions_file_for_every_row(mode_runs):
     examples only and text only (2 × 2 × 3)."""
     run = mode_runs.reference("zeroshot")
     assert len(list(Path(run.workdir).glob("predictions_*.csv"))) == len(run.rows) == 5 + 12 + 12
+
+
+def test_the_spread_reads_the_ensemble_row_not_a_text_only_row():
+    """Text + examples' "text only" row scores the same texts over gallery draws (its per-class means
+    can differ in the last bit); the spread's ensemble column is the prompt set's own row."""
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    common = dict(encoder="e", encoder_state="frozen", queries="q", prompt_set="s", metric="zeroshot")
+
+    def row(predictions, **settings):
+        return scoring.score(
+            "zeroshot", labels, predictions, list("abcdef"), ("x", "y", "z"), **common, **settings
+        )
+
+    ensemble = row(np.array([0, 1, 1, 1, 2, 0]), gallery="s")
+    singles = [row(np.array([0, 0, 1, 1, 2, 2]), gallery="s [1]", prompt="1"),
+               row(np.array([1, 1, 1, 1, 2, 2]), gallery="s [2]", prompt="2")]  # fmt: skip
+    text_only = row(np.array([[0, 0, 1, 1, 2, 2]] * 3), gallery="g", shots=1)  # over 3 draws, all right
+    (entry,) = prompt_lab.spread([ensemble, *singles, text_only])
+    assert entry["ensemble_accuracy"] == ensemble.metrics["accuracy"] == 4 / 6
+    assert entry["per_class"]["x"]["ensemble"] == 0.5

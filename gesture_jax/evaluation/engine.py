@@ -39,7 +39,9 @@ class EncoderState:
     """Which weights an evaluator sees. `name` is the rows' ``encoder_state``; `alpha` their α (rows of
     runs that train carry it, frozen ones included); `key_extra` tells the state's cached features apart
     from the configured encoder's; `extractor` computes them (None: the run's encoder as configured);
-    `trained` is what training returned (a head to evaluate), None for states without one."""
+    `trained` is what training returned (a head to evaluate), None for states without one. A state is
+    evaluated when it is made: a run that walks several states swaps the next weights into the same
+    extractor (one compilation), so an older state's `extractor` then computes the newer weights."""
 
     name: str = "frozen"
     alpha: float | None = None

@@ -104,7 +104,9 @@ def spread(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
     out = []
     groups: dict[tuple[str, str], dict[str, Any]] = {}
     for r in rows:
-        if r.method != "zeroshot" or "prompt_set" not in r.settings:
+        # Text + examples' "text only" rows (they carry `shots`) score the same texts over gallery
+        # draws: they are not the prompt set's ensemble row and must not stand in for it.
+        if r.method != "zeroshot" or "prompt_set" not in r.settings or "shots" in r.settings:
             continue
         g = groups.setdefault((r.queries, r.settings["prompt_set"]), {"ensemble": None, "single": []})
         if "prompt" in r.settings:
