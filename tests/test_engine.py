@@ -84,3 +84,26 @@ def test_unknown_evaluators_and_missing_blocks_are_named():
         RunContext.block(ctx, "curves", evaluator="curves")
     without = ml_collections.ConfigDict({"mode": "diagnose"})
     assert engine.evals(without) == ("domain_gap",)  # a config without the list: its mode's default
+
+
+def test_a_rows_key_is_typed_and_names_it():
+    state = EncoderState("interpolated", 0.25, {"finetuned": "abc"})
+    labels = np.array([0, 1])
+    row = scoring.score(
+        "linear_probe", labels, labels, ["a", "b"], ("x", "y"),
+        **state.describe("enc", gallery="g:train", queries="q:test (seen classes)"), metric="l2",
+        weight_decay=0.01, class_subset="seen",
+    )  # fmt: skip
+    key = row.key
+    assert (key.alpha, key.class_subset, key.metric, key.weight_decay, key.k) == (
+        0.25,
+        "seen",
+        "l2",
+        0.01,
+        None,
+    )
+    assert (
+        row.id
+        == key.id
+        == "enc_interpolated_alpha0.25_seen_g-train_q-test-seen-classes-_l2_linear_probe_wd0.01"
+    )

@@ -39,7 +39,7 @@ def subset_queries(split: str, subset: str) -> str:
 def _panel(row: scoring.Row) -> tuple[str, str, str]:
     """What stays fixed along a curve: the method as the table shows it (without the state), the gallery
     and the query split (without the class subset)."""
-    if row.settings.get("class_subset") and not row.query_split:
+    if row.key.class_subset and not row.query_split:
         raise ValueError(f"row {row.id} scores a class subset but names no query_split to pair it by")
     return report.method_labels(row)[0], row.gallery, row.query_split or row.queries
 
@@ -64,9 +64,9 @@ def harmonic_means(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
     scored once (not over gallery draws): both accuracies, their harmonic mean, 95% intervals."""
     cells: dict[tuple, dict[str, scoring.Row]] = {}
     for r in rows:
-        subset = r.settings.get("class_subset")
+        subset = r.key.class_subset
         if subset in SUBSETS and r.pairable:
-            key = (r.encoder_state, r.settings.get("alpha"), *_panel(r))
+            key = (r.encoder_state, r.key.alpha, *_panel(r))
             cells.setdefault(key, {})[subset] = r
     out = []
     for (state, alpha, method, gallery, queries), pair in cells.items():
@@ -103,9 +103,9 @@ def _curves(rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> d
     the run holds classes out, else one line over all classes."""
     panels: dict[tuple, dict[str, list]] = {}
     for r in rows:
-        if "alpha" in r.settings and r.pairable:
-            line = r.settings.get("class_subset", "all classes")
-            point = (r.settings["alpha"], r.metrics["accuracy"], tuple(r.metrics["accuracy_ci95"]))
+        if r.key.alpha is not None and r.pairable:
+            line = r.key.class_subset or "all classes"
+            point = (r.key.alpha, r.metrics["accuracy"], tuple(r.metrics["accuracy_ci95"]))
             panels.setdefault(_panel(r), {}).setdefault(line, []).append(point)
     for e in entries:
         point = (e["alpha"], e["harmonic_mean"], tuple(e["harmonic_mean_ci95"]))

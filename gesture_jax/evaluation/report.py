@@ -124,12 +124,16 @@ def method_label(row: Row) -> str:
     elif row.method == "zeroshot" and "shots" in s:
         text = f"text only ({s.get('prompt_set')})"
     elif row.method == "knn":
-        text = "KNN" + (f" k={s['k']}" if "k" in s else "") + (f", {s['metric']}" if "metric" in s else "")
-        text += f", {s['votes']} votes" if s.get("votes", "uniform") != "uniform" else ""
+        key = row.key
+        text = (
+            "KNN" + (f" k={key.k}" if key.k is not None else "") + (f", {key.metric}" if key.metric else "")
+        )
+        text += f", {key.votes} votes" if key.votes != "uniform" else ""
     elif row.method == "prototype":
         text = f"prototype, {s.get('metric')}"
     elif row.method == "linear_probe":
-        text = f"linear probe, weight decay {s.get('weight_decay', float('nan')):g}"
+        decay = row.key.weight_decay
+        text = f"linear probe, weight decay {decay if decay is not None else float('nan'):g}"
     else:
         text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(row.method, row.method)
     if "classes" in s:
@@ -164,8 +168,7 @@ def table_labels(row: Row) -> list[str]:
 
 def state_label(row: Row) -> str:
     """The encoder state, with the interpolation weight where the row has one ("interpolated, α=0.25")."""
-    alpha = row.settings.get("alpha")
-    return row.encoder_state + (f", α={alpha:g}" if row.encoder_state == "interpolated" else "")
+    return row.encoder_state + (f", α={row.key.alpha:g}" if row.encoder_state == "interpolated" else "")
 
 
 def table_label(row: Row) -> str:

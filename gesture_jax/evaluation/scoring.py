@@ -22,6 +22,37 @@ CI_STRATA = "class"
 
 
 @dataclasses.dataclass(frozen=True)
+class RowKey:
+    """What a row evaluated, as typed values: its id comes from here, and the report's labels read the
+    encoder state's α, the class subset and the method's setting from here (`Row.key`)."""
+
+    experiment: str  # mode table: the experiment the row comes from; "" otherwise
+    method: str
+    encoder: str
+    encoder_state: str
+    gallery: str
+    queries: str
+    alpha: float | None = None  # WiSE-FT weight of a fine-tuning run's rows (0 frozen … 1 fine-tuned)
+    class_subset: str = ""  # "seen" / "novel" of the unseen-class protocol
+    k: int | None = None
+    metric: str = ""
+    votes: str = "uniform"
+    weight_decay: float | None = None
+
+    @property
+    def id(self) -> str:
+        """Stable and readable; the parts of older reports first, so their file names do not change."""
+        parts = [self.experiment, self.encoder, self.encoder_state]
+        parts += [f"alpha{self.alpha:g}" if self.encoder_state == "interpolated" else ""]
+        parts += [self.class_subset, self.gallery, self.queries]
+        parts += [f"k{self.k}" if self.k is not None else "", self.metric]
+        parts += [self.method if self.method in ("prototype", "linear_probe") else ""]
+        parts += [f"votes-{self.votes}" if self.votes != "uniform" else ""]
+        parts += [f"wd{self.weight_decay:g}" if self.weight_decay is not None else ""]
+        return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
+
+
+@dataclasses.dataclass(frozen=True)
 class Row:
     method: str  # "knn", "prototype", "linear_probe", "zeroshot" or "head"
     encoder: str
@@ -41,17 +72,28 @@ class Row:
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # filled by `score`
 
     @property
-    def id(self) -> str:
-        """Stable and readable; the parts of older reports first, so their file names do not change."""
+    def key(self) -> RowKey:
+        """The row's typed key. `settings` holds the same values as results.json writes them; this is the
+        one place that reads them back by name."""
         s = self.settings
-        parts = [self.experiment, self.encoder, self.encoder_state]
-        parts += [f"alpha{s['alpha']:g}" if self.encoder_state == "interpolated" else ""]
-        parts += [s.get("class_subset", ""), self.gallery, self.queries]
-        parts += [f"k{s['k']}" if "k" in s else "", s.get("metric", "")]
-        parts += [self.method if self.method in ("prototype", "linear_probe") else ""]
-        parts += [f"votes-{s['votes']}" if s.get("votes", "uniform") != "uniform" else ""]
-        parts += [f"wd{s['weight_decay']:g}" if "weight_decay" in s else ""]
-        return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
+        return RowKey(
+            self.experiment,
+            self.method,
+            self.encoder,
+            self.encoder_state,
+            self.gallery,
+            self.queries,
+            alpha=s.get("alpha"),
+            class_subset=s.get("class_subset", ""),
+            k=s.get("k"),
+            metric=s.get("metric", ""),
+            votes=s.get("votes", "uniform"),
+            weight_decay=s.get("weight_decay"),
+        )
+
+    @property
+    def id(self) -> str:
+        return self.key.id
 
     @property
     def headline(self) -> bool:
@@ -158,7 +200,7 @@ def log(row: Row) -> None:
     ci = m.get("accuracy_ci95", [float("nan")] * 2)
     setting = ", ".join(
         f"{k}={row.settings[k]}" for k in ("k", "metric", "votes", "weight_decay") if k in row.settings
-    )
+    )  # as results.json writes them
     logging.info(
         "%s %s (%s): %s (%s) → %s (%d videos): accuracy %.1f%% [%.1f–%.1f], mean class %.1f%%",
         row.method,
