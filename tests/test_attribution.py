@@ -5,6 +5,7 @@ import pytest
 from sklearn.neighbors import KNeighborsClassifier
 
 from gesture_jax.analysis import attribution, knn, stats
+from gesture_jax.infra import storage
 
 
 def _sklearn_predict(gallery, labels, queries, k):
@@ -64,14 +65,14 @@ def test_neighbour_shares_equal_a_plain_count():
     f = attribution.factor("v", values)
     rows = attribution.neighbour_shares(f, neighbours, gallery_labels, query_labels)
     for row in rows:
-        hits = [(q, j) for q in range(12) for j in neighbours[q] if values[j] == row["value"]]
-        assert row["neighbour_count"] == len(hits)
-        assert row["neighbour_share"] == pytest.approx(len(hits) / 60)
-        assert row["gallery_share"] == pytest.approx((values == row["value"]).mean())
-        assert row["lift"] == pytest.approx(row["neighbour_share"] / row["gallery_share"])
+        hits = [(q, j) for q in range(12) for j in neighbours[q] if values[j] == row.value]
+        assert row.neighbour_count == len(hits)
+        assert row.neighbour_share == pytest.approx(len(hits) / 60)
+        assert row.gallery_share == pytest.approx((values == row.value).mean())
+        assert row.lift == pytest.approx(row.neighbour_share / row.gallery_share)
         right = [gallery_labels[j] == query_labels[q] for q, j in hits]
-        assert row["neighbours_correct"] == (pytest.approx(np.mean(right)) if hits else None)
-    assert sum(r["neighbour_count"] for r in rows) == 60
+        assert row.neighbours_correct == (pytest.approx(np.mean(right)) if hits else None)
+    assert sum(r.neighbour_count for r in rows) == 60
 
 
 def _gallery(seed=1):
@@ -95,18 +96,18 @@ def test_leave_one_out_equals_sklearn_on_the_reduced_gallery():
     rows = attribution.leave_one_out([f], predict, q_labels, labels, k=5, seed=0)
     full = predict(np.ones(60, bool)) == q_labels
     for row in rows:
-        keep = values != row["value"]
+        keep = values != row.value
         correct = (
             _sklearn_predict(gallery[keep], labels[keep], queries, 5)(np.ones(keep.sum(), bool)) == q_labels
         )
-        assert row["accuracy"] == pytest.approx(correct.mean())
-        assert row["difference"] == pytest.approx(correct.mean() - full.mean())
-        assert row["ci95"] == list(stats.paired_bootstrap_ci(correct, full, strata=q_labels, seed=0))
-        assert row["mcnemar_p"] == stats.mcnemar_exact(correct, full)
-        assert row["num_removed"] == int((~keep).sum()) and row["classes_lost"] == []
-    bad = next(r for r in rows if r["value"] == "bad")
-    assert bad["difference"] > 0  # the gallery is better without the mislabelled-looking videos
-    assert [r["mcnemar_p_holm"] for r in rows] == list(stats.holm([r["mcnemar_p"] for r in rows]))
+        assert row.accuracy == pytest.approx(correct.mean())
+        assert row.difference == pytest.approx(correct.mean() - full.mean())
+        assert row.ci95 == list(stats.paired_bootstrap_ci(correct, full, strata=q_labels, seed=0))
+        assert row.mcnemar_p == stats.mcnemar_exact(correct, full)
+        assert row.num_removed == int((~keep).sum()) and row.classes_lost == []
+    bad = next(r for r in rows if r.value == "bad")
+    assert bad.difference > 0  # the gallery is better without the mislabelled-looking videos
+    assert [r.mcnemar_p_holm for r in rows] == list(stats.holm([r.mcnemar_p for r in rows]))
 
 
 def test_leave_one_out_skips_a_value_that_leaves_too_few_and_names_lost_classes():
@@ -115,9 +116,10 @@ def test_leave_one_out_skips_a_value_that_leaves_too_few_and_names_lost_classes(
     by_class = attribution.factor("label", labels.astype(str))
     predict = _sklearn_predict(gallery, labels, queries, k=3)
     rows = attribution.leave_one_out([only, by_class], predict, q_labels, labels, k=3)
-    assert rows[0]["skipped"] == "leaves 0 videos, k=3 needs more" and "accuracy" not in rows[0]
-    assert [r["classes_lost"] for r in rows[1:]] == [[0], [1], [2]]
-    assert all("mcnemar_p_holm" in r for r in rows[1:])
+    assert rows[0].skipped == "leaves 0 videos, k=3 needs more" and rows[0].accuracy is None
+    assert "accuracy" not in storage.as_json_fields(rows[0])  # nor in the JSON
+    assert [r.classes_lost for r in rows[1:]] == [[0], [1], [2]]
+    assert all(r.mcnemar_p_holm is not None for r in rows[1:])
 
 
 def test_masked_sharded_knn_is_the_same_predictor():
@@ -133,13 +135,13 @@ def test_curation_leaves_out_the_harmful_value_and_stops():
     factors = [attribution.factor("look", values), attribution.factor("label", labels.astype(str))]
     predict = _sklearn_predict(gallery, labels, queries, k=5)
     cur = attribution.curate(factors, predict, q_labels, labels, k=5, max_steps=3)
-    assert cur.steps[0]["field"] == "look" and cur.steps[0]["value"] == "bad"
+    assert cur.steps[0].field == "look" and cur.steps[0].value == "bad"
     assert cur.start_accuracy == pytest.approx((predict(np.ones(60, bool)) == q_labels).mean())
-    accuracies = [cur.start_accuracy] + [s["selection_accuracy"] for s in cur.steps]
+    accuracies = [cur.start_accuracy] + [s.selection_accuracy for s in cur.steps]
     assert all(b > a for a, b in zip(accuracies, accuracies[1:]))  # every step strictly helped
     assert len(cur.steps) < 3 or accuracies[-1] == 1.0
     assert set(np.unique(labels[cur.mask])) == {0, 1, 2}  # never a whole class (factor "label")
-    assert cur.mask.sum() == cur.steps[-1]["num_gallery"]
+    assert cur.mask.sum() == cur.steps[-1].num_gallery
     if len(cur.steps) == 1:
         np.testing.assert_array_equal(cur.mask, values != "bad")
 

@@ -146,7 +146,7 @@ def test_curated_gallery_is_chosen_on_the_selection_split_and_scored_once(run, t
     selection_accuracy = _knn_accuracy(cached[SYN], cached[REAL], keep)
     assert cur["steps"][-1]["selection_accuracy"] == pytest.approx(selection_accuracy)
     curated = rows[-1]
-    assert curated.settings["num_gallery"] == keep.sum() == cur["num_gallery"]
+    assert curated.facts["num_gallery"] == keep.sum() == cur["num_gallery"]
     assert curated.metrics["accuracy"] == pytest.approx(_knn_accuracy(cached[SYN], cached[QUERIES], keep))
     assert cur["test_accuracy"] == curated.metrics["accuracy"]
     assert cur["test_difference"] == pytest.approx(cur["test_accuracy"] - rows[0].metrics["accuracy"])
@@ -164,7 +164,7 @@ def test_failures_are_wrong_queries_with_their_synthetic_neighbours(run):
     assert 0 < len(failures) <= config.diagnose.failures and {f["id"] for f in failures} <= wrong
     cached = _cached(workdir)
     for f in failures:
-        assert f["label"] != f["predicted"] and len(f["neighbours"]) == synthetic.settings["k"]
+        assert f["label"] != f["predicted"] and len(f["neighbours"]) == synthetic.key.k
         q = cached[QUERIES].vectors[f["query_index"]]
         distances = np.linalg.norm(cached[SYN].vectors - q, axis=1)
         assert [n["index"] for n in f["neighbours"]] == np.argsort(distances, kind="stable")[:3].tolist()

@@ -1,5 +1,6 @@
 """The evaluation engine: evaluators at every encoder state, their outputs merged, one report."""
 
+import dataclasses
 import sys
 import types
 
@@ -15,10 +16,10 @@ from gesture_jax.evaluation.run_context import RunContext
 
 def _row(evaluator, state, correct):
     labels = np.array([0, 1, 0, 1])
-    return scoring.score(
-        "knn", labels, np.where(correct, labels, 1 - labels), ["a", "b", "c", "d"], ("x", "y"),
-        **state.describe("enc", gallery=evaluator, queries="q"), k=1, metric="l2",
-    )  # fmt: skip
+    key = dataclasses.replace(
+        state.key("enc", gallery=evaluator, queries="q"), method="knn", k=1, metric="l2"
+    )
+    return scoring.score(key, labels, np.where(correct, labels, 1 - labels), ["a", "b", "c", "d"], ("x", "y"))
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def test_every_evaluator_runs_at_every_state_in_order(fake_evaluators):
     assert [(r.gallery, r.encoder_state) for r in out.rows] == [
         ("first", "frozen"), ("second", "frozen"), ("first", "fine-tuned"), ("second", "fine-tuned")
     ]  # fmt: skip
-    assert out.rows[2].settings["alpha"] == 1.0 and "alpha" not in out.rows[0].settings
+    assert out.rows[2].key.alpha == 1.0 and out.rows[0].key.alpha is None
     assert (out.title, out.note, out.extra) == ("T", "N", {"entry": [1]})
     assert out.sections == [("one", "## One\n"), ("one", "## One\n")]
 
@@ -89,11 +90,9 @@ def test_unknown_evaluators_and_missing_blocks_are_named():
 def test_a_rows_key_is_typed_and_names_it():
     state = EncoderState("interpolated", 0.25, {"finetuned": "abc"})
     labels = np.array([0, 1])
-    row = scoring.score(
-        "linear_probe", labels, labels, ["a", "b"], ("x", "y"),
-        **state.describe("enc", gallery="g:train", queries="q:test (seen classes)"), metric="l2",
-        weight_decay=0.01, class_subset="seen",
-    )  # fmt: skip
+    key = state.key("enc", gallery="g:train", queries="q:test (seen classes)", class_subset="seen")
+    key = dataclasses.replace(key, method="linear_probe", metric="l2", weight_decay=0.01)
+    row = scoring.score(key, labels, labels, ["a", "b"], ("x", "y"))
     key = row.key
     assert (key.alpha, key.class_subset, key.metric, key.weight_decay, key.k) == (
         0.25,

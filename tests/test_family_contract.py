@@ -2,6 +2,7 @@
 models and never the reverse, and a module that misses a member is named with what it lacks."""
 
 import ast
+import dataclasses
 import pathlib
 import types
 
@@ -111,6 +112,9 @@ def test_the_text_tower_reads_the_model_it_describes():
     tower = models.text_tower("viclip")
     assert hasattr(model, "encode_text") and tower.context(model) == model.config.context_length == 32
     assert tower.vocabulary_size(model) == model.config.vocab_size
+    misnamed = dataclasses.replace(tower, vocab_field="vocabulary_size")  # VideoPrism's name, not ViCLIP's
+    with pytest.raises(ValueError, match="config has vocabulary_size=None; its text tower names that field"):
+        misnamed.vocabulary_size(model)
 
 
 def test_text_towers_of_the_families_with_one():

@@ -95,11 +95,10 @@ def test_harmonic_mean_and_its_interval():
 def _row(subset, state, alpha, correct, classes):
     labels = np.array([classes[i % len(classes)] for i in range(len(correct))])
     wrong = np.array([classes[(classes.index(c) + 1) % len(classes)] for c in labels])
-    row = scoring.score(
-        "knn", labels, np.where(correct, labels, wrong), [f"v{i}" for i in range(len(labels))], "abcdefg",
-        encoder="e", encoder_state=state, gallery="g", queries=f"q ({subset} classes)", k=3, metric="l2",
-        alpha=alpha, class_subset=subset,
-    )  # fmt: skip
+    key = scoring.RowKey("knn", "e", state, "g", f"q ({subset} classes)", k=3, metric="l2", alpha=alpha,
+                         class_subset=subset)  # fmt: skip
+    row = scoring.score(key, labels, np.where(correct, labels, wrong), [f"v{i}" for i in range(len(labels))],
+                        "abcdefg")  # fmt: skip
     return dataclasses.replace(row, query_split="q")  # as the seen_novel evaluator makes them
 
 
@@ -112,10 +111,10 @@ def test_harmonic_means_pair_seen_and_novel_rows_of_one_state():
         _row("seen", "interpolated", 0.5, np.arange(10) < 8, [0, 1, 3, 4, 6]),  # no novel row: no entry
     ]
     entries = base_novel.harmonic_means(rows)
-    assert [(e["encoder_state"], e["seen"], e["novel"]) for e in entries] == [
+    assert [(e.encoder_state, e.seen, e.novel) for e in entries] == [
         ("frozen", 0.6, 0.5),
         ("fine-tuned", 0.9, pytest.approx(1 / 6)),
     ]
-    assert entries[1]["harmonic_mean"] == pytest.approx(2 * 0.9 / 6 / (0.9 + 1 / 6))
-    assert entries[0]["queries"] == "q" and entries[0]["seen_row"] == rows[0].id
+    assert entries[1].harmonic_mean == pytest.approx(2 * 0.9 / 6 / (0.9 + 1 / 6))
+    assert entries[0].queries == "q" and entries[0].seen_row == rows[0].id
     assert "| fine-tuned | 1 |" in base_novel.section(entries, None)

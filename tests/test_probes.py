@@ -282,15 +282,15 @@ def test_stratified_folds():
 def test_knn_row_from_precomputed_neighbours_is_the_same_row():
     """method_rows.knn_row given the neighbours a caller already searched (mode diagnose) scores exactly as
     it does searching itself, with the usable k; neighbours of another shape are refused."""
-    from gesture_jax.evaluation import method_rows
+    from gesture_jax.evaluation import method_rows, scoring
     from gesture_jax.features.extraction import VideoVectors
 
     gallery, labels, queries = _random(3, gallery_size=40, num_queries=13)
     q_labels = np.random.default_rng(4).integers(0, 7, size=13)
     g = VideoVectors(gallery, labels.astype(np.int32), np.array([f"g{i}" for i in range(40)]))
     q = VideoVectors(queries, q_labels.astype(np.int32), np.array([f"q{i}" for i in range(13)]))
-    common = dict(k=5, metric="l2", class_names=tuple("abcdefg"), mesh=_mesh(8), describe=dict(
-        encoder="e", encoder_state="frozen", gallery="g", queries="q"))  # fmt: skip
+    common = dict(k=5, metric="l2", class_names=tuple("abcdefg"), mesh=_mesh(8), key=scoring.RowKey(
+        "", "e", "frozen", "g", "q"))  # fmt: skip
     searched = method_rows.knn_row(g, q, **common)
     found = knn.knn_neighbours(gallery, queries, k=5, mesh=_mesh(8))
     given = method_rows.knn_row(g, q, **common, neighbours=found)

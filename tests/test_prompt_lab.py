@@ -103,8 +103,7 @@ def test_text_features_are_cached_by_exact_inputs(tmp_path, monkeypatch):
         model, ["a halt", "a rally"], about={**about, "weights": {"random_init_seed": 1}}, **common
     )
     assert len(calls) == 3  # other texts, other weights: embedded again
-    direct = zeroshot.prompt_features(model, ["a halt", "a rally"], vocab_path=str(VOCAB), context_length=32,
-                                      tokenizer="clip_bpe")  # fmt: skip
+    direct = zeroshot.prompt_features(model, ["a halt", "a rally"], tower=viclip.TEXT, vocab_path=str(VOCAB))
     assert viclip.TEXT.context(model) == 32  # the model config's context
     np.testing.assert_array_equal(first, direct)
 
@@ -148,11 +147,10 @@ def test_fewshot_rows_share_draws_and_choose_off_the_queries():
     pool, queries = _vectors(rng, 4, centers=centers), _vectors(rng, 3, centers=centers)
     text = centers + 2.0 * rng.standard_normal((7, 16))
     text_only = (queries.vectors @ text.T).argmax(1)
-    describe = {"encoder": "e", "encoder_state": "frozen", "queries": "q", "gallery": "g", "prompt_set": "p",
-                "validation": "g"}  # fmt: skip
+    key = scoring.RowKey("", "e", "frozen", "g", "q", prompt_set="p")
     mixed, examples, text_row = text_fewshot.rows(
         pool, queries, pool, text, shots=2, num_seeds=3, weights=text_fewshot.WEIGHTS, class_names=CLASSES,
-        describe=describe, text_only=text_only,
+        key=key, text_only=text_only, validation_name="g",
     )  # fmt: skip
     assert [r.method for r in (mixed, examples, text_row)] == ["text_fewshot", "prototype", "zeroshot"]
     assert {r.gallery for r in (mixed, examples, text_row)} == {"g[2/class]"}
@@ -169,7 +167,7 @@ def test_fewshot_rows_share_draws_and_choose_off_the_queries():
     np.testing.assert_array_equal(text_row.predictions[0], text_only)
     with pytest.raises(ValueError, match="every video of the validation split is in the gallery draw"):
         text_fewshot.rows(pool, queries, pool, text, shots=method_rows.ALL, num_seeds=1, weights=(0.0, 1.0),
-                          class_names=CLASSES, describe=describe, text_only=text_only)  # fmt: skip
+                          class_names=CLASSES, key=key, text_only=text_only, validation_name="g")  # fmt: skip
 
 
 def test_a_typo_in_a_prompt_file_stops_the_run_before_embedding(toy_data_dir, tmp_path):
@@ -259,17 +257,17 @@ def test_the_spread_reads_the_ensemble_row_not_a_text_only_row():
     """Text + examples' "text only" row scores the same texts over gallery draws (its per-class means
     can differ in the last bit); the spread's ensemble column is the prompt set's own row."""
     labels = np.array([0, 0, 1, 1, 2, 2])
-    common = dict(encoder="e", encoder_state="frozen", queries="q", prompt_set="s", metric="zeroshot")
 
-    def row(predictions, **settings):
-        return scoring.score(
-            "zeroshot", labels, predictions, list("abcdef"), ("x", "y", "z"), **common, **settings
+    def row(predictions, gallery, **settings):
+        key = scoring.RowKey(
+            "zeroshot", "e", "frozen", gallery, "q", prompt_set="s", metric="zeroshot", **settings
         )
+        return scoring.score(key, labels, predictions, list("abcdef"), ("x", "y", "z"))
 
     ensemble = row(np.array([0, 1, 1, 1, 2, 0]), gallery="s")
     singles = [row(np.array([0, 0, 1, 1, 2, 2]), gallery="s [1]", prompt="1"),
                row(np.array([1, 1, 1, 1, 2, 2]), gallery="s [2]", prompt="2")]  # fmt: skip
     text_only = row(np.array([[0, 0, 1, 1, 2, 2]] * 3), gallery="g", shots=1)  # over 3 draws, all right
     (entry,) = prompt_lab.spread([ensemble, *singles, text_only])
-    assert entry["ensemble_accuracy"] == ensemble.metrics["accuracy"] == 4 / 6
-    assert entry["per_class"]["x"]["ensemble"] == 0.5
+    assert entry.ensemble_accuracy == ensemble.metrics["accuracy"] == 4 / 6
+    assert entry.per_class["x"].ensemble == 0.5

@@ -16,19 +16,8 @@ NAMES = ("a", "b", "c")
 
 def _row(labels, preds, *, gallery="g", encoder="e", experiment="", **settings):
     ids = [f"v{i}" for i in range(len(labels))]
-    row = scoring.score(
-        "knn",
-        np.array(labels),
-        np.array(preds),
-        ids,
-        NAMES,
-        encoder=encoder,
-        encoder_state="frozen",
-        gallery=gallery,
-        queries="real:test",
-        **settings,
-    )
-    return row if not experiment else dataclasses.replace(row, experiment=experiment)
+    key = scoring.RowKey("knn", encoder, "frozen", gallery, "real:test", experiment, **settings)
+    return scoring.score(key, np.array(labels), np.array(preds), ids, NAMES)
 
 
 def test_row_metrics_and_intervals():
@@ -53,10 +42,8 @@ def test_absent_classes_are_left_out_of_the_mean():
 
 
 def test_draw_rows_average_the_draws():
-    row = scoring.score(
-        "knn", np.array([0, 1]), np.array([[0, 1], [0, 0]]), ["x", "y"], ("a", "b"),
-        encoder="e", encoder_state="frozen", gallery="g", queries="q",
-    )  # fmt: skip
+    key = scoring.RowKey("knn", "e", "frozen", "g", "q")
+    row = scoring.score(key, np.array([0, 1]), np.array([[0, 1], [0, 0]]), ["x", "y"], ("a", "b"))
     m = row.metrics
     assert m["accuracy"] == 0.75 and m["accuracy_std"] == 0.25 and m["num_seeds"] == 2
     assert m["confusion"] == [[2, 0], [1, 1]] and m["per_class_accuracy"] == {"a": 1.0, "b": 0.5}
@@ -110,7 +97,7 @@ def test_comparisons_carry_the_exact_mcnemar_p():
 def test_a_comparison_across_encoder_states_names_them():
     labels = np.array([0, 1, 2, 0, 1, 2])
     frozen = _row(labels, [0, 1, 1, 0, 2, 2], gallery="syn", k=3, metric="l2")
-    tuned = dataclasses_replace(_row(labels, labels, gallery="syn", k=3, metric="l2"), encoder_state="tuned")
+    tuned = _row(labels, labels, gallery="syn", k=3, metric="l2").with_key(encoder_state="tuned")
     results = report.Results(
         "t", [frozen, tuned], paired_comparisons.comparisons([frozen, tuned], report.table_label)
     )

@@ -16,6 +16,8 @@ from gesture_jax.ports import convert
 from gesture_jax.text import clip_bpe as text
 from gesture_jax.text import prompts
 
+TOWER = models.text_tower("viclip")
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "viclip_dev.npz"
 CHECKPOINT = ROOT / "tests" / "fixtures" / "checkpoints" / "viclip_dev.pth"
@@ -114,16 +116,16 @@ def test_class_embeddings_with_the_toy_model(tmp_path):
     model, _ = models.create("toy-viclip")
     vocab = write_small_merges(tmp_path / "merges.txt.gz")
     names = prompts.ROCOG_V2_CLASSES
-    ensembled = zeroshot.class_embeddings(model, "names_templates", names, vocab_path=vocab)
+    ensembled = zeroshot.class_embeddings(model, "names_templates", names, tower=TOWER, vocab_path=vocab)
     assert ensembled.shape == (7, 64)
     np.testing.assert_allclose(np.linalg.norm(ensembled, axis=1), 1, atol=1e-6)
     # One prompt per class: the ensemble is the text feature itself, whatever the batch padding.
-    single = zeroshot.class_embeddings(model, "names", names, vocab_path=vocab)
+    single = zeroshot.class_embeddings(model, "names", names, tower=TOWER, vocab_path=vocab)
     direct = model.encode_text(jnp.asarray(text.clip_tokenize(list(names), vocab_path=vocab)))
     np.testing.assert_allclose(single, direct, atol=1e-6)
     vit, _ = models.create("toy-vit")
     with pytest.raises(ValueError, match="no text tower"):
-        zeroshot.class_embeddings(vit, "names", names, vocab_path=vocab)
+        zeroshot.class_embeddings(vit, "names", names, tower=TOWER, vocab_path=vocab)
 
 
 # --- parity with the official ViCLIP zero-shot numbers ----------------------------------------------

@@ -75,8 +75,9 @@ def test_siglip_zero_shot_reads_the_source_folders_tokenizer_and_scores_by_sigmo
         saved = report.row_json(row)
         assert (saved["scores"], saved["scale"], saved["logit_bias"]) == ("sigmoid", np.exp(scale), bias)
         classes = zeroshot.class_embeddings(
-            model, prompt_set, row.class_names, vocab_path=folder, context_length=16, tokenizer="siglip"
+            model, prompt_set, row.class_names, tower=models.text_tower("siglip"), vocab_path=folder
         )
+        assert models.text_tower("siglip").context(model) == 16
         v = q.vectors.astype(np.float64)
         v /= np.linalg.norm(v, axis=1, keepdims=True)
         want = ((v @ classes.astype(np.float64).T) * np.exp(scale) + bias).argmax(1)
@@ -88,8 +89,7 @@ def test_siglip_zero_shot_reads_the_source_folders_tokenizer_and_scores_by_sigmo
         model,
         q,
         folder,
-        tokenizer="siglip",
-        context_length=16,
+        tower=siglip.TEXT,
         logits=lambda v, c: (v @ c.T) * np.exp(scale) + bias,
     )
 
@@ -117,17 +117,14 @@ def test_videoprism_lvt_zero_shot_with_its_sentencepiece_model(lvt_converted, to
             model,
             prompt_set,
             row.class_names,
+            tower=videoprism.TEXT,
             vocab_path=spm_model,
-            context_length=64,
-            tokenizer="videoprism",
         )
         np.testing.assert_array_equal(row.predictions, (q.vectors @ classes.T).argmax(1))
-    _check_prompt_lab(
-        rows, model, q, spm_model, tokenizer="videoprism", context_length=64, logits=lambda v, c: v @ c.T
-    )
+    _check_prompt_lab(rows, model, q, spm_model, tower=videoprism.TEXT, logits=lambda v, c: v @ c.T)
 
 
-def _check_prompt_lab(rows, model, q, vocab, *, tokenizer, context_length, logits):
+def _check_prompt_lab(rows, model, q, vocab, *, tower, logits):
     """The prompt lab and text + examples run for this text tower: each single prompt of names_templates
     scored by its own embedding, and the few-shot rows beside them."""
     singles = [r for r in rows if r.method == "zeroshot" and "prompt" in r.settings]
@@ -137,9 +134,7 @@ def _check_prompt_lab(rows, model, q, vocab, *, tokenizer, context_length, logit
         one = prompts.PromptSet(
             "one", ("{}",), {c: (t,) for c, t in zip(row.class_names, row.settings["texts"])}
         )
-        classes = zeroshot.class_embeddings(
-            model, one, row.class_names, vocab_path=vocab, context_length=context_length, tokenizer=tokenizer
-        )
+        classes = zeroshot.class_embeddings(model, one, row.class_names, tower=tower, vocab_path=vocab)
         scores = logits(v, classes.astype(np.float64))
         # The run embeds the texts in other batches than this check (padded rows), so a near-tie between
         # classes of these random towers may fall either way: the predicted class must score the top
@@ -184,9 +179,8 @@ def test_missing_or_mismatched_vocabularies_are_named(lvt_converted, siglip_conv
     spm_model = os.path.join(LVT, "test_spm.model")
     with pytest.raises(ValueError, match="vocabulary has 5 entries: the tokenizer is not this checkpoint's"):
         zeroshot.class_embeddings(
-            SmallTower(), "names", ("Advance", "Halt"), vocab_path=spm_model, context_length=16,
-            tokenizer="videoprism",
-        )  # fmt: skip
+            SmallTower(), "names", ("Advance", "Halt"), tower=videoprism.TEXT, vocab_path=spm_model
+        )
 
 
 def test_sigmoid_scores_are_siglips_logits(siglip_converted):

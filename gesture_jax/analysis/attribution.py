@@ -17,6 +17,8 @@ synthetic gallery's features and those values, per parameter value (numpy in, di
 A numeric parameter with more than `max_values` distinct values is cut into quantile bins of the
 gallery's values (`factor`; the rule is kept with the values). KNN runs go through ``predict(mask)``: a
 gallery mask over one compiled search (`gesture_jax.analysis.knn`), so the many ablations compile once.
+Each output is a typed value (`Share`, `Ablation`, `Step`) that names its parameter value the same way
+(`Value`); JSON writes their fields by name, leaving out the optional ones that are not set.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from gesture_jax.analysis import stats
+from gesture_jax.infra import storage
 
 Predict = Callable[[np.ndarray], np.ndarray]  # gallery mask [G] bool -> predicted labels [Q]
 
@@ -47,6 +50,53 @@ class Factor:
         if self.intervals:
             out["low"], out["high"] = self.intervals[v]  # the last bin includes its high edge
         return out
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Value:
+    """One parameter value as every output names it: `Factor.describe`'s fields."""
+
+    field: str
+    value: str
+    rule: str
+    low: float | None = storage.optional()  # bins only: the value's exact edges
+    high: float | None = storage.optional()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Share(Value):
+    """A value's share of the gallery and of the real queries' synthetic neighbours."""
+
+    gallery_count: int
+    gallery_share: float
+    neighbour_count: int
+    neighbour_share: float
+    lift: float  # neighbour share / gallery share
+    neighbours_correct: float | None  # of those neighbours, the share with the query's class; None: none
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Ablation(Value):
+    """The gallery without a value's videos against the full gallery, on the same queries; or why the
+    value was not ablated (`skipped`, and no accuracies)."""
+
+    num_removed: int
+    skipped: str | None = storage.optional()
+    accuracy: float | None = storage.optional()
+    full_accuracy: float | None = storage.optional()
+    difference: float | None = storage.optional()  # accuracy − full accuracy: positive, better without
+    ci95: list[float] | None = storage.optional()
+    mcnemar_p: float | None = storage.optional()
+    classes_lost: list = dataclasses.field(default_factory=list)  # class indices (names once named)
+    mcnemar_p_holm: float | None = storage.optional()
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Step(Value):
+    """One removal of the curation: the value left out, then the selection accuracy and gallery size."""
+
+    selection_accuracy: float
+    num_gallery: int
 
 
 def factor(field: str, values, *, max_values: int = 6, bins: int = 4) -> Factor:
@@ -86,7 +136,7 @@ def _name(value) -> str:
 
 def neighbour_shares(
     f: Factor, neighbours: np.ndarray, gallery_labels: np.ndarray, query_labels: np.ndarray
-) -> list[dict[str, Any]]:
+) -> list[Share]:
     """Per value of `f`: its share of the gallery and of the queries' neighbours ``[Q, k]`` (indices into
     the gallery), their ratio (lift), and the share of those neighbours with the query's class (None
     when the value is never a neighbour)."""
@@ -100,15 +150,15 @@ def neighbour_shares(
         gallery_share = in_gallery[v] / len(f.codes)
         share = float(hit.mean())
         out.append(
-            {
+            Share(
                 **f.describe(v),
-                "gallery_count": int(in_gallery[v]),
-                "gallery_share": float(gallery_share),
-                "neighbour_count": int(hit.sum()),
-                "neighbour_share": share,
-                "lift": share / gallery_share,
-                "neighbours_correct": float(correct[hit].mean()) if hit.any() else None,
-            }
+                gallery_count=int(in_gallery[v]),
+                gallery_share=float(gallery_share),
+                neighbour_count=int(hit.sum()),
+                neighbour_share=share,
+                lift=share / gallery_share,
+                neighbours_correct=float(correct[hit].mean()) if hit.any() else None,
+            )
         )
     return out
 
@@ -121,7 +171,7 @@ def leave_one_out(
     *,
     k: int,
     seed: int = 0,
-) -> list[dict[str, Any]]:
+) -> list[Ablation]:
     """Per value of every factor: accuracy without the gallery's videos of that value, the paired
     difference to the full gallery (positive: better without them) with its 95% interval, McNemar's p and
     Holm's adjustment over every value tested. A value whose removal leaves k or fewer videos (a
@@ -133,33 +183,33 @@ def leave_one_out(
     for f in factors:
         for v in range(len(f.values)):
             keep = f.codes != v
-            row = f.describe(v)
-            row["num_removed"] = int((~keep).sum())
+            value = dict(f.describe(v), num_removed=int((~keep).sum()))
             if keep.sum() <= k:
-                out.append({**row, "skipped": f"leaves {int(keep.sum())} videos, k={k} needs more"})
+                out.append(Ablation(**value, skipped=f"leaves {int(keep.sum())} videos, k={k} needs more"))
                 continue
             correct = predict(keep) == labels
             lost = np.setdiff1d(np.unique(gallery_labels), np.unique(gallery_labels[keep]))
-            row.update(
-                accuracy=float(correct.mean()),
-                full_accuracy=float(full.mean()),
-                difference=float(correct.mean() - full.mean()),
-                ci95=list(stats.paired_bootstrap_ci(correct, full, strata=labels, seed=seed)),
-                mcnemar_p=stats.mcnemar_exact(correct, full),
-                classes_lost=[int(c) for c in lost],
+            out.append(
+                Ablation(
+                    **value,
+                    accuracy=float(correct.mean()),
+                    full_accuracy=float(full.mean()),
+                    difference=float(correct.mean() - full.mean()),
+                    ci95=list(stats.paired_bootstrap_ci(correct, full, strata=labels, seed=seed)),
+                    mcnemar_p=stats.mcnemar_exact(correct, full),
+                    classes_lost=[int(c) for c in lost],
+                )
             )
-            out.append(row)
-    tested = [r for r in out if "skipped" not in r]
-    if tested:
-        for r, p in zip(tested, stats.holm([r["mcnemar_p"] for r in tested])):
-            r["mcnemar_p_holm"] = float(p)
+    tested = [i for i, r in enumerate(out) if r.skipped is None]
+    for i, p in zip(tested, stats.holm([out[i].mcnemar_p for i in tested]) if tested else []):
+        out[i] = dataclasses.replace(out[i], mcnemar_p_holm=float(p))
     return out
 
 
 @dataclasses.dataclass
 class Curation:
     mask: np.ndarray  # [G] bool, the curated gallery
-    steps: list[dict[str, Any]]  # removal by removal: field, value, selection accuracy, gallery size
+    steps: list[Step]  # removal by removal
     start_accuracy: float  # the full gallery's accuracy on the selection split
 
 
@@ -181,7 +231,7 @@ def curate(
     classes = np.unique(gallery_labels)
     mask = np.ones(len(gallery_labels), bool)
     start = current = float((predict_selection(mask) == labels).mean())
-    steps: list[dict[str, Any]] = []
+    steps: list[Step] = []
     for _ in range(max_steps):
         best = None
         for f in factors:
@@ -197,11 +247,5 @@ def curate(
         if best is None or best[0] <= current:
             break
         current, f, v, mask = best
-        steps.append(
-            {
-                **f.describe(v),
-                "selection_accuracy": current,
-                "num_gallery": int(mask.sum()),
-            }
-        )
+        steps.append(Step(**f.describe(v), selection_accuracy=current, num_gallery=int(mask.sum())))
     return Curation(mask, steps, start)

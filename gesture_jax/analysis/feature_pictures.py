@@ -95,7 +95,7 @@ def embedding_plot(
 
 def failure_sheet(
     path: str,
-    failures: Sequence[dict[str, Any]],
+    failures: Sequence[Any],
     read_query: Callable[[int], dict],
     read_gallery: Callable[[int], dict],
     *,
@@ -105,21 +105,21 @@ def failure_sheet(
     """One row per failed query: `query_frames` frames spread over the query video, then the middle frame
     of each of its nearest synthetic neighbours, each titled with its class. `failures` hold the query's
     record index, class and predicted class names and its neighbours' record indices and class names
-    (mode diagnose's ``failures``); `read_*(index)` return a split's record."""
-    cols = query_frames + max(len(f["neighbours"]) for f in failures)
+    (`evaluation.gap_numbers.Failure`); `read_*(index)` return a split's record."""
+    cols = query_frames + max(len(f.neighbours) for f in failures)
     fig, axes = plt.subplots(len(failures), cols, figsize=(1.35 * cols, 1.55 * len(failures)), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
     for r, f in enumerate(failures):
-        jpegs = read_query(f["query_index"])["frames"]
+        jpegs = read_query(f.query_index)["frames"]
         picks = np.linspace(0, len(jpegs) - 1, query_frames).round().astype(int)
         for c, image in enumerate(frames.decode_frames(jpegs, picks)):
             axes[r, c].imshow(image)
-        axes[r, 0].set_title(f"real: {f['label']}\n→ {f['predicted']}", fontsize=7, loc="left")
-        for j, n in enumerate(f["neighbours"]):
-            g = read_gallery(n["index"])["frames"]
+        axes[r, 0].set_title(f"real: {f.label}\n→ {f.predicted}", fontsize=7, loc="left")
+        for j, n in enumerate(f.neighbours):
+            g = read_gallery(n.index)["frames"]
             axes[r, query_frames + j].imshow(frames.decode_frames(g, [len(g) // 2])[0])
-            axes[r, query_frames + j].set_title(f"syn #{j + 1}: {n['label']}", fontsize=7)
+            axes[r, query_frames + j].set_title(f"syn #{j + 1}: {n.label}", fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     storage.write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))

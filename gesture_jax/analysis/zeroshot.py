@@ -110,42 +110,32 @@ def class_embeddings(
     prompt_set: str | prompts.PromptSet,
     class_names: Sequence[str],
     *,
+    tower: TextTower,
     vocab_path: str | os.PathLike[str] | None = None,
-    context_length: int = 32,
-    tokenizer: str = "clip_bpe",
 ) -> np.ndarray:
-    """[C, E] float32: one L2-normalised text embedding per class, in `class_names` order."""
+    """[C, E] float32: one L2-normalised text embedding per class, in `class_names` order; `tower` is the
+    model family's text side (`models.text_tower`)."""
     if not hasattr(model, "encode_text"):
         raise ValueError(f"{type(model).__name__} has no text tower (encode_text)")
     if isinstance(prompt_set, str):
         prompt_set = prompts.get(prompt_set)
     per_class = prompt_set.prompts(class_names)
     flat = [p for texts in per_class for p in texts]
-    features = prompt_features(
-        model, flat, vocab_path=vocab_path, context_length=context_length, tokenizer=tokenizer
-    )
+    features = prompt_features(model, flat, tower=tower, vocab_path=vocab_path)
     return ensemble(features, [len(texts) for texts in per_class])
 
 
 def prompt_features(
-    model: nnx.Module,
-    texts: Sequence[str],
-    *,
-    vocab_path: str | os.PathLike[str] | None,
-    context_length: int,
-    tokenizer: str,
-    tower: TextTower | None = None,
+    model: nnx.Module, texts: Sequence[str], *, tower: TextTower, vocab_path: str | os.PathLike[str] | None
 ) -> np.ndarray:
-    """[N, E] float32: the text tower's output for each text, as is (not normalised). `tower` names the
-    model config field of the embedding table's size (else the usual names are tried)."""
-    token_ids, paddings = tokenize(tokenizer, texts, vocab_path, context_length)
+    """[N, E] float32: the text tower's output for each text, as is (not normalised), tokenised as the
+    family's `tower` says."""
+    token_ids, paddings = tokenize(tower.tokenizer, texts, vocab_path, tower.context(model))
     # An id past the embedding table would be clamped silently inside jit: check on the host.
-    vocab = getattr(model.config, "vocab_size", None) or getattr(model.config, "vocabulary_size", None)
-    if tower is not None:
-        vocab = tower.vocabulary_size(model)
-    if vocab and token_ids.size and int(token_ids.max()) >= vocab:
+    vocab = tower.vocabulary_size(model)
+    if token_ids.size and int(token_ids.max()) >= vocab:
         raise ValueError(
-            f"the {tokenizer} tokenizer at {vocab_path} gives id {int(token_ids.max())}, but the text "
+            f"the {tower.tokenizer} tokenizer at {vocab_path} gives id {int(token_ids.max())}, but the text "
             f"tower's vocabulary has {vocab} entries: the tokenizer is not this checkpoint's"
         )
     return encode_texts(model, token_ids, paddings)

@@ -12,6 +12,7 @@ a gain on one side bought by a loss on the other, which a plain mean hides.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
@@ -59,9 +60,38 @@ def focused(rows: Sequence[scoring.Row], comparisons: Sequence[dict[str, Any]]) 
     return out
 
 
-def harmonic_means(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class HarmonicMean:
+    """A seen row and the novel row of the same encoder state, α, method and gallery (results.json
+    ``harmonic_mean``, one entry each): both accuracies, their harmonic mean, and 95% intervals."""
+
+    encoder_state: str
+    alpha: float | None
+    method: str  # the method as the summary table shows it
+    gallery: str
+    queries: str  # the query split, without the class subset
+    seen: float
+    novel: float
+    harmonic_mean: float
+    seen_ci95: list[float]
+    novel_ci95: list[float]
+    harmonic_mean_ci95: list[float]
+    seen_row: str  # the rows' ids
+    novel_row: str
+
+    @property
+    def panel(self) -> tuple[str, str, str]:
+        return self.method, self.gallery, self.queries
+
+    @property
+    def label(self) -> str:
+        """What fine-tuning's final.json names the entry by."""
+        return f"{self.encoder_state} α={self.alpha:g} | {self.method} | {self.gallery} → {self.queries}"
+
+
+def harmonic_means(rows: Sequence[scoring.Row]) -> list[HarmonicMean]:
     """One entry per (encoder state, α, method, gallery) that has both a seen and a novel headline row
-    scored once (not over gallery draws): both accuracies, their harmonic mean, 95% intervals."""
+    scored once (not over gallery draws)."""
     cells: dict[tuple, dict[str, scoring.Row]] = {}
     for r in rows:
         subset = r.key.class_subset
@@ -74,31 +104,30 @@ def harmonic_means(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
             continue
         seen, novel = pair["seen"], pair["novel"]
         s, n = seen.metrics["accuracy"], novel.metrics["accuracy"]
+        interval = stats.harmonic_mean_ci(
+            seen.correct, novel.correct, strata_seen=seen.labels, strata_novel=novel.labels
+        )
         out.append(
-            {
-                "encoder_state": state,
-                "alpha": alpha,
-                "method": method,
-                "gallery": gallery,
-                "queries": queries,
-                "seen": s,
-                "novel": n,
-                "harmonic_mean": float(stats.harmonic_mean(s, n)),
-                "seen_ci95": seen.metrics["accuracy_ci95"],
-                "novel_ci95": novel.metrics["accuracy_ci95"],
-                "harmonic_mean_ci95": list(
-                    stats.harmonic_mean_ci(
-                        seen.correct, novel.correct, strata_seen=seen.labels, strata_novel=novel.labels
-                    )
-                ),
-                "seen_row": seen.id,
-                "novel_row": novel.id,
-            }
+            HarmonicMean(
+                state,
+                alpha,
+                method,
+                gallery,
+                queries,
+                seen=s,
+                novel=n,
+                harmonic_mean=float(stats.harmonic_mean(s, n)),
+                seen_ci95=seen.metrics["accuracy_ci95"],
+                novel_ci95=novel.metrics["accuracy_ci95"],
+                harmonic_mean_ci95=list(interval),
+                seen_row=seen.id,
+                novel_row=novel.id,
+            )
         )
     return out
 
 
-def _curves(rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> dict[tuple, dict[str, list]]:
+def _curves(rows: Sequence[scoring.Row], entries: Sequence[HarmonicMean]) -> dict[tuple, dict[str, list]]:
     """(method, gallery) → {line name: [(α, accuracy, (lo, hi))]}: seen, novel and harmonic mean where
     the run holds classes out, else one line over all classes."""
     panels: dict[tuple, dict[str, list]] = {}
@@ -108,9 +137,8 @@ def _curves(rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> d
             point = (r.key.alpha, r.metrics["accuracy"], tuple(r.metrics["accuracy_ci95"]))
             panels.setdefault(_panel(r), {}).setdefault(line, []).append(point)
     for e in entries:
-        point = (e["alpha"], e["harmonic_mean"], tuple(e["harmonic_mean_ci95"]))
-        key = (e["method"], e["gallery"], e["queries"])
-        panels.setdefault(key, {}).setdefault("harmonic mean", []).append(point)
+        point = (e.alpha, e.harmonic_mean, tuple(e.harmonic_mean_ci95))
+        panels.setdefault(e.panel, {}).setdefault("harmonic mean", []).append(point)
     return {
         key: {name: sorted(points) for name, points in lines.items()}
         for key, lines in panels.items()
@@ -118,7 +146,7 @@ def _curves(rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> d
     }
 
 
-def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence[dict[str, Any]]) -> bool:
+def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence[HarmonicMean]) -> bool:
     """Accuracy against α (0 = frozen, 1 = fine-tuned), one panel per method and gallery, with 95%
     intervals; False (and no file) when no row has more than one α."""
     panels = _curves(rows, entries)
@@ -148,7 +176,7 @@ def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence
     return True
 
 
-def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
+def section(entries: Sequence[HarmonicMean], plot_file: str | None) -> str:
     """results.md: seen, novel and harmonic mean per encoder state, one table per method and gallery (only
     the curves' picture for a run without held-out classes)."""
     if not entries:
@@ -163,7 +191,7 @@ def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
     ]
     if plot_file:
         lines += [f"![accuracy against α]({plot_file})", ""]
-    for panel in dict.fromkeys((e["method"], e["gallery"], e["queries"]) for e in entries):
+    for panel in dict.fromkeys(e.panel for e in entries):
         method, gallery, queries = panel
         lines += [
             f"**{method}**, gallery `{gallery}` → `{queries}`",
@@ -171,12 +199,11 @@ def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
             "| encoder state | α | seen | novel | harmonic mean |",
             "|---|---:|---:|---:|---:|",
         ]
-        same = [e for e in entries if (e["method"], e["gallery"], e["queries"]) == panel]
-        for e in sorted(same, key=lambda e: e["alpha"]):
+        for e in sorted((e for e in entries if e.panel == panel), key=lambda e: e.alpha):
             lines.append(
-                f"| {e['encoder_state']} | {e['alpha']:g} | {report.percent(e['seen'], e['seen_ci95'])} | "
-                f"{report.percent(e['novel'], e['novel_ci95'])} | "
-                f"{report.percent(e['harmonic_mean'], e['harmonic_mean_ci95'])} |"
+                f"| {e.encoder_state} | {e.alpha:g} | {report.percent(e.seen, e.seen_ci95)} | "
+                f"{report.percent(e.novel, e.novel_ci95)} | "
+                f"{report.percent(e.harmonic_mean, e.harmonic_mean_ci95)} |"
             )
         lines.append("")
     return "\n".join(lines)

@@ -50,13 +50,9 @@ class EncoderState:
     extractor: Any = None  # features.extraction.Extractor
     trained: Any = None  # train.supervised.Trained
 
-    def describe(self, encoder: str, **fields: Any) -> dict[str, Any]:
-        """The row fields every row of this state carries, then `fields`."""
-        out: dict[str, Any] = {"encoder": encoder, "encoder_state": self.name}
-        out.update(fields)
-        if self.alpha is not None:
-            out["alpha"] = self.alpha
-        return out
+    def key(self, encoder: str, *, gallery: str = "", queries: str = "", **fields: Any) -> scoring.RowKey:
+        """The key of this state's rows (the row makers fill in the method and its settings)."""
+        return scoring.RowKey("", encoder, self.name, gallery, queries, alpha=self.alpha, **fields)
 
     @property
     def model(self) -> nnx.Module | None:

@@ -3,7 +3,8 @@ head's row (zero-shot rows use `scoring.score` directly)."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import dataclasses
+from typing import Sequence
 
 import numpy as np
 
@@ -22,7 +23,7 @@ def knn_row(
     metric: str,
     class_names: Sequence[str],
     mesh,
-    describe: dict[str, Any],
+    key: scoring.RowKey,
     query_mask: np.ndarray | None = None,
     neighbours: np.ndarray | None = None,
 ) -> scoring.Row:
@@ -45,13 +46,9 @@ def knn_row(
         if neighbours.shape != (int(mask.sum()), k):
             raise ValueError(f"neighbours of shape {neighbours.shape}; expected [{int(mask.sum())}, {k}]")
         predictions = knn.majority_vote(gallery.labels[neighbours], len(class_names))
+    key = dataclasses.replace(key, method="knn", k=k, metric=metric)
     return scoring.score(
-        "knn",
-        queries.labels[mask],
-        predictions,
-        queries.ids[mask],
-        class_names,
-        **with_settings(describe, k=k, metric=metric, num_gallery=len(gallery)),
+        key, queries.labels[mask], predictions, queries.ids[mask], class_names, num_gallery=len(gallery)
     )
 
 
@@ -93,7 +90,7 @@ def fewshot_row(
     metric: str,
     class_names: Sequence[str],
     mesh,
-    describe: dict[str, Any],
+    key: scoring.RowKey,
     base: VideoVectors | None = None,
     query_mask: np.ndarray | None = None,
 ) -> scoring.Row:
@@ -113,42 +110,25 @@ def fewshot_row(
                 metric=metric,
                 class_names=class_names,
                 mesh=mesh,
-                describe=describe,
+                key=key,
                 query_mask=query_mask,
             )
         )
     first = per_seed[0]
-    row = scoring.score(
-        "knn",
-        first.labels,
-        np.stack([r.predictions for r in per_seed]),
-        first.ids,
-        class_names,
-        **with_settings(describe, **first.settings, shots=shots),
-    )
-    return row
+    predictions = np.stack([r.predictions for r in per_seed])
+    key = dataclasses.replace(first.key, shots=shots)
+    return scoring.score(key, first.labels, predictions, first.ids, class_names, **first.facts)
 
 
-def head_row(
-    logits: VideoVectors, kept: Sequence[int], class_names, *, describe: dict[str, Any]
-) -> scoring.Row:
+def head_row(logits: VideoVectors, kept: Sequence[int], class_names, *, key: scoring.RowKey) -> scoring.Row:
     """A classifier head's row on the videos of the classes it was trained on (`kept`, dataset labels)."""
     labels, predictions = head_predictions(logits, kept)
     keep = np.isin(logits.labels, kept)
-    return scoring.score(
-        "head", labels, predictions, logits.ids[keep], class_names, **with_settings(describe, metric="head")
-    )
+    key = dataclasses.replace(key, method="head", metric="head")
+    return scoring.score(key, labels, predictions, logits.ids[keep], class_names)
 
 
 def head_predictions(logits: VideoVectors, kept: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, head predictions) of the videos of the kept classes, both as dataset labels."""
     keep = np.isin(logits.labels, kept)
     return logits.labels[keep], np.asarray(kept)[logits.vectors[keep].argmax(1)]
-
-
-def with_settings(describe: dict[str, Any], **settings: Any) -> dict[str, Any]:
-    """`describe` (encoder, encoder_state, gallery, queries, and settings such as classes) + `settings`,
-    in the order older reports wrote them: what was evaluated, then how."""
-    head = {k: describe[k] for k in ("encoder", "encoder_state", "gallery", "queries")}
-    rest = {k: v for k, v in describe.items() if k not in head}
-    return {**head, **settings, **rest}

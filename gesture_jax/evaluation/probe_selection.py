@@ -66,7 +66,7 @@ def probe_rows(
     *,
     class_names: Sequence[str],
     mesh,
-    describe: dict[str, Any],
+    key: scoring.RowKey,
 ) -> list[scoring.Row]:
     """Every probe of `settings.methods` from one gallery, on each query split, side by side. The
     paper's fixed KNN (`settings.k`, clamped by `usable_k`) is always a row of its own, computed by
@@ -108,7 +108,7 @@ def probe_rows(
         predict = fit(gallery, candidates)
         with_protocol = method == "knn"
         for name, q in queries.items():
-            where = {**describe, "queries": name}
+            where = dataclasses.replace(key, queries=name)
             paper = None
             if with_protocol:  # the paper's row exactly as `knn_row` computes it, whatever the sweep did
                 paper = method_rows.knn_row(
@@ -117,7 +117,7 @@ def probe_rows(
                     **_keys(protocol, "k", "metric"),
                     class_names=class_names,
                     mesh=mesh,
-                    describe=where,
+                    key=where,
                 )
             predictions = predict(q.vectors)
             for i in shown:
@@ -125,18 +125,20 @@ def probe_rows(
                 is_protocol = with_protocol and candidates[i] == protocol
                 roles = ("protocol",) * is_protocol + ("selected",) * (i == best) or ("sweep",)
                 row = scoring.score(
-                    method,
+                    dataclasses.replace(where, method=method, **candidates[i]),
                     q.labels,
                     paper.predictions if is_protocol else p,
                     q.ids,
                     class_names,
-                    **method_rows.with_settings(where, **candidates[i], num_gallery=len(gallery)),
+                    num_gallery=len(gallery),
                 )
                 sel = choice if i == best else {"on": on, "validation_accuracy": val_acc[i]}
                 rows.append(dataclasses.replace(row, roles=roles, selection=sel))
             if with_protocol and protocol not in candidates:  # a gallery too small to choose k on
-                describe_row = method_rows.with_settings(where, **protocol, num_gallery=len(gallery))
-                row = scoring.score("knn", q.labels, paper.predictions, q.ids, class_names, **describe_row)
+                protocol_key = dataclasses.replace(where, method="knn", **protocol)
+                row = scoring.score(
+                    protocol_key, q.labels, paper.predictions, q.ids, class_names, num_gallery=len(gallery)
+                )
                 rows.append(dataclasses.replace(row, roles=("protocol",)))
     return rows
 

@@ -14,6 +14,7 @@ Text features are cached per encoder weights, tokenizer, vocabulary and exact te
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -82,9 +83,7 @@ def text_features(
                 logging.info("text features of %d prompts: cached at %s", len(texts), path)
                 return z["features"]
         logging.warning("text cache entry %s does not match its key; embedding again", path)
-    features = zeroshot.prompt_features(
-        model, texts, vocab_path=vocab_path, context_length=context_length, tokenizer=tokenizer, tower=tower
-    )
+    features = zeroshot.prompt_features(model, texts, tower=tower, vocab_path=vocab_path)
     if path:
         storage.write_npz(
             path, features=features, texts=np.array(texts), key=np.array(json.dumps(key, default=str))
@@ -98,94 +97,124 @@ def embed(texts_per_class: Sequence[Sequence[str]], features: dict[str, np.ndarr
     return zeroshot.ensemble(np.stack(flat), [len(texts) for texts in texts_per_class])
 
 
-def spread(rows: Sequence[scoring.Row]) -> list[dict[str, Any]]:
+@dataclasses.dataclass(frozen=True)
+class PromptScore:
+    """One single prompt of a set (or the set's only prompt) on one query split."""
+
+    prompt: str
+    texts: Sequence[str] | None  # one text per class; None for a set's only prompt
+    accuracy: float
+    ci95: list[float] | None
+    row: str  # the row's id in results.json
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassSpread:
+    ensemble: float | None  # the class's accuracy under the set's ensemble
+    min: float
+    max: float
+    single: list[float]  # under each single prompt, in the order of the spread's `prompts`
+
+
+@dataclasses.dataclass(frozen=True)
+class PromptSpread:
+    """A prompt set's spread across its single prompts on one query split (results.json
+    ``prompt_spread``, one entry each)."""
+
+    queries: str
+    prompt_set: str
+    ensemble_accuracy: float | None
+    ensemble_ci95: list[float] | None
+    num_prompts: int
+    min: float
+    median: float
+    max: float
+    std: float
+    prompts: list[PromptScore]
+    per_class: dict[str, ClassSpread]
+
+
+def spread(rows: Sequence[scoring.Row]) -> list[PromptSpread]:
     """Per (query split, prompt set) with single-prompt rows: the ensemble's accuracy, each single
     prompt's, their summary, and each class's accuracy under the ensemble and its range over prompts."""
     out = []
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    groups: dict[tuple[str, str], tuple[list[scoring.Row], list[scoring.Row]]] = {}
     for r in rows:
+        key = r.key
         # Text + examples' "text only" rows (they carry `shots`) score the same texts over gallery
         # draws: they are not the prompt set's ensemble row and must not stand in for it.
-        if r.method != "zeroshot" or "prompt_set" not in r.settings or "shots" in r.settings:
+        if key.method != "zeroshot" or not key.prompt_set or key.shots is not None:
             continue
-        g = groups.setdefault((r.queries, r.settings["prompt_set"]), {"ensemble": None, "single": []})
-        if "prompt" in r.settings:
-            g["single"].append(r)
-        else:
-            g["ensemble"] = r
-    for (queries, name), g in groups.items():
-        singles = g["single"] or [g["ensemble"]]  # a set of one prompt: that prompt is its ensemble
+        ensembles, singles = groups.setdefault((key.queries, key.prompt_set), ([], []))
+        (singles if key.prompt else ensembles).append(r)
+    for (queries, name), (ensembles, singles) in groups.items():
+        ens = ensembles[-1] if ensembles else None
+        singles = singles or [ens]  # a set of one prompt: that prompt is its ensemble
         acc = np.array([r.metrics["accuracy"] for r in singles])
-        ens = g["ensemble"]
-        classes = singles[0].class_names
         per_class = {}
-        for c in classes:
+        for c in singles[0].class_names:
             values = [r.metrics["per_class_accuracy"][c] for r in singles]
             if values[0] is None:
                 continue
-            per_class[c] = {
-                "ensemble": ens.metrics["per_class_accuracy"][c] if ens else None,
-                "min": float(min(values)),
-                "max": float(max(values)),
-                "single": [float(v) for v in values],  # in the order of "prompts"
-            }
+            ensemble = ens.metrics["per_class_accuracy"][c] if ens else None
+            single = [float(v) for v in values]
+            per_class[c] = ClassSpread(ensemble, min(single), max(single), single)
+        prompts = [
+            PromptScore(
+                r.key.prompt or "the only prompt",
+                r.facts.get("texts"),
+                r.metrics["accuracy"],
+                r.metrics.get("accuracy_ci95"),
+                r.id,
+            )
+            for r in singles
+        ]
         out.append(
-            {
-                "queries": queries,
-                "prompt_set": name,
-                "ensemble_accuracy": ens.metrics["accuracy"] if ens else None,
-                "ensemble_ci95": ens.metrics.get("accuracy_ci95") if ens else None,
-                "num_prompts": len(singles),
-                "min": float(acc.min()),
-                "median": float(np.median(acc)),
-                "max": float(acc.max()),
-                "std": float(acc.std()),
-                "prompts": [
-                    {
-                        "prompt": r.settings.get("prompt", "the only prompt"),
-                        "texts": r.settings.get("texts"),
-                        "accuracy": r.metrics["accuracy"],
-                        "ci95": r.metrics.get("accuracy_ci95"),
-                        "row": r.id,
-                    }
-                    for r in singles
-                ],  # fmt: skip
-                "per_class": per_class,
-            }
+            PromptSpread(
+                queries,
+                name,
+                ensemble_accuracy=ens.metrics["accuracy"] if ens else None,
+                ensemble_ci95=ens.metrics.get("accuracy_ci95") if ens else None,
+                num_prompts=len(singles),
+                min=float(acc.min()),
+                median=float(np.median(acc)),
+                max=float(acc.max()),
+                std=float(acc.std()),
+                prompts=prompts,
+                per_class=per_class,
+            )
         )
     return out
 
 
-def plot_spread(path: str, entries: Sequence[dict[str, Any]]) -> bool:
+def plot_spread(path: str, entries: Sequence[PromptSpread]) -> bool:
     """Per query split: a box per prompt set over its single prompts' accuracies (points on top, the
     ensemble as a diamond), and a box per class over every single prompt of every set."""
-    splits = list(dict.fromkeys(e["queries"] for e in entries))
+    splits = list(dict.fromkeys(e.queries for e in entries))
     if not splits:
         return False
     fig, axes = plt.subplots(len(splits), 2, figsize=(12, 3.8 * len(splits)), dpi=100, squeeze=False)
     for (ax_sets, ax_classes), queries in zip(axes, splits):
-        group = [e for e in entries if e["queries"] == queries]
-        data = [[100 * p["accuracy"] for p in e["prompts"]] for e in group]
+        group = [e for e in entries if e.queries == queries]
+        data = [[100 * p.accuracy for p in e.prompts] for e in group]
         ax_sets.boxplot(data, showfliers=False)
         for i, (values, e) in enumerate(zip(data, group), 1):
             x = i + np.linspace(-0.15, 0.15, len(values)) if len(values) > 1 else [i]
             ax_sets.scatter(x, values, s=12, color="C0", alpha=0.7, zorder=3)
-            if e["ensemble_accuracy"] is not None:
-                ax_sets.scatter([i], [100 * e["ensemble_accuracy"]], marker="D", color="C3", zorder=4,
+            if e.ensemble_accuracy is not None:
+                ax_sets.scatter([i], [100 * e.ensemble_accuracy], marker="D", color="C3", zorder=4,
                                 label="ensemble" if i == 1 else None)  # fmt: skip
-        ax_sets.set_xticks(
-            range(1, len(group) + 1), [e["prompt_set"] for e in group], rotation=20, ha="right"
-        )
-        chance = 100 / len(group[0]["per_class"]) if group[0]["per_class"] else None
+        ax_sets.set_xticks(range(1, len(group) + 1), [e.prompt_set for e in group], rotation=20, ha="right")
+        chance = 100 / len(group[0].per_class) if group[0].per_class else None
         if chance:
             ax_sets.axhline(chance, color="gray", linestyle="--", linewidth=1, label="chance")
         ax_sets.set_ylabel("accuracy % (one point per prompt)")
         ax_sets.set_title(f"prompt sets → {queries}", fontsize=9)
         ax_sets.set_ylim(0, 100)
         ax_sets.legend(fontsize=7)
-        classes = list(dict.fromkeys(c for e in group for c in e["per_class"]))
+        classes = list(dict.fromkeys(c for e in group for c in e.per_class))
         per_class = [
-            [100 * v for e in group for v in e["per_class"].get(c, {}).get("single", [])] for c in classes
+            [100 * v for e in group if c in e.per_class for v in e.per_class[c].single] for c in classes
         ]
         ax_classes.boxplot(per_class, showfliers=True)
         ax_classes.set_xticks(range(1, len(classes) + 1), classes, rotation=30, ha="right")
@@ -196,7 +225,7 @@ def plot_spread(path: str, entries: Sequence[dict[str, Any]]) -> bool:
     return True
 
 
-def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
+def section(entries: Sequence[PromptSpread], plot_file: str | None) -> str:
     if not entries:
         return ""
     lines = [
@@ -214,22 +243,17 @@ def section(entries: Sequence[dict[str, Any]], plot_file: str | None) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for e in entries:
-        ens = (
-            report.percent(e["ensemble_accuracy"], e["ensemble_ci95"])
-            if e["ensemble_accuracy"] is not None
-            else "–"
-        )
+        ens = report.percent(e.ensemble_accuracy, e.ensemble_ci95) if e.ensemble_accuracy is not None else "–"
         lines.append(
-            f"| `{e['queries']}` | {e['prompt_set']} | {e['num_prompts']} | {ens} | {100 * e['min']:.1f} | "
-            f"{100 * e['median']:.1f} | {100 * e['max']:.1f} | {100 * e['std']:.1f} |"
+            f"| `{e.queries}` | {e.prompt_set} | {e.num_prompts} | {ens} | {100 * e.min:.1f} | "
+            f"{100 * e.median:.1f} | {100 * e.max:.1f} | {100 * e.std:.1f} |"
         )
     lines += ["", "Per class: the ensemble's accuracy and the range over the set's single prompts.", ""]
     for e in entries:
         cells = ", ".join(
-            f"{c} {_pct(v['ensemble'])} ({100 * v['min']:.0f}–{100 * v['max']:.0f})"
-            for c, v in e["per_class"].items()
+            f"{c} {_pct(v.ensemble)} ({100 * v.min:.0f}–{100 * v.max:.0f})" for c, v in e.per_class.items()
         )
-        lines.append(f"- `{e['queries']}`, {e['prompt_set']}: {cells}")
+        lines.append(f"- `{e.queries}`, {e.prompt_set}: {cells}")
     return "\n".join(lines) + "\n"
 
 

@@ -116,28 +116,26 @@ def percent(value: float, ci: Sequence[float] | None = None) -> str:
 
 
 def method_label(row: Row) -> str:
-    s = row.settings
-    if row.method == "text_fewshot":
-        text = f"text ({s.get('prompt_set')}) + examples, weight chosen on validation"
-    elif row.method == "prototype" and "weight" in s:
+    """The method and its setting, rendered from the row's key."""
+    key = row.key
+    if key.method == "text_fewshot":
+        text = f"text ({key.prompt_set}) + examples, weight chosen on validation"
+    elif key.method == "prototype" and key.weight is not None:
         text = "examples only (prototypes, cosine)"
-    elif row.method == "zeroshot" and "shots" in s:
-        text = f"text only ({s.get('prompt_set')})"
-    elif row.method == "knn":
-        key = row.key
+    elif key.method == "zeroshot" and key.shots is not None:
+        text = f"text only ({key.prompt_set})"
+    elif key.method == "knn":
         text = (
             "KNN" + (f" k={key.k}" if key.k is not None else "") + (f", {key.metric}" if key.metric else "")
         )
-        text += f", {key.votes} votes" if key.votes != "uniform" else ""
-    elif row.method == "prototype":
-        text = f"prototype, {s.get('metric')}"
-    elif row.method == "linear_probe":
-        decay = row.key.weight_decay
+        text += f", {key.votes} votes" if key.votes not in (None, "uniform") else ""
+    elif key.method == "prototype":
+        text = f"prototype, {key.metric}"
+    elif key.method == "linear_probe":
+        decay = key.weight_decay
         text = f"linear probe, weight decay {decay if decay is not None else float('nan'):g}"
     else:
-        text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(row.method, row.method)
-    if "classes" in s:
-        text += f", {s['classes']} classes"
+        text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(key.method, key.method)
     tags = [
         t
         for t, r in (("paper's protocol", "protocol"), ("chosen on validation", "selected"))

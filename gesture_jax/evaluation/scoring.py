@@ -23,21 +23,40 @@ CI_STRATA = "class"
 
 @dataclasses.dataclass(frozen=True)
 class RowKey:
-    """What a row evaluated, as typed values: its id comes from here, and the report's labels read the
-    encoder state's α, the class subset and the method's setting from here (`Row.key`)."""
+    """What a row evaluated, as typed values: the method, the encoder and its state, the gallery and the
+    queries, and the method's settings. A row's id comes from here, the report's labels are rendered from
+    here, and results.json writes these fields by these names (`settings`: the ones that are set)."""
 
-    experiment: str  # mode table: the experiment the row comes from; "" otherwise
-    method: str
+    method: str  # knn, prototype, linear_probe, zeroshot, text_fewshot or head; "" until a maker sets it
     encoder: str
-    encoder_state: str
-    gallery: str
+    encoder_state: str  # "frozen", "interpolated", "fine-tuned", or what a pre-training run trained
+    gallery: str  # a split, a few-shot gallery, a prompt set or "classifier head"
     queries: str
-    alpha: float | None = None  # WiSE-FT weight of a fine-tuning run's rows (0 frozen … 1 fine-tuned)
-    class_subset: str = ""  # "seen" / "novel" of the unseen-class protocol
+    experiment: str = ""  # mode table: the experiment the row comes from
     k: int | None = None
     metric: str = ""
-    votes: str = "uniform"
+    votes: str | None = None  # None: uniform votes, not swept
     weight_decay: float | None = None
+    shots: int | None = None  # labelled videos per class (0: all); a curve's synthetic-only point: None
+    weight: float | None = None  # text + examples: the fixed weight of the examples (1 examples, 0 text)
+    prompt_set: str = ""
+    prompt: str = ""  # one prompt of a set (a single-prompt row of the prompt lab)
+    curve: str = ""  # "synthetic", "real" or "mixed"
+    alpha: float | None = None  # WiSE-FT weight of a fine-tuning run's rows (0 frozen … 1 fine-tuned)
+    class_subset: str = ""  # "seen" / "novel" of the unseen-class protocol
+    fine_tuned_on: str = ""
+
+    def settings(self) -> dict[str, Any]:
+        """The key's settings as results.json writes them: those that are set, in this order."""
+        out = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if field.name in _WHAT:
+                continue
+            # A curve's synthetic-only point writes its shots (null) too: every curve row has them.
+            if value not in (None, "") or (field.name == "shots" and self.curve):
+                out[field.name] = value
+        return out
 
     @property
     def id(self) -> str:
@@ -47,53 +66,45 @@ class RowKey:
         parts += [self.class_subset, self.gallery, self.queries]
         parts += [f"k{self.k}" if self.k is not None else "", self.metric]
         parts += [self.method if self.method in ("prototype", "linear_probe") else ""]
-        parts += [f"votes-{self.votes}" if self.votes != "uniform" else ""]
+        parts += [f"votes-{self.votes}" if self.votes not in (None, "uniform") else ""]
         parts += [f"wd{self.weight_decay:g}" if self.weight_decay is not None else ""]
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
 
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    method: str  # "knn", "prototype", "linear_probe", "zeroshot" or "head"
-    encoder: str
-    encoder_state: str  # "frozen", or what the weights were trained on
-    gallery: str  # a split, a few-shot gallery, a prompt set or "classifier head"
-    queries: str
-    settings: dict[str, Any]  # k, metric, votes, num_gallery, shots, prompt_set, ... (in results.json)
+    key: RowKey
     class_names: tuple[str, ...]
     ids: np.ndarray  # [N] query video ids
     labels: np.ndarray  # [N]
     predictions: np.ndarray  # [N], or [S, N] for S random gallery draws
+    # What the row was computed with and is not part of what it evaluated (results.json writes them
+    # beside the key's settings): num_gallery, validation, texts, scores, scale.
+    facts: dict[str, Any] = dataclasses.field(default_factory=dict)
     roles: tuple[str, ...] = ()  # "protocol" (the paper's fixed setting), "selected" (on validation), "sweep"
     selection: dict[str, Any] | None = None  # how the setting was chosen, with validation accuracies
-    experiment: str = ""  # mode table: the experiment file the row comes from
     query_split: str = ""  # the split the queries come from, where `queries` names a class subset of it
     breakdowns: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
     metrics: dict[str, Any] = dataclasses.field(default_factory=dict)  # filled by `score`
 
+    method = property(lambda self: self.key.method)
+    encoder = property(lambda self: self.key.encoder)
+    encoder_state = property(lambda self: self.key.encoder_state)
+    gallery = property(lambda self: self.key.gallery)
+    queries = property(lambda self: self.key.queries)
+    experiment = property(lambda self: self.key.experiment)
+
     @property
-    def key(self) -> RowKey:
-        """The row's typed key. `settings` holds the same values as results.json writes them; this is the
-        one place that reads them back by name."""
-        s = self.settings
-        return RowKey(
-            self.experiment,
-            self.method,
-            self.encoder,
-            self.encoder_state,
-            self.gallery,
-            self.queries,
-            alpha=s.get("alpha"),
-            class_subset=s.get("class_subset", ""),
-            k=s.get("k"),
-            metric=s.get("metric", ""),
-            votes=s.get("votes", "uniform"),
-            weight_decay=s.get("weight_decay"),
-        )
+    def settings(self) -> dict[str, Any]:
+        """The key's settings and the facts, as results.json writes them."""
+        return {**self.key.settings(), **self.facts}
 
     @property
     def id(self) -> str:
         return self.key.id
+
+    def with_key(self, **changes: Any) -> Row:
+        return dataclasses.replace(self, key=dataclasses.replace(self.key, **changes))
 
     @property
     def headline(self) -> bool:
@@ -111,35 +122,29 @@ class Row:
         return self.predictions == self.labels
 
 
+# The key's fields that results.json writes as fields of their own, not among the settings.
+_WHAT = ("method", "encoder", "encoder_state", "gallery", "queries", "experiment")
+KEY_FIELDS = frozenset(f.name for f in dataclasses.fields(RowKey))
+
+
 def score(
-    method: str,
+    key: RowKey,
     labels: np.ndarray,
     predictions: np.ndarray,
     ids: Sequence[str],
     class_names: Sequence[str],
-    *,
-    encoder: str,
-    encoder_state: str,
-    gallery: str,
-    queries: str,
-    **settings: Any,
+    **facts: Any,
 ) -> Row:
     """A row from per-video predictions ([N], or [S, N] over S random gallery draws)."""
     labels, predictions, ids = np.asarray(labels), np.asarray(predictions), np.asarray(ids)
     if predictions.shape[-1] != len(labels) or len(ids) != len(labels):
         raise ValueError(f"{len(ids)} ids, {len(labels)} labels and predictions {predictions.shape}")
-    row = Row(
-        method,
-        encoder,
-        encoder_state,
-        gallery,
-        queries,
-        settings,
-        tuple(class_names),
-        ids,
-        labels,
-        predictions,
-    )
+    if not key.method:
+        raise ValueError(f"a row's key names no method: {key}")
+    clash = sorted(KEY_FIELDS & set(facts))
+    if clash:
+        raise ValueError(f"{clash} belong in the row's key (scoring.RowKey), not among its facts")
+    row = Row(key, tuple(class_names), ids, labels, predictions, facts=facts)
     return dataclasses.replace(row, metrics=_metrics(row))
 
 
@@ -198,9 +203,8 @@ def _accuracies(labels, predictions, num_classes) -> tuple[float, float, np.ndar
 def log(row: Row) -> None:
     m = row.metrics
     ci = m.get("accuracy_ci95", [float("nan")] * 2)
-    setting = ", ".join(
-        f"{k}={row.settings[k]}" for k in ("k", "metric", "votes", "weight_decay") if k in row.settings
-    )  # as results.json writes them
+    shown = {k: getattr(row.key, k) for k in ("k", "metric", "votes", "weight_decay")}
+    setting = ", ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, ""))
     logging.info(
         "%s %s (%s): %s (%s) → %s (%d videos): accuracy %.1f%% [%.1f–%.1f], mean class %.1f%%",
         row.method,

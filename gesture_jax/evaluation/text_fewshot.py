@@ -16,7 +16,7 @@ prototype is that example, so it is Tip-Adapter with a nearest-example cache at 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -73,11 +73,13 @@ def rows(
     num_seeds: int,
     weights: Sequence[float],
     class_names: Sequence[str],
-    describe: dict[str, Any],
+    key: scoring.RowKey,
     text_only: np.ndarray,
+    validation_name: str,
 ) -> list[scoring.Row]:
     """Text + examples, examples only and text only on the same queries, from the same nested draws of
-    `shots` videos per class from `pool` (one per seed; all videos once for `method_rows.ALL`)."""
+    `shots` videos per class from `pool` (one per seed; all videos once for `method_rows.ALL`); `key`
+    names the encoder state, the pool (its gallery), the queries and the prompt set of `text`."""
     mixed, examples, chosen = [], [], []
     for seed in range(num_seeds if shots != method_rows.ALL else 1):
         index = method_rows.sample_per_class(pool.labels, shots, seed)
@@ -91,23 +93,25 @@ def rows(
         )
         mixed.append(scores(queries.vectors, text, protos, weight).argmax(1))
         examples.append(scores(queries.vectors, text, protos, 1.0).argmax(1))
-    name = describe["gallery"] + (f"[{shots}/class]" if shots != method_rows.ALL else "")
-    head = {**{k: describe[k] for k in ("encoder", "encoder_state", "queries")}, "gallery": name}
-    rest = {k: v for k, v in describe.items() if k not in head}
+    name = key.gallery + (f"[{shots}/class]" if shots != method_rows.ALL else "")
+    key = dataclasses.replace(key, gallery=name, shots=shots, metric="cosine")
     selection = {
-        "on": rest.get("validation", "a validation split"),
+        "on": validation_name,
         "rule": "the highest validation accuracy; a tie goes to the smaller weight (towards text only)",
         "candidates": list(weights),
         "per_draw": chosen,
     }
     labels, ids = queries.labels, queries.ids
-    mixed_row = scoring.score("text_fewshot", labels, np.stack(mixed), ids, class_names, **head,
-                               shots=shots, metric="cosine", **rest)  # fmt: skip
+    facts = {"validation": validation_name}
+    mixed_row = scoring.score(
+        dataclasses.replace(key, method="text_fewshot"), labels, np.stack(mixed), ids, class_names, **facts
+    )
+    examples_key = dataclasses.replace(key, method="prototype", weight=1.0)
+    # the same for every draw; as [S, N] it sits in the table beside the other two alike
+    text_key = dataclasses.replace(key, method="zeroshot", metric="zeroshot", weight=0.0)
+    text_predictions = np.broadcast_to(text_only, (len(mixed), len(ids)))
     return [
         dataclasses.replace(mixed_row, selection=selection),
-        scoring.score("prototype", labels, np.stack(examples), ids, class_names, **head, shots=shots,
-                       metric="cosine", weight=1.0, **rest),
-        # the same for every draw; as [S, N] it sits in the table beside the other two alike
-        scoring.score("zeroshot", labels, np.broadcast_to(text_only, (len(mixed), len(ids))), ids,
-                       class_names, **head, shots=shots, metric="zeroshot", weight=0.0, **rest),
-    ]  # fmt: skip
+        scoring.score(examples_key, labels, np.stack(examples), ids, class_names, **facts),
+        scoring.score(text_key, labels, text_predictions, ids, class_names, **facts),
+    ]

@@ -10,6 +10,7 @@ Features come from the shared cache, so the curves cost one extraction of each s
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 
@@ -35,15 +36,9 @@ def run(ctx, state: EncoderState) -> EvalOutput:
 
     rows = []
     for queries in cfg.queries:
-        describe = state.describe(ctx.encoder_name, queries=queries)
-        rows.append(
-            method_rows.knn_row(
-                synthetic,
-                vectors[queries],
-                **common,
-                describe={**describe, "gallery": cfg.synthetic_gallery, "curve": "synthetic", "shots": None},
-            )
-        )
+        key = state.key(ctx.encoder_name, queries=queries)
+        synthetic_key = dataclasses.replace(key, gallery=cfg.synthetic_gallery, curve="synthetic")
+        rows.append(method_rows.knn_row(synthetic, vectors[queries], **common, key=synthetic_key))
         for shots in cfg.shots:
             tag = f"[{shots}/class]" if shots != method_rows.ALL else "[all]"
             for curve, base in (("real", None), ("synthetic+real", synthetic)):
@@ -58,7 +53,7 @@ def run(ctx, state: EncoderState) -> EvalOutput:
                         num_seeds=cfg.num_seeds,
                         base=base,
                         **common,
-                        describe={**describe, "gallery": gallery, "curve": curve},
+                        key=dataclasses.replace(key, gallery=gallery, curve=curve),
                     )
                 )
                 scoring.log(rows[-1])
@@ -91,7 +86,7 @@ def _label(shots: int) -> str:
 
 
 def _point(rows: list[scoring.Row], curve: str, shots) -> scoring.Row:
-    return next(r for r in rows if r.settings["curve"] == curve and r.settings["shots"] == shots)
+    return next(r for r in rows if r.key.curve == curve and r.key.shots == shots)
 
 
 def _equivalent(group: list[scoring.Row], cfg, real) -> dict:

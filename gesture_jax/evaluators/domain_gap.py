@@ -24,13 +24,14 @@ always use every video.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 import numpy as np
 
 from gesture_jax.analysis import domain, feature_pictures, knn
 from gesture_jax.data import datasets
-from gesture_jax.evaluation import diagnosis_tables, method_rows, scoring
+from gesture_jax.evaluation import diagnosis_tables, gap_numbers, method_rows, scoring
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.evaluators import generator_attribution
 from gesture_jax.features.extraction import VideoVectors
@@ -70,7 +71,7 @@ def run(ctx, state: EncoderState) -> EvalOutput:
 
     syn_neighbours, neighbours = search(synthetic), search(mixed)
     rows = []
-    describe = state.describe(ctx.encoder_name, queries=cfg.queries)
+    key = state.key(ctx.encoder_name, queries=cfg.queries)
     for name, gallery, found in (
         (cfg.synthetic, synthetic, syn_neighbours),
         (cfg.real_gallery, real, None),
@@ -84,41 +85,44 @@ def run(ctx, state: EncoderState) -> EvalOutput:
                 metric=cfg.metric,
                 class_names=class_names,
                 mesh=ctx.mesh,
-                describe={**describe, "gallery": name},
+                key=dataclasses.replace(key, gallery=name),
                 neighbours=found,
             )
         )
         scoring.log(rows[-1])
 
-    gap = {
-        "metric": cfg.metric,
-        "subsample": {
-            "max_points": cfg.max_points,
-            "seed": cfg.seed,
-            "rule": "sets larger than max_points: that many rows drawn without replacement, sorted",
-        },
-        "pairs": {},
+    pairs = {
+        f"{a} | {b}": _pair_numbers(vectors[a], vectors[b], class_names, cfg)
+        for a, b in (
+            (cfg.synthetic, cfg.queries),
+            (cfg.real_gallery, cfg.queries),
+            (cfg.synthetic, cfg.real_gallery),
+        )
     }
-    for a, b in (
-        (cfg.synthetic, cfg.queries),
-        (cfg.real_gallery, cfg.queries),
-        (cfg.synthetic, cfg.real_gallery),
-    ):
-        gap["pairs"][f"{a} | {b}"] = _pair_numbers(vectors[a], vectors[b], class_names, cfg)
     is_synthetic = np.arange(len(mixed)) < len(synthetic)
     provenance = domain.neighbour_provenance(neighbours, is_synthetic, mixed.labels, queries.labels)
-    gap["neighbour_provenance"] = {f"{mixed_name} → {cfg.queries}": provenance}
-
     synthetic_row = rows[0]
     fields = generator_attribution.fields(cfg)
+    found = None
     if fields:
-        gap["attribution"], curated = generator_attribution.attribute(
+        found, curated = generator_attribution.attribute(
             ctx, cfg, fields, vectors, syn_neighbours, synthetic_row
         )
         if curated is not None:
             rows.append(curated)
             scoring.log(curated)
-    gap["failures"] = _failures(synthetic_row, syn_neighbours, synthetic, cfg.failures)
+    gap = gap_numbers.DomainGap(
+        cfg.metric,
+        {
+            "max_points": cfg.max_points,
+            "seed": cfg.seed,
+            "rule": "sets larger than max_points: that many rows drawn without replacement, sorted",
+        },
+        pairs,
+        {f"{mixed_name} → {cfg.queries}": gap_numbers.Provenance(**provenance)},
+        attribution=found,
+        failures=_failures(synthetic_row, syn_neighbours, synthetic, cfg.failures),
+    )
     body = {"encoders": {ctx.encoder_name: gap}}
 
     sections = []
@@ -135,26 +139,28 @@ def run(ctx, state: EncoderState) -> EvalOutput:
             title=f"t-SNE of frozen {ctx.encoder_name} features ({cfg.metric})",
         )
         sections.append(("domain gap", diagnosis_tables.gap_markdown(gap, mixed_name, cfg, picture)))
-        if "attribution" in gap:
+        if gap.attribution is not None:
             storage.write_text(
                 os.path.join(workdir, ATTRIBUTION_CSV),
-                diagnosis_tables.attribution_csv(ctx.encoder_name, gap["attribution"]),
+                diagnosis_tables.attribution_csv(ctx.encoder_name, gap.attribution),
             )
-            sections.append(("attribution", diagnosis_tables.attribution_markdown(gap["attribution"], cfg)))
-        if gap["failures"]:
+            sections.append(("attribution", diagnosis_tables.attribution_markdown(gap.attribution, cfg)))
+        if gap.failures:
             sheet = f"failures_{ctx.encoder_name}.png"
             feature_pictures.failure_sheet(
                 os.path.join(workdir, sheet),
-                gap["failures"],
+                gap.failures,
                 lambda i: ctx.split(cfg.queries).source[i],
                 lambda i: ctx.split(cfg.synthetic).source[i],
                 title=f"Real queries misclassified by KNN on {cfg.synthetic} (frozen {ctx.encoder_name})",
             )
-            sections.append(("failures", diagnosis_tables.failures_markdown(gap["failures"], cfg, sheet)))
+            sections.append(("failures", diagnosis_tables.failures_markdown(gap.failures, cfg, sheet)))
     return EvalOutput(rows, sections, title=f"Domain gap of {state.name} {ctx.encoder_name} features")
 
 
-def _failures(row: scoring.Row, neighbours: np.ndarray, synthetic: VideoVectors, limit: int) -> list[dict]:
+def _failures(
+    row: scoring.Row, neighbours: np.ndarray, synthetic: VideoVectors, limit: int
+) -> list[gap_numbers.Failure]:
     """Up to `limit` queries the synthetic gallery gets wrong, the most confidently wrong first (most
     votes for the predicted class, then record order), with their nearest synthetic neighbours."""
     wrong = np.flatnonzero(~row.correct)
@@ -162,21 +168,21 @@ def _failures(row: scoring.Row, neighbours: np.ndarray, synthetic: VideoVectors,
     order = wrong[np.lexsort((wrong, -votes))][:limit]
     names = row.class_names
     return [
-        {
-            "query_index": int(i),
-            "id": str(row.ids[i]),
-            "label": names[row.labels[i]],
-            "predicted": names[row.predictions[i]],
-            "neighbours": [
-                {"index": int(j), "id": str(synthetic.ids[j]), "label": names[synthetic.labels[j]]}
+        gap_numbers.Failure(
+            int(i),
+            str(row.ids[i]),
+            names[row.labels[i]],
+            names[row.predictions[i]],
+            [
+                gap_numbers.Neighbour(int(j), str(synthetic.ids[j]), names[synthetic.labels[j]])
                 for j in neighbours[i]
             ],
-        }
+        )
         for i in order
     ]
 
 
-def _pair_numbers(a: VideoVectors, b: VideoVectors, class_names, cfg) -> dict:
+def _pair_numbers(a: VideoVectors, b: VideoVectors, class_names, cfg) -> gap_numbers.PairGap:
     ia = domain.subsample(len(a), cfg.max_points, cfg.seed)
     ib = domain.subsample(len(b), cfg.max_points, cfg.seed)
     x, y = domain.as_metric(a.vectors[ia], cfg.metric), domain.as_metric(b.vectors[ib], cfg.metric)
@@ -186,15 +192,15 @@ def _pair_numbers(a: VideoVectors, b: VideoVectors, class_names, cfg) -> dict:
         pad, why = domain.proxy_a_distance(x, y, seed=cfg.seed, num_folds=folds), None
     else:
         pad, why = None, f"needs at least {folds} videos in each set, got {len(x)} and {len(y)}"
-    return {
-        "n_a": int(len(x)),
-        "n_b": int(len(y)),
-        "mmd2": test["mmd2"],
-        "mmd2_p_value": test["p_value"],
-        "mmd2_bandwidth": test["bandwidth"],
-        "num_permutations": test["num_permutations"],
-        "frechet": domain.frechet_distance(x, y),
-        "proxy_a_distance": pad,
-        **({"proxy_a_distance_not_computed": why} if why else {}),
-        "class_gaps": domain.class_gaps(x, a.labels[ia], y, b.labels[ib], class_names),
-    }
+    return gap_numbers.PairGap(
+        int(len(x)),
+        int(len(y)),
+        test["mmd2"],
+        test["p_value"],
+        test["bandwidth"],
+        test["num_permutations"],
+        domain.frechet_distance(x, y),
+        pad,
+        why,
+        domain.class_gaps(x, a.labels[ia], y, b.labels[ib], class_names),
+    )

@@ -8,12 +8,13 @@ scored on the queries as one more row with a paired comparison against the whole
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
 from gesture_jax.analysis import attribution, knn, stats
 from gesture_jax.data import datasets, groups
-from gesture_jax.evaluation import method_rows
+from gesture_jax.evaluation import gap_numbers, method_rows, scoring
 from gesture_jax.features.extraction import VideoVectors
 
 
@@ -24,11 +25,13 @@ def fields(cfg) -> tuple[str, ...]:
     return fields
 
 
-def attribute(ctx, cfg, fields, vectors, neighbours, synthetic_row):
+def attribute(
+    ctx, cfg, fields, vectors, neighbours, synthetic_row
+) -> tuple[gap_numbers.Attribution, scoring.Row | None]:
     """Attribution of the synthetic gallery's KNN to its generator parameters (module docstring); returns
     the numbers and the curated gallery's row (None without a selection split)."""
     synthetic, queries = vectors[cfg.synthetic], vectors[cfg.queries]
-    k, num_classes = synthetic_row.settings["k"], len(synthetic_row.class_names)
+    k, num_classes = synthetic_row.key.k, len(synthetic_row.class_names)
     start = time.perf_counter()
     values = ctx.metadata(cfg.synthetic, fields)  # reads each record of the gallery once
     factors = [attribution.factor(f, values[f], max_values=cfg.max_values, bins=cfg.bins) for f in fields]
@@ -53,23 +56,26 @@ def attribute(ctx, cfg, fields, vectors, neighbours, synthetic_row):
             gallery_mask=mask,
         )
 
-    out = {
-        "gallery": cfg.synthetic,
-        "queries": cfg.queries,
-        "k": k,
-        "binning": {"max_values": cfg.max_values, "bins": cfg.bins},
-        "neighbour_shares": [
-            r
-            for f in factors
-            for r in attribution.neighbour_shares(f, neighbours, synthetic.labels, queries.labels)
-        ],
-        "leave_one_out": attribution.leave_one_out(
-            factors, predictor(queries), queries.labels, synthetic.labels, k=k, seed=cfg.seed
-        ),
-    }
-    for r in out["leave_one_out"]:  # class indices → names, for readers of the json and csv
-        r["classes_lost"] = [synthetic_row.class_names[c] for c in r.get("classes_lost", [])]
-    logging.info("attribution: %d leave-one-value-out ablations done", len(out["leave_one_out"]))
+    shares = [
+        r
+        for f in factors
+        for r in attribution.neighbour_shares(f, neighbours, synthetic.labels, queries.labels)
+    ]
+    ablations = attribution.leave_one_out(
+        factors, predictor(queries), queries.labels, synthetic.labels, k=k, seed=cfg.seed
+    )
+    # class indices → names, for readers of the json and csv
+    names = synthetic_row.class_names
+    ablations = [dataclasses.replace(r, classes_lost=[names[c] for c in r.classes_lost]) for r in ablations]
+    logging.info("attribution: %d leave-one-value-out ablations done", len(ablations))
+    out = gap_numbers.Attribution(
+        cfg.synthetic,
+        cfg.queries,
+        k,
+        {"max_values": cfg.max_values, "bins": cfg.bins},
+        neighbour_shares=shares,
+        leave_one_out=ablations,
+    )
     if not cfg.selection:
         return out, None
     selection = vectors[cfg.selection]
@@ -79,7 +85,7 @@ def attribute(ctx, cfg, fields, vectors, neighbours, synthetic_row):
     logging.info(
         "curation on %s: left out %s",
         cfg.selection,
-        ", ".join(f"{s['field']} = {s['value']}" for s in chosen.steps) or "nothing",
+        ", ".join(f"{s.field} = {s.value}" for s in chosen.steps) or "nothing",
     )
     name = f"{cfg.synthetic}[curated on {cfg.selection}]"
     curated = method_rows.knn_row(
@@ -89,26 +95,23 @@ def attribute(ctx, cfg, fields, vectors, neighbours, synthetic_row):
         metric=cfg.metric,
         class_names=synthetic_row.class_names,
         mesh=ctx.mesh,
-        describe={
-            "encoder": synthetic_row.encoder,
-            "encoder_state": synthetic_row.encoder_state,
-            "queries": synthetic_row.queries,
-            "gallery": name,
-        },
+        key=scoring.RowKey(
+            "", synthetic_row.encoder, synthetic_row.encoder_state, name, synthetic_row.queries
+        ),
     )
     a, b = curated.correct, synthetic_row.correct
-    out["curation"] = {
-        "selection": cfg.selection,
-        "rule": "greedy: leave out the parameter value that raises selection accuracy most, while it rises",
-        "max_steps": cfg.curation_steps,
-        "selection_accuracy_full": chosen.start_accuracy,
-        "steps": chosen.steps,
-        "num_gallery": int(chosen.mask.sum()),
-        "gallery": name,
-        "test_accuracy": float(a.mean()),
-        "test_accuracy_full": float(b.mean()),
-        "test_difference": float(a.mean() - b.mean()),
-        "test_ci95": list(stats.paired_bootstrap_ci(a, b, strata=curated.labels, seed=cfg.seed)),
-        "test_mcnemar_p": stats.mcnemar_exact(a, b),
-    }
-    return out, curated
+    curation = gap_numbers.Curated(
+        cfg.selection,
+        "greedy: leave out the parameter value that raises selection accuracy most, while it rises",
+        cfg.curation_steps,
+        chosen.start_accuracy,
+        chosen.steps,
+        int(chosen.mask.sum()),
+        name,
+        test_accuracy=float(a.mean()),
+        test_accuracy_full=float(b.mean()),
+        test_difference=float(a.mean() - b.mean()),
+        test_ci95=list(stats.paired_bootstrap_ci(a, b, strata=curated.labels, seed=cfg.seed)),
+        test_mcnemar_p=stats.mcnemar_exact(a, b),
+    )
+    return dataclasses.replace(out, curation=curation), curated

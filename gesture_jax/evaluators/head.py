@@ -26,9 +26,9 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         key = {"finetuned": trained.checksum, "output": "head logits"}
         logits = ctx.vectors([split], head, key_extra=key)[split]
         queries = base_novel.subset_queries(split, "seen") if heldout else split
-        describe = state.describe(ctx.encoder_name, queries=queries, gallery="classifier head")
-        describe.update(fine_tuned_on=state.trained_on, **({"class_subset": "seen"} if heldout else {}))
-        row = method_rows.head_row(logits, trained.kept, class_names, describe=describe)
+        key = state.key(ctx.encoder_name, gallery="classifier head", queries=queries,
+                        class_subset="seen" if heldout else "", fine_tuned_on=state.trained_on)  # fmt: skip
+        row = method_rows.head_row(logits, trained.kept, class_names, key=key)
         rows.append(dataclasses.replace(row, query_split=split) if heldout else row)
         scoring.log(rows[-1])
     return EvalOutput(rows)

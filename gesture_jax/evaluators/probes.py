@@ -45,7 +45,7 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     rows = []
     for gallery in cfg.galleries:
         val = probe_selection.Validation(validation[gallery], vectors.get(validation[gallery]))
-        describe = state.describe(ctx.encoder_name, gallery=gallery, queries="")
+        key = state.key(ctx.encoder_name, gallery=gallery)
         for row in probe_selection.probe_rows(
             vectors[gallery],
             queries,
@@ -53,12 +53,12 @@ def run(ctx, state: EncoderState) -> EvalOutput:
             settings,
             class_names=class_names,
             mesh=ctx.mesh,
-            describe=describe,
+            key=key,
         ):
             if row.headline:
                 by = groups[row.queries]
                 if row.method == "knn":  # and by the generator parameters of each query's nearest match
-                    by = {**by, **nearest(gallery, row.queries, row.settings["metric"])}
+                    by = {**by, **nearest(gallery, row.queries, row.key.metric)}
                 row = dataclasses.replace(row, breakdowns=breakdowns.breakdowns(row, by))
                 scoring.log(row)
             rows.append(row)

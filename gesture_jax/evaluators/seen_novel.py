@@ -48,26 +48,22 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     for subset, classes_ in subsets:
         queries = base_novel.restrict(test, classes_)
         name = base_novel.subset_queries(ft.test_split, subset) if subset else ft.test_split
-        describe = state.describe(ctx.encoder_name, queries=name)
-        describe.update({"class_subset": subset} if subset else {})
-        describe.update({"fine_tuned_on": state.trained_on} if state.trained_on else {})
+        key = state.key(ctx.encoder_name, queries=name, class_subset=subset, fine_tuned_on=state.trained_on)
         for gallery_name in galleries:
             gallery = base_novel.restrict(vectors[gallery_name], classes_)
-            where = {**describe, "gallery": gallery_name}
-            rows.append(
-                method_rows.knn_row(gallery, queries, k=ft.k, metric=ft.metric, describe=where, **common)
-            )
+            where = dataclasses.replace(key, gallery=gallery_name)
+            rows.append(method_rows.knn_row(gallery, queries, k=ft.k, metric=ft.metric, key=where, **common))
             if settings.methods:
                 rows += probe_selection.probe_rows(
-                    gallery, {name: queries}, probe_selection.Validation(), settings, describe=where, **common
+                    gallery, {name: queries}, probe_selection.Validation(), settings, key=where, **common
                 )
         if subset == "novel":  # real few-shot galleries of classes the fine-tuning never saw
             pool = base_novel.restrict(vectors[ft.real_gallery], classes_)
             for shots in (s for s in ft.shots if s != method_rows.ALL):
-                gallery = {"gallery": f"{ft.real_gallery}[{shots}/class]"}
+                where = dataclasses.replace(key, gallery=f"{ft.real_gallery}[{shots}/class]")
                 rows.append(
                     method_rows.fewshot_row(pool, queries, shots=shots, num_seeds=ft.num_seeds, k=ft.k,
-                                            metric=ft.metric, describe={**describe, **gallery}, **common)
+                                            metric=ft.metric, key=where, **common)
                 )  # fmt: skip
     # A subset's rows name their query split too, so no reader parses it back out of `queries`.
     rows = [dataclasses.replace(r, query_split=ft.test_split) if heldout else r for r in rows]

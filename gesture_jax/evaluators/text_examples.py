@@ -45,13 +45,11 @@ def _rows(ctx, state, fewshot, *, vectors, embeddings, class_names, score) -> li
             q = vectors[queries]
             text_only, _ = score(q.vectors, text)
             for shots in fewshot.shots:
-                describe = state.describe(
-                    ctx.encoder_name, queries=queries, gallery=gallery, prompt_set=name, validation=validation
-                )
+                key = state.key(ctx.encoder_name, queries=queries, gallery=gallery, prompt_set=name)
                 rows += text_fewshot.rows(
                     vectors[gallery], q, vectors[validation], text, shots=shots, num_seeds=fewshot.num_seeds,
-                    weights=tuple(fewshot.weights), class_names=class_names, describe=describe,
-                    text_only=text_only,
+                    weights=tuple(fewshot.weights), class_names=class_names, key=key, text_only=text_only,
+                    validation_name=validation,
                 )  # fmt: skip
                 for row in rows[-3:]:
                     scoring.log(row)

@@ -115,23 +115,22 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         singles = prompt_set.single_prompts(class_names) if cfg.get("single_prompts", True) else []
         for queries in cfg.queries:
             q = vectors[queries]
-            common = state.describe(
-                ctx.encoder_name, queries=queries, prompt_set=prompt_set.name, metric="zeroshot"
+            key = state.key(
+                ctx.encoder_name, gallery=prompt_set.name, queries=queries, prompt_set=prompt_set.name
             )
+            key = dataclasses.replace(key, method="zeroshot", metric="zeroshot")
             predictions, how = score(q.vectors, side.embeddings[prompt_set.name])
-            rows.append(
-                scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
-                               gallery=prompt_set.name, **how)
-            )  # fmt: skip
+            rows.append(scoring.score(key, q.labels, predictions, q.ids, class_names, **how))
             scoring.log(rows[-1])
             if len(singles) < 2:
                 continue
             for label, single in singles:
                 single_embedding = prompt_lab.embed([[t] for t in single], side.features)
                 predictions, how = score(q.vectors, single_embedding)
-                row = scoring.score("zeroshot", q.labels, predictions, q.ids, class_names, **common,
-                                     gallery=f"{prompt_set.name} [{label}]", prompt=label, texts=single,
-                                     **how)  # fmt: skip
+                single_key = dataclasses.replace(key, gallery=f"{prompt_set.name} [{label}]", prompt=label)
+                row = scoring.score(
+                    single_key, q.labels, predictions, q.ids, class_names, texts=single, **how
+                )
                 rows.append(dataclasses.replace(row, roles=("sweep",)))
 
     spread = prompt_lab.spread(rows) if cfg.get("single_prompts", True) else []

@@ -9,6 +9,7 @@ there the object is written directly; appends become rewrites of the whole (smal
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import logging
@@ -184,7 +185,24 @@ def save_config(config, workdir: str) -> None:
     write_text(os.path.join(workdir, CONFIG_FILE), config.to_json_best_effort(indent=2) + "\n")
 
 
+_OMIT_IF_NONE = "omit_if_none"
+
+
+def optional():
+    """A dataclass field that JSON leaves out while it is None (a typed value's optional entry)."""
+    return dataclasses.field(default=None, metadata={_OMIT_IF_NONE: True})
+
+
+def as_json_fields(obj: Any) -> dict[str, Any]:
+    """A typed value (a dataclass) as JSON writes it: its fields by name, without unset `optional` ones."""
+    fields = ((f, getattr(obj, f.name)) for f in dataclasses.fields(obj))
+    return {f.name: v for f, v in fields if not (v is None and f.metadata.get(_OMIT_IF_NONE))}
+
+
 def _json_default(obj: Any) -> Any:
+    # Typed results (dataclasses) write their fields by name; nested values come back through here.
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return as_json_fields(obj)
     if isinstance(obj, np.generic):
         return obj.item()
     if isinstance(obj, np.ndarray):

@@ -93,8 +93,14 @@ class TextTower:
     def context(self, model: nnx.Module) -> int:
         return self.context_length or int(model.config.context_length)
 
-    def vocabulary_size(self, model: nnx.Module) -> int | None:
-        return getattr(model.config, self.vocab_field, None)
+    def vocabulary_size(self, model: nnx.Module) -> int:
+        size = getattr(model.config, self.vocab_field, None)
+        if not isinstance(size, int) or size <= 0:
+            raise ValueError(
+                f"{type(model).__name__}'s config has {self.vocab_field}={size!r}; its text tower names that "
+                "field as the size of its embedding table"
+            )
+        return size
 
     def calibration(self, model: nnx.Module) -> tuple[float, float]:
         """(logit scale as stored: log of the multiplier, logit bias), learned by a ``sigmoid`` tower."""

@@ -88,12 +88,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
         "metrics": {r.id: r.metrics["accuracy"] for r in rows},
     }
     if heldout:
-        final["harmonic_mean"] = {
-            f"{e['encoder_state']} α={e['alpha']:g} | {e['method']} | {e['gallery']} → {e['queries']}": e[
-                "harmonic_mean"
-            ]
-            for e in summary.extra["harmonic_mean"]
-        }
+        final["harmonic_mean"] = {e.label: e.harmonic_mean for e in summary.extra["harmonic_mean"]}
     if ctx.is_main:
         storage.write_json(os.path.join(workdir, FINAL_JSON), final)
     return rows

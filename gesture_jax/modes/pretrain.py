@@ -41,13 +41,8 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     state_name = f"pre-trained on {pt.train_split}"
     head = ctx.extractor(tuned, output=supervised.logits, output_name=supervised.HEAD_OUTPUT)
     logits = ctx.vectors([pt.val_split], head, cache=False)[pt.val_split]
-    describe = {
-        "encoder": ctx.encoder_name,
-        "encoder_state": state_name,
-        "gallery": "classifier head",
-        "queries": pt.val_split,
-    }
-    rows = [method_rows.head_row(logits, trained.kept, class_names, describe=describe)]
+    key = scoring.RowKey("", ctx.encoder_name, state_name, "classifier head", pt.val_split)
+    rows = [method_rows.head_row(logits, trained.kept, class_names, key=key)]
     scoring.log(rows[0])
 
     export_dir = pt.export_dir or os.path.join(workdir, ENCODER_DIR)

@@ -9,7 +9,6 @@ fails is logged and listed; the others still run, and the mode fails at the end.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import traceback
@@ -49,7 +48,7 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
             logging.error("table row %s failed: %s\n%s", name, error, traceback.format_exc())
             failures.append(f"{name}: {type(error).__name__}: {error}")
             continue
-        rows += [dataclasses.replace(r, experiment=name) for r in results]
+        rows += [r.with_key(experiment=name) for r in results]
 
     sections = (
         [("failed rows", "## Failed rows\n\n" + "".join(f"- {f}\n" for f in failures))] if failures else []
