@@ -22,6 +22,10 @@ def _row(evaluator, state, correct):
     return scoring.score(key, labels, np.where(correct, labels, 1 - labels), ["a", "b", "c", "d"], ("x", "y"))
 
 
+def _context() -> RunContext:
+    return RunContext(ml_collections.ConfigDict(), "", mesh=None, model=None, spec=None)
+
+
 @pytest.fixture
 def fake_evaluators(monkeypatch):
     """Two evaluators registered as modules of gesture_jax.evaluators, recording their calls."""
@@ -32,6 +36,8 @@ def fake_evaluators(monkeypatch):
 
         def run(ctx, state):
             calls.append((name, state.name))
+            made = ctx.per_state("shared", lambda: (name, state.name))  # the first evaluator's, per state
+            calls.append(("shared", made))
             return EvalOutput([_row(name, state, correct)], **output)
 
         m.run = run
@@ -48,9 +54,13 @@ def fake_evaluators(monkeypatch):
 
 def test_every_evaluator_runs_at_every_state_in_order(fake_evaluators):
     states = [EncoderState(), EncoderState("fine-tuned", 1.0, {"finetuned": "abc"})]
-    out = engine.evaluate(None, ["first", "second"], states)
-    assert fake_evaluators == [("first", "frozen"), ("second", "frozen"), ("first", "fine-tuned"),
-                               ("second", "fine-tuned")]  # fmt: skip
+    out = engine.evaluate(_context(), ["first", "second"], states)
+    assert [c for c in fake_evaluators if c[0] != "shared"] == [
+        ("first", "frozen"), ("second", "frozen"), ("first", "fine-tuned"), ("second", "fine-tuned")
+    ]  # fmt: skip
+    # What the evaluators of one state share is made once for that state, and anew for the next.
+    shared = [c[1] for c in fake_evaluators if c[0] == "shared"]
+    assert shared == [("first", "frozen")] * 2 + [("first", "fine-tuned")] * 2
     assert [(r.gallery, r.encoder_state) for r in out.rows] == [
         ("first", "frozen"), ("second", "frozen"), ("first", "fine-tuned"), ("second", "fine-tuned")
     ]  # fmt: skip
@@ -61,7 +71,8 @@ def test_every_evaluator_runs_at_every_state_in_order(fake_evaluators):
 
 def test_publish_compares_the_rows_unless_told_otherwise(fake_evaluators):
     published = []
-    ctx = types.SimpleNamespace(publish=published.append)
+    ctx = _context()
+    ctx.publish = published.append
     out = engine.evaluate(ctx, ["first", "second"])
     rows = engine.publish(ctx, out)
     (results,) = published

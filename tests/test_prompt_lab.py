@@ -241,6 +241,8 @@ def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
     assert all(r["selection"]["on"] in ("toy_gestures/synthetic_small:val", "toy_gestures/real_small:train")
                for r in chosen)  # fmt: skip
     assert len(list((workdir / "features" / "text").glob("*.npz"))) == 3  # one per prompt set
+    # zero-shot and text + examples share one text side per encoder state: embedded once, never re-read
+    assert "prompts: cached at" not in (workdir / "log.txt").read_text()
 
 
 @pytest.mark.slow

@@ -125,6 +125,7 @@ def evaluate(ctx, names: Sequence[str], states: Iterable[EncoderState] = (FROZEN
     modules = [get(n) for n in names]  # an unknown name fails before any work
     out = EvalOutput()
     for state in states:
+        ctx.new_state()
         for module in modules:
             out.add(module.run(ctx, state))
     return out

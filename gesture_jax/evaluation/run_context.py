@@ -54,6 +54,7 @@ class RunContext:
     spec: VideoSpec
     _splits: dict[str, datasets.Split] = dataclasses.field(default_factory=dict, repr=False)
     _weights: dict[str, Any] | None = dataclasses.field(default=None, repr=False)
+    _state_memo: dict[Any, Any] = dataclasses.field(default_factory=dict, repr=False)
 
     @classmethod
     def create(
@@ -87,6 +88,17 @@ class RunContext:
                 f"(its blocks: {', '.join(self.config.keys())})"
             )
         return self.config[name]
+
+    def per_state(self, key: Any, make: Callable[[], Any]) -> Any:
+        """`make()` once per encoder state for `key`: what several evaluators of one state share (the
+        text side's embeddings, say). The engine forgets it when it moves to the next state, whose
+        weights differ (`new_state`)."""
+        if key not in self._state_memo:
+            self._state_memo[key] = make()
+        return self._state_memo[key]
+
+    def new_state(self) -> None:
+        self._state_memo.clear()
 
     # --- data -----------------------------------------------------------------------------------------
     def split(self, name: str) -> datasets.Split:

@@ -68,7 +68,12 @@ class TextSide:
 
 def text_side(ctx, state: EncoderState, splits: list[str], *, log: bool = False) -> TextSide:
     """The configured prompt sets embedded by the state's text tower (texts before videos: a set missing
-    a class's texts fails here, before any extraction); `splits` share the class names."""
+    a class's texts fails here, before any extraction); `splits` share the class names. Made once per
+    encoder state: zero-shot and text + examples share it."""
+    return ctx.per_state(("text side", tuple(splits)), lambda: _text_side(ctx, state, splits, log=log))
+
+
+def _text_side(ctx, state: EncoderState, splits: list[str], *, log: bool) -> TextSide:
     config = ctx.config
     cfg = ctx.config.zeroshot
     prompt_sets, files, tower, vocab_path = _prepare(config)

@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry, siglip_layers
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,111 +46,6 @@ class SiglipConfig:
         return self.img_size // self.patch_size
 
 
-def _gelu_tanh(x: jax.Array) -> jax.Array:
-    return jax.nn.gelu(x, approximate=True)  # transformers' "gelu_pytorch_tanh"
-
-
-def _drop_path(h: jax.Array, rate: float, key: jax.Array | None) -> jax.Array:
-    if key is None or rate == 0.0:
-        return h
-    keep = jax.random.bernoulli(key, 1.0 - rate, (h.shape[0],) + (1,) * (h.ndim - 1))
-    return jnp.where(keep, h / (1.0 - rate), 0).astype(h.dtype)
-
-
-class Mlp(nnx.Module):
-    def __init__(self, dim: int, hidden: int, *, dtype, rngs: nnx.Rngs):
-        self.fc1 = nnx.Linear(dim, hidden, dtype=dtype, rngs=rngs)
-        self.fc2 = nnx.Linear(hidden, dim, dtype=dtype, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        return self.fc2(_gelu_tanh(self.fc1(x)))
-
-
-class SelfAttention(nnx.Module):
-    """transformers' SiglipAttention: separate q/k/v projections (with biases), no mask."""
-
-    def __init__(self, dim: int, heads: int, *, dtype, attention_impl, rngs: nnx.Rngs):
-        if dim % heads:
-            raise ValueError(f"width {dim} is not divisible by {heads} heads")
-        self.heads = heads
-        self.attention_impl = attention_impl
-        self.q_proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
-        self.k_proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
-        self.v_proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
-        self.out_proj = nnx.Linear(dim, dim, dtype=dtype, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        b, n, d = x.shape
-        q, k, v = (
-            p(x).reshape(b, n, self.heads, d // self.heads) for p in (self.q_proj, self.k_proj, self.v_proj)
-        )
-        return self.out_proj(layers.attention(q, k, v, impl=self.attention_impl).reshape(b, n, d))
-
-
-class EncoderLayer(nnx.Module):
-    """Pre-norm: x + self_attn(layer_norm1(x)), then x + mlp(layer_norm2(x))."""
-
-    def __init__(self, dim, heads, mlp_dim, eps, *, dtype, attention_impl, rngs: nnx.Rngs):
-        self.layer_norm1 = layers.layer_norm(dim, eps, dtype, rngs)
-        self.self_attn = SelfAttention(dim, heads, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
-        self.layer_norm2 = layers.layer_norm(dim, eps, dtype, rngs)
-        self.mlp = Mlp(dim, mlp_dim, dtype=dtype, rngs=rngs)
-
-    def __call__(self, x: jax.Array, rate: float = 0.0, key: jax.Array | None = None) -> jax.Array:
-        keys = jax.random.split(key) if key is not None and rate > 0 else (None, None)
-        x = x + _drop_path(self.self_attn(self.layer_norm1(x)), rate, keys[0])
-        return x + _drop_path(layers.token_map(lambda r: self.mlp(self.layer_norm2(r)), x), rate, keys[1])
-
-
-def _encoder(dim, heads, mlp_dim, depth, eps, *, dtype, attention_impl, rngs):
-    return nnx.List(
-        [
-            EncoderLayer(dim, heads, mlp_dim, eps, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
-            for _ in range(depth)
-        ]
-    )
-
-
-def _run(blocks, x: jax.Array, drop_path_rate: float = 0.0, key: jax.Array | None = None) -> jax.Array:
-    rates = np.linspace(0.0, drop_path_rate, len(blocks)) if len(blocks) else []
-    for i, (block, rate) in enumerate(zip(blocks, rates)):
-        x = block(x, float(rate), jax.random.fold_in(key, i) if key is not None else None)
-    return x
-
-
-def _param(rngs: nnx.Rngs, *shape: int, scale: float = 0.02) -> nnx.Param:
-    return nnx.Param(scale * jax.random.normal(rngs.params(), shape, jnp.float32))
-
-
-class AttentionPoolingHead(nnx.Module):
-    """SiglipMultiheadAttentionPoolingHead: torch MultiheadAttention of the probe over the tokens (one fused
-    in_proj, q/k/v by rows), then a residual MLP behind a LayerNorm; the probe's row."""
-
-    def __init__(self, c: SiglipConfig, *, dtype, attention_impl, rngs: nnx.Rngs):
-        self.dtype = dtype
-        self.heads = c.heads
-        self.attention_impl = attention_impl
-        self.probe = _param(rngs, 1, 1, c.width)
-        self.in_proj = nnx.Linear(c.width, 3 * c.width, dtype=dtype, rngs=rngs)
-        self.out_proj = nnx.Linear(c.width, c.width, dtype=dtype, rngs=rngs)
-        self.layernorm = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
-        self.mlp = Mlp(c.width, c.mlp_dim, dtype=dtype, rngs=rngs)
-
-    def __call__(self, x: jax.Array) -> jax.Array:
-        b, n, d = x.shape
-        w = self.in_proj.kernel[...].astype(self.dtype)
-        bias = self.in_proj.bias[...].astype(self.dtype)
-        probe = self.probe[...].astype(self.dtype)
-        q = (probe @ w[:, :d] + bias[:d]).reshape(1, 1, self.heads, d // self.heads)
-        k, v = jnp.split(x @ w[:, d:] + bias[d:], 2, axis=-1)
-        shape = (b, n, self.heads, d // self.heads)
-        q = jnp.broadcast_to(q, (b, 1) + q.shape[2:])
-        h = layers.attention(q, k.reshape(shape), v.reshape(shape), impl=self.attention_impl)
-        h = self.out_proj(h.reshape(b, 1, d))
-        h = h + self.mlp(self.layernorm(h))
-        return h[:, 0]
-
-
 def _resize_matrix(n: int, size: int) -> np.ndarray:
     """[size, n]: torch's bicubic resize (align_corners=False) of n samples to size, as a matrix."""
     return pos_embed.resize_bicubic(np.eye(n), size, axis=0)
@@ -162,15 +57,18 @@ class VisionTower(nnx.Module):
         self.dtype = dtype
         p = c.patch_size
         # The Conv2d weight in torch's [D, 3, P, P] layout, so checkpoint shapes compare as stored.
-        self.patch_embedding = _param(rngs, c.width, 3, p, p, scale=(3 * p * p) ** -0.5)
+        self.patch_embedding = siglip_layers.param(rngs, c.width, 3, p, p, scale=(3 * p * p) ** -0.5)
         self.patch_bias = nnx.Param(jnp.zeros((c.width,), jnp.float32))
-        self.position_embedding = _param(rngs, c.grid * c.grid, c.width)
-        self.layers = _encoder(
+        self.position_embedding = siglip_layers.param(rngs, c.grid * c.grid, c.width)
+        self.layers = siglip_layers.encoder(
             c.width, c.heads, c.mlp_dim, c.layers, c.layer_norm_eps, dtype=dtype,
             attention_impl=attention_impl, rngs=rngs,
         )  # fmt: skip
         self.post_layernorm = layers.layer_norm(c.width, c.layer_norm_eps, dtype, rngs)
-        self.head = AttentionPoolingHead(c, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+        self.head = siglip_layers.AttentionPoolingHead(
+            c.width, c.heads, c.mlp_dim, c.layer_norm_eps, dtype=dtype, attention_impl=attention_impl,
+            rngs=rngs,
+        )  # fmt: skip
 
     def positions(self, h: int, w: int) -> jax.Array:
         """[h·w, D]: the stored table at the native grid; another grid gets transformers'
@@ -204,7 +102,7 @@ class VisionTower(nnx.Module):
         x = x + self.patch_bias[...].astype(x.dtype)
         h, w = x.shape[1:3]
         x = x.reshape(n, h * w, c.width) + self.positions(h, w).astype(x.dtype)
-        x = _run(self.layers, x, c.drop_path_rate, drop_path_key)
+        x = siglip_layers.run(self.layers, x, c.drop_path_rate, drop_path_key)
         return self.head(self.post_layernorm(x))
 
 
@@ -213,8 +111,8 @@ class TextTower(nnx.Module):
         self.config = c
         self.dtype = dtype
         self.token_embedding = nnx.Embed(c.vocab_size, c.text_width, dtype=dtype, rngs=rngs)
-        self.position_embedding = _param(rngs, c.context_length, c.text_width)
-        self.layers = _encoder(
+        self.position_embedding = siglip_layers.param(rngs, c.context_length, c.text_width)
+        self.layers = siglip_layers.encoder(
             c.text_width, c.text_heads, c.text_mlp_dim, c.text_layers, c.text_layer_norm_eps, dtype=dtype,
             attention_impl=attention_impl, rngs=rngs,
         )  # fmt: skip
@@ -229,7 +127,7 @@ class TextTower(nnx.Module):
             raise ValueError(f"expected token ids [N, L] with L <= {c.context_length}, got {token_ids.shape}")
         length = token_ids.shape[1]
         x = self.token_embedding(token_ids) + self.position_embedding[...][:length].astype(self.dtype)
-        x = self.final_layer_norm(_run(self.layers, x))
+        x = self.final_layer_norm(siglip_layers.run(self.layers, x))
         return self.head(x[:, -1])
 
 
