@@ -1,4 +1,4 @@
-"""Ports a reference checkpoint to an Orbax model directory: an official PyTorch file (.pth/.pt/.bin or
+r"""Ports a reference checkpoint to an Orbax model directory: an official PyTorch file (.pth/.pt/.bin or
 .safetensors), a transformers save_pretrained folder, or VideoPrism's official .npz.
 
     python -m gesture_jax.convert --family umt --variant umt-b16 \
@@ -29,6 +29,7 @@ import os
 
 from absl import app, flags
 
+from gesture_jax.infra import cli
 from gesture_jax.models import registry
 from gesture_jax.ports import convert, verify
 
@@ -122,4 +123,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.entry_point(main, __doc__)

@@ -38,18 +38,13 @@ RUNS = {
 }
 JSON_FILES = ("results.json", "domain_gap.json", "real_equivalent.json", "final.json", "model.json")
 P_VALUE_RTOL = 1e-12
-CLIP_VOCAB = "tests/fixtures/tokenizer/bpe_simple_vocab_16e6.txt.gz"
 # Fields that name where a file lies or when it was made, not what was measured.
 IGNORED = {"predictions_csv", "created", "workdir", "source", "sha256", "converted_at"}
 
 
 def record(out: str, only: list[str] | None) -> None:
     data = os.path.join(out, "data")
-    env = dict(os.environ)
-    # The zero-shot demo's CLIP merges file: the copy the tests use, unless the user points to one.
-    vocab = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), CLIP_VOCAB)
-    if "GESTURE_JAX_CLIP_VOCAB" not in env and os.path.exists(vocab):
-        env["GESTURE_JAX_CLIP_VOCAB"] = vocab
+    env = dict(os.environ)  # the zero-shot demo's CLIP merges file: the package's own copy
     for name, config in RUNS.items():
         if only and name not in only:
             continue

@@ -3,6 +3,7 @@
 import glob
 import importlib
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -101,7 +102,7 @@ def test_diagnose_config_covers_every_paper_row_and_protocol():
 )
 def test_a_per_encoder_file_of_earlier_versions_names_its_replacement(old, new, monkeypatch):
     monkeypatch.chdir(ROOT)
-    with pytest.raises(FileNotFoundError, match=f"is now {new}$"):
+    with pytest.raises(FileNotFoundError, match=f"that file is gone; the same experiment is {new}$"):
         config_lib.load_file(old)
     assert config_lib.moved(old) == new
     assert config_lib.load_file(new).mode  # and the replacement loads
@@ -161,14 +162,33 @@ def test_zeroshot_config_covers_every_text_tower():
 
 
 def test_the_entry_point_names_the_experiment_that_replaced_a_file(tmp_path):
-    """Before any JAX start-up: one line naming the new experiment, no traceback, no workdir."""
+    """Before any JAX start-up: one line naming the new experiment, no traceback; the workdir marked
+    failed."""
     old = ["--config", "configs/paper/viclip_b16.py:air", "--workdir", str(tmp_path / "run")]
     done = subprocess.run(
         [sys.executable, "-m", "gesture_jax.main", *old], capture_output=True, text=True, cwd=ROOT
     )
-    assert done.returncode == 1 and done.stdout == ""
+    assert done.returncode == 2 and done.stdout == ""
     assert done.stderr == (
-        "error: --config configs/paper/viclip_b16.py:air: that file is gone; the same experiment is "
-        "--config configs/paper/knn.py:viclip_b16,air\n"
+        "error: configs/paper/viclip_b16.py:air: that file is gone; the same experiment is "
+        "configs/paper/knn.py:viclip_b16,air\n"
     )
-    assert not (tmp_path / "run").exists()
+    status = json.loads((tmp_path / "run" / "status.json").read_text())
+    assert status["state"] == "failed" and "configs/paper/knn.py:viclip_b16,air" in status["error"]
+
+
+def test_config_json_records_the_folders_a_run_uses(monkeypatch, tmp_path):
+    """An empty data_dir or cache_dir is written as the folder it stands for; what was given, as given."""
+    monkeypatch.chdir(ROOT)
+    from tensorflow_datasets.core import constants
+
+    config = config_lib.load_file("configs/demo.py:smoke")
+    used = config_lib.as_used(config, str(tmp_path))
+    assert (used.data.data_dir, used.extract.cache_dir) == (constants.DATA_DIR, str(tmp_path / "features"))
+    assert (
+        config.data.data_dir == "" and used.knn.to_dict() == config.knn.to_dict()
+    )  # the run's own: as given
+    with config.unlocked():
+        config.data.data_dir, config.extract.cache_dir = "/d", "/c"
+    given = config_lib.as_used(config, "/w")
+    assert (given.data.data_dir, given.extract.cache_dir) == ("/d", "/c")

@@ -143,11 +143,16 @@ def test_override_k(toy_data_dir, tmp_path):
 
 def test_mistyped_key_fails_naming_it(tmp_path):
     result = _main(tmp_path, "--config.knn.kk=5")
-    assert result.returncode != 0
-    assert "kk" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: --config.knn.kk: the config has no field 'kk' under 'knn'")
     assert not os.path.exists(os.path.join(tmp_path, "results.json"))
 
 
 def test_unknown_mode_fails_clearly(tmp_path):
     result = _main(tmp_path, "--config.mode=nope")
-    assert result.returncode != 0 and "unknown mode 'nope'" in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: unknown mode 'nope'; modes: knn, zeroshot, curves, finetune, diagnose, pretrain, table"
+    ]
+    assert json.loads((tmp_path / "status.json").read_text())["state"] == "failed"
+    assert "Traceback" in (tmp_path / "log.txt").read_text()  # the traceback goes to the log only

@@ -52,6 +52,10 @@ def test_one_device_gives_the_eight_device_results(mode_runs, name):
     one, eight = mode_runs.one_device(name), mode_runs.reference(name)
     assert "JAX process 0 of 1, 1 local / 1 global devices" in one.stderr
     assert outputs(one.workdir, names) == outputs(eight.workdir, names)  # every row, interval and file
+    # A finished run says so in its workdir, and its last printed line names its report.
+    with open(os.path.join(one.workdir, "status.json")) as f:
+        assert json.load(f)["state"] == "finished"
+    assert one.stdout.rstrip("\n").splitlines()[-1] == f"results: {os.path.join(one.workdir, 'results.md')}"
 
 
 def _metrics(workdir) -> list[dict]:

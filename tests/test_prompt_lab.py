@@ -51,7 +51,7 @@ def test_prompt_files_in_both_formats(tmp_path):
         ("Halt a raised hand\n", r"line 1: expected 'Class: text \| text'"),
         ("Halt: a\nHalt: b\n", "class 'Halt' appears twice"),
         ("templates: no braces\nHalt: a\n", r"exactly one '\{\}'"),
-        ("Hlat: a raised hand\n", r"\['Hlat'\] are not classes here"),
+        ("# mine\nHlat: a raised hand\n", r"line 2: 'Hlat' is not a class here \(did you mean 'Halt'\?\)"),
     ],
 )
 def test_bad_prompt_files_are_named(tmp_path, content, message):
@@ -180,7 +180,9 @@ def test_a_typo_in_a_prompt_file_stops_the_run_before_embedding(toy_data_dir, tm
         config.data.data_dir = toy_data_dir
         config.zeroshot.vocab_path = str(VOCAB)
         config.zeroshot.prompt_files = (typo,)
-    with pytest.raises(ValueError, match=r"typo.txt: \['Hlat'\] are not classes here"):
+    with pytest.raises(
+        ValueError, match=r"typo.txt, line 8: 'Hlat' is not a class here \(did you mean 'Halt'"
+    ):
         prompt_zeroshot.run(config, str(tmp_path / "run"))
 
 
@@ -217,7 +219,7 @@ def test_demo_with_a_prompt_file_end_to_end(toy_data_dir, tmp_path):
         assert 0.0 <= row["accuracy"] <= 1.0 and sum(map(sum, row["confusion"])) == 21
         assert len(row["accuracy_ci95"]) == 2
     table = (workdir / "results.md").read_text()
-    assert "| toy-viclip (frozen) · zero-shot |" in table and "gallery `mine`" in table
+    assert "| toy-viclip (frozen) · zero-shot |" in table and "prompt set `mine`" in table
     assert (
         "Halt: a video of halt | someone doing halt | a video of the Halt signal"
         in (workdir / "log.txt").read_text()

@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import breakdowns, paired_comparisons, report, scoring
+from gesture_jax.evaluation import breakdowns, headline, paired_comparisons, report, scoring
 
 NAMES = ("a", "b", "c")
 
@@ -74,7 +74,9 @@ def test_write_files_leaves_rows_unchanged(tmp_path):
     assert len(pairs) == 4
     md = (tmp_path / "results.md").read_text()
     assert "| encoder · method | gallery `syn:train` | gallery `real:train` |" in md
-    assert "| enc1 (frozen) · KNN k=3, l2 | 100.0 [100.0–100.0] | 100.0 [100.0–100.0] |" in md
+    # Every video right: the bootstrap cannot vary, so the exact binomial interval of 3 of 3 is shown, marked.
+    assert "| enc1 (frozen) · KNN k=3, l2 | 100.0 [29.2–100.0]† | 100.0 [29.2–100.0]† |" in md
+    assert md.count(report.DEGENERATE_NOTE) >= 1 and "100.0 [100.0–100.0]" not in md
     assert "## Paired comparisons" in md and "## All rows" in md
 
 
@@ -128,7 +130,7 @@ def test_reported_numbers_sit_beside_the_protocol_row():
     md = report.markdown(results)
     assert "| encoder · method | gallery `syn:train` | reported | gallery `real:train` |" in md
     assert (
-        "| paper_row · KNN k=3, l2 (paper's protocol) | 50.0 [50.0–50.0] | *18.2* | 100.0 [100.0–100.0] |"
+        "| paper_row · KNN k=3, l2 (paper's protocol) | 50.0 [1.3–98.7]† | *18.2* | 100.0 [15.8–100.0]† |"
         in md
     )
     assert "*Reported* values: a summary." in md
@@ -142,3 +144,58 @@ def test_breakdowns_count_and_interval_each_group():
         ("S2", 2, 0.0),
     ]
     assert out["subject"][0]["ci95"] == [1.0, 1.0]
+
+
+def test_the_headline_states_the_focus_comparison_and_the_best_per_gallery():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 90)
+    syn = _row(labels, np.where(rng.random(90) < 0.8, labels, (labels + 1) % 3), gallery="syn:train", k=3,
+               metric="l2")  # fmt: skip
+    real = _row(labels, np.where(rng.random(90) < 0.3, labels, (labels + 1) % 3), gallery="real:train", k=3,
+                metric="l2")  # fmt: skip
+    compared = paired_comparisons.comparisons([syn, real], report.table_label)
+    text = headline.section([syn, real], compared, [(syn.id, real.id)])
+    (c,) = compared
+    lo, hi = c["ci95"]
+    assert lo > 0 and text.startswith("## Headline\n")
+    assert (
+        f"- `syn:train` − `real:train` (frozen e; KNN k=3, l2) on `real:test`: "
+        f"**{100 * c['difference']:+.1f} points** [{100 * lo:+.1f}, {100 * hi:+.1f}], McNemar p "
+        f"{c['mcnemar_p']:.3g}; the interval excludes 0: `syn:train` is better on these videos."
+    ) in text
+    assert "Best per column" not in text  # a column of one row has no best to name
+    # A lead is given by the two rows' paired difference, and not claimed when its interval holds 0.
+    worse = _row(labels, np.where(np.arange(90) == 0, (labels + 1) % 3, labels), gallery="syn:train", k=5,
+                 metric="l2")  # fmt: skip
+    best = _row(labels, labels, gallery="syn:train", k=7, metric="l2")
+    text = headline.section([worse, best], [], [])
+    assert text.startswith("## Headline\n\nBest per column on `real:test` (90 videos):\n")
+    assert (
+        "| gallery `syn:train` | KNN k=7, l2 | 100.0 [96.0–100.0]† | +1.1 [+0.0, +3.3] points over KNN k=5, "
+        "l2, not established |"
+    ) in text
+    assert headline.section([], [], []) == ""
+
+
+def test_labels_tell_rows_apart_and_columns_say_what_they_score_against():
+    labels = np.array([0, 1, 2, 0, 1, 2])
+    frozen = _row(labels, [0, 1, 1, 0, 2, 2], gallery="syn", k=3, metric="l2")
+    tuned = frozen.with_key(encoder_state="fine-tuned")
+    # With one state in the report, the short label; with two, the state is named in every label.
+    assert report.pair_label(frozen, [frozen]) == "KNN k=3, l2, `syn`"
+    assert report.pair_label(frozen, [frozen, tuned]) == "e (frozen) · KNN k=3, l2, `syn`"
+    head = frozen.with_key(method="head", gallery="classifier head", k=None, metric="head")
+    prompts = frozen.with_key(method="zeroshot", gallery="names", prompt_set="names", k=None)
+    assert report.column_label([head]) == "classifier head"
+    assert report.column_label([prompts]) == "prompt set `names`"
+    assert report.column_label([frozen]) == "gallery `syn`"
+
+
+def test_breakdown_columns_with_their_own_counts_show_them():
+    row = _row([0, 1, 2, 0], [0, 1, 0, 1])
+    a = dataclasses_replace(row, breakdowns={"nearest": [{"value": "x", "count": 3, "accuracy": 2 / 3,
+                                                          "ci95": [0.0, 1.0]}]})  # fmt: skip
+    b = dataclasses_replace(row.with_key(gallery="real"), breakdowns={
+        "nearest": [{"value": "x", "count": 1, "accuracy": 1.0, "ci95": [1.0, 1.0]}]})  # fmt: skip
+    md = report.breakdowns_section(report.Results("t", [a, b]))
+    assert "| x | per cell | 66.7 [0.0–100.0] (n=3) | 100.0 [2.5–100.0]† (n=1) |" in md

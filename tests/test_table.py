@@ -27,7 +27,7 @@ def _config(toy_data_dir, rows, keep_going=True):
 def test_rows_run_with_a_shared_cache_and_failures_are_listed(toy_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)  # rows are paths relative to the repository, as on the command line
     rows = ("configs/demo.py:smoke", "configs/paper/knn.py:umt_b16_ft_k710")  # the second has no checkpoint
-    with pytest.raises(RuntimeError, match="1 of 2 table rows failed"):
+    with pytest.raises(ValueError, match="1 of 2 table rows failed"):
         table.run(_config(toy_data_dir, rows), str(tmp_path))
     results = json.load(open(tmp_path / "results.json"))["rows"]
     assert {r["row"] for r in results} == {"demo:smoke"}

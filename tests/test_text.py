@@ -16,7 +16,7 @@ FIXTURE = json.loads((REPO / "tests" / "fixtures" / "tokenizer" / "clip_tokens_d
 CASES = FIXTURE["cases"]
 CASE_IDS = [f"case{i:02d}" for i in range(len(CASES))]
 # OpenAI's real merges file (CLIP, MIT licence), copied so that CI checks exactness on every string.
-VOCAB = REPO / "tests" / "fixtures" / "tokenizer" / text.VOCAB_FILENAME
+VOCAB = text.BUNDLED_VOCAB
 
 # Rank order matters: "b c</w>" outranks "a b", so "abc" becomes a + bc</w> and "ab c</w>" never applies.
 SMALL_MERGES = ["b c</w>", "a b", "ab c</w>", "h e", "l l", "he ll", "hell o</w>", "a a"]
@@ -207,27 +207,17 @@ def test_bpe_cache(small_vocab):
 
 
 @pytest.fixture
-def no_vocab_env(monkeypatch, tmp_path) -> Path:
+def no_vocab_env(monkeypatch, tmp_path) -> None:
     monkeypatch.delenv(text.VOCAB_ENV_VAR, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    return tmp_path / "home" / ".cache" / "gesture_jax" / text.VOCAB_FILENAME
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # nothing from an earlier cache location either
 
 
-def test_missing_vocab_message(no_vocab_env):
-    assert text.default_vocab_path() == no_vocab_env
-    with pytest.raises(FileNotFoundError) as error:
-        text.clip_tokenize("hello")
-    message = str(error.value)
-    for needle in [
-        "pip download open_clip_torch --no-deps",
-        "open_clip/bpe_simple_vocab_16e6.txt.gz",
-        "ViCLIP",
-        "1,356,917 bytes",
-        "933b7abbbbde62c36f02f0e6ccde464f",
-        text.VOCAB_ENV_VAR,
-        str(no_vocab_env),
-    ]:
-        assert needle in message
+def test_the_shipped_vocabulary_is_used_when_none_is_named(no_vocab_env):
+    """Offline by default: the merges file ships with the package (with its licence), checked by md5."""
+    assert text.resolve_vocab_path() == text.BUNDLED_VOCAB
+    assert (text.BUNDLED_VOCAB.parent / "LICENSE").read_text().count("MIT License") == 1
+    assert text.clip_tokenize("hello")[0, 0] == 49406  # <|startoftext|>
+    text.read_merges(text.BUNDLED_VOCAB)  # its md5 is the real file's, or this raises
 
 
 def test_vocab_lookup_order(no_vocab_env, monkeypatch, tmp_path, small_vocab):
@@ -241,9 +231,10 @@ def test_vocab_lookup_order(no_vocab_env, monkeypatch, tmp_path, small_vocab):
     # An explicit path wins over the environment variable.
     other = _write_merges(tmp_path / "other.txt.gz", ["h e"])
     assert text.get_tokenizer(other).vocab_size == 515
-    # Without either, the cache location is used; a tiny file under the real name fails the md5 check.
+    # Without either, the shipped copy; a tiny file under the real name fails the md5 check.
     monkeypatch.delenv(text.VOCAB_ENV_VAR)
-    _write_merges(no_vocab_env, SMALL_MERGES)
+    assert text.get_tokenizer().vocab_path == text.BUNDLED_VOCAB
+    monkeypatch.setenv(text.VOCAB_ENV_VAR, str(_write_merges(tmp_path / text.VOCAB_FILENAME, SMALL_MERGES)))
     with pytest.raises(ValueError, match="md5"):
         text.get_tokenizer()
 

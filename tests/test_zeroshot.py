@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / "tests" / "fixtures" / "models" / "viclip_dev.npz"
 CHECKPOINT = ROOT / "tests" / "fixtures" / "checkpoints" / "viclip_dev.pth"
 # The real merges file is OpenAI's data and stays out of the repository (as in test_text.py).
-VOCAB = ROOT / "tests" / "fixtures" / "tokenizer" / text.VOCAB_FILENAME  # OpenAI CLIP's, MIT
+VOCAB = text.BUNDLED_VOCAB  # OpenAI CLIP's, MIT, shipped in the package
 
 
 def _unit_rows(x):

@@ -5,14 +5,13 @@ prompt (the prompt lab: results.md's spread table and prompt_spread.png); text +
 examples per class is scored beside text only and examples only. The weights are random, so
 the numbers sit near chance (1/7 = 14.3%): the demo shows the mode running end to end, not a finding. The
 toy dataset is built on first use. The prompts are tokenised with OpenAI's CLIP merges file
-bpe_simple_vocab_16e6.txt.gz, which is not shipped: gesture_jax.text.clip_bpe's error message (or
-`python -m gesture_jax.text.clip_bpe --help`) says where to get it and where to put it; --config.zeroshot.vocab_path
-points at another copy.
+bpe_simple_vocab_16e6.txt.gz, shipped with the package (gesture_jax/text/clip_vocab/, MIT), so the demo runs
+offline; --config.zeroshot.vocab_path points at another copy.
 
   python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_demo
   python -m gesture_jax.main --config configs/zeroshot/demo.py:smoke --workdir workdirs/zeroshot_smoke
   python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_names \
-      --config.zeroshot.prompt_sets="('names',)" --config.zeroshot.vocab_path=/x/bpe_simple_vocab_16e6.txt.gz
+      --config.zeroshot.prompt_sets="('names',)"
   python -m gesture_jax.main --config configs/zeroshot/demo.py --workdir workdirs/zeroshot_mine \
       --config.zeroshot.prompt_files="('my_prompts.txt',)"
 

@@ -12,6 +12,8 @@ Everything here works on per-item correctness vectors (numpy in, Python floats o
   items and stays valid when they are few.
 * ``bootstrap_ci_2d``: few-shot curves, resampling both the random gallery draws and the query videos.
 * ``mean_class_weights``: weights that turn a plain mean into the mean per-class accuracy.
+* ``exact_binomial_ci``: the Clopper–Pearson interval of k successes in n, for an accuracy whose bootstrap
+  cannot vary (every class all right or all wrong): a zero-width interval is not zero uncertainty.
 * ``holm``: Holm's step-down adjustment of p-values for the number of tests made together.
 * ``harmonic_mean`` / ``harmonic_mean_ci``: base-to-novel reporting's summary of seen- and novel-class
   accuracy, its interval from resampling the two (disjoint) query sets independently.
@@ -160,6 +162,18 @@ def _twice_binomial_half_cdf(k: int, n: int) -> float:
         term = term * (n - i) // (i + 1)  # C(n, i + 1), exactly
         total += term
     return float(min(fractions.Fraction(1), fractions.Fraction(total, 1 << (n - 1))))
+
+
+def exact_binomial_ci(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Clopper–Pearson interval of a proportion from `successes` of `n` (exact, conservative), as scipy's
+    ``binomtest(...).proportion_ci(method="exact")`` computes it."""
+    _check_level(level)
+    if not 0 <= successes <= n or n < 1:
+        raise ValueError(f"expected 0 <= successes <= n and n >= 1, got {successes} of {n}")
+    from scipy.stats import binomtest  # imported only when an interval needs it (~1 s)
+
+    ci = binomtest(int(successes), int(n)).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
 
 
 def bootstrap_ci_2d(

@@ -28,7 +28,7 @@ from gesture_jax.config_lib.catalogue import (  # noqa: F401
     pick,
     pick_row,
 )
-from gesture_jax.config_lib.files import load_file, load_module  # noqa: F401
+from gesture_jax.config_lib.files import as_used, load_file, load_module  # noqa: F401
 from gesture_jax.config_lib.presets import (  # noqa: F401
     knn_table,
     paper_diagnose,

@@ -85,8 +85,10 @@ class ZeroShotEncoder:
     vocab_path: str = ""  # "" = the family's own lookup (CLIP's merges file, the folder's tokenizer files)
 
 
+# One directory per set of weights: the paper's ViCLIP-B/16 is the paper row's (checkpoints/viclip_b16);
+# weights of no paper row lie under the registered encoder's name.
 ZEROSHOT_ENCODERS = {
-    "viclip-b16": ZeroShotEncoder("checkpoints/viclip-b16"),
+    "viclip-b16": ZeroShotEncoder(PAPER_ROWS["viclip_b16"].checkpoint("viclip_b16")),
     "viclip-l14": ZeroShotEncoder("checkpoints/viclip-l14"),
     "siglip2-b16": ZeroShotEncoder("checkpoints/siglip2-b16"),
     "siglip2-so400m14": ZeroShotEncoder("checkpoints/siglip2-so400m14"),

@@ -15,6 +15,7 @@ import tensorflow_datasets as tfds
 from absl import app, flags
 
 from gesture_jax.data import datasets
+from gesture_jax.infra import cli
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "TFDS data directory (default: TFDS's own default).")
 _MANUAL_DIR = flags.DEFINE_string("manual_dir", None, "Folder holding manually downloaded source files.")
@@ -82,4 +83,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.entry_point(main, __doc__)

@@ -25,6 +25,17 @@ import tensorflow_datasets as tfds
 from gesture_jax.infra import parallel
 
 
+class _UnbuiltIsNoNews(logging.Filter):
+    """TFDS warns about each unbuilt version folder it looks into; the build that follows (or the error
+    naming the missing dataset) says what happens, so these warnings only add noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "has no dataset_info.json" not in record.getMessage()
+
+
+logging.getLogger("absl").addFilter(_UnbuiltIsNoNews())
+
+
 @dataclasses.dataclass(frozen=True)
 class SplitRef:
     dataset: str  # "<builder>/<config>", e.g. "toy_gestures/real"
@@ -106,7 +117,13 @@ def _build_lock(dataset: str, b: tfds.core.DatasetBuilder) -> Iterator[None]:
     if "://" in folder:
         yield
         return
-    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    try:
+        os.makedirs(os.path.dirname(folder), exist_ok=True)
+    except OSError as e:
+        raise OSError(
+            f"cannot build {dataset} in {os.path.dirname(os.path.dirname(folder))} ({e.strerror or e}): "
+            "name a writable data directory (--config.data.data_dir, or --data_dir)"
+        ) from None
     # The file stays: removing it while another process waits on it would let a third one in.
     fd = os.open(folder + ".lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:

@@ -13,6 +13,7 @@ a gain on one side bought by a loss on the other, which a plain mean hides.
 from __future__ import annotations
 
 import dataclasses
+import textwrap
 from typing import Any, Sequence
 
 import matplotlib.pyplot as plt
@@ -154,7 +155,7 @@ def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence
         return False
     cols = min(3, len(panels))
     rows_n = -(-len(panels) // cols)
-    fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.4 * rows_n), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(rows_n, cols, figsize=(5.0 * cols, 4.0 * rows_n), dpi=100, squeeze=False)
     styles = {"seen": "C0", "novel": "C1", "harmonic mean": "C2", "all classes": "C0"}
     for ax, ((method, gallery, queries), lines) in zip(axes.flat, panels.items()):
         for i, (name, points) in enumerate(lines.items()):
@@ -164,10 +165,12 @@ def plot_interpolation(path: str, rows: Sequence[scoring.Row], entries: Sequence
             ax.errorbar(
                 a + shift, acc * 100, yerr=err, marker="o", capsize=3, label=name, color=styles.get(name)
             )
-        ax.set_title(f"{method}\ngallery {gallery} → {queries}", fontsize=8)
+        # Wrapped, so long split names never run into the next panel's title.
+        title = "\n".join(textwrap.wrap(f"{method}; gallery {gallery} → {queries}", 52))
+        ax.set_title(title, fontsize=7)
         ax.set_xlabel("α (0 = frozen, 1 = fine-tuned)")
         ax.set_ylabel("accuracy % [95%]")
-        ax.set_ylim(0, 100)
+        ax.set_ylim(-2, 104)  # 0 and 100% points sit inside the frame, not on it
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels) :]:

@@ -20,7 +20,7 @@ from typing import Any
 from flax import nnx
 
 from gesture_jax import config_lib
-from gesture_jax.evaluation import paired_comparisons, report, scoring
+from gesture_jax.evaluation import headline, paired_comparisons, report, scoring
 
 # Evaluator name -> its module in gesture_jax.evaluators (imported when a run names it).
 EVALUATORS = {
@@ -66,7 +66,8 @@ FROZEN = EncoderState()
 class EvalOutput:
     """What an evaluator returns: rows, report sections ((heading, markdown)), top-level results.json
     entries, and the files it wrote beside the report; `title` and `note` are its report's, used when it
-    is the first evaluator of a run; `compare`: whether its rows are compared pairwise."""
+    is the first evaluator of a run; `compare`: whether its rows are compared pairwise; `focus`: the
+    comparisons the run is about, (row id a, row id b), which open the report (`evaluation.headline`)."""
 
     rows: list[scoring.Row] = dataclasses.field(default_factory=list)
     sections: list[tuple[str, str]] = dataclasses.field(default_factory=list)
@@ -75,6 +76,7 @@ class EvalOutput:
     title: str = ""
     note: str = ""
     compare: bool = True
+    focus: list[tuple[str, str]] = dataclasses.field(default_factory=list)
 
     def add(self, other: "EvalOutput") -> "EvalOutput":
         self.rows += other.rows
@@ -83,6 +85,7 @@ class EvalOutput:
         self.artifacts += other.artifacts
         self.title, self.note = self.title or other.title, self.note or other.note
         self.compare = self.compare and other.compare
+        self.focus += other.focus
         return self
 
 
@@ -152,6 +155,7 @@ def publish(
             note=out.note,
             sections=out.sections,
             extra=out.extra,
+            headline=headline.section(out.rows, compared, out.focus),
         )
     )
     return out.rows

@@ -22,17 +22,25 @@ def comparisons(rows: Sequence[scoring.Row], label) -> list[dict[str, Any]]:
             continue
         if not (np.array_equal(a.ids, b.ids) and np.array_equal(a.labels, b.labels)):
             continue  # e.g. the held-out classes' videos against all of them
-        ca, cb = a.correct, b.correct
-        out.append(
-            {
-                "a": a.id,
-                "b": b.id,
-                "queries": a.queries,
-                "pair": "same table row" if same_row else "same gallery",
-                "difference": float(ca.mean() - cb.mean()),
-                "ci95": list(stats.paired_bootstrap_ci(ca, cb, strata=a.labels)),
-                "mcnemar_p": stats.mcnemar_exact(ca, cb),
-                "ci_strata": scoring.CI_STRATA,
-            }
-        )
+        out.append(compare(a, b, "same table row" if same_row else "same gallery"))
     return out
+
+
+def compare(a: scoring.Row, b: scoring.Row, pair: str = "") -> dict[str, Any]:
+    """a − b on the same query videos: the difference, its paired 95% bootstrap interval (stratified by
+    class) and the exact McNemar p."""
+    if not (
+        a.pairable and b.pairable and np.array_equal(a.ids, b.ids) and np.array_equal(a.labels, b.labels)
+    ):
+        raise ValueError(f"rows {a.id} and {b.id} are not scored once on the same query videos")
+    ca, cb = a.correct, b.correct
+    return {
+        "a": a.id,
+        "b": b.id,
+        "queries": a.queries,
+        "pair": pair,
+        "difference": float(ca.mean() - cb.mean()),
+        "ci95": list(stats.paired_bootstrap_ci(ca, cb, strata=a.labels)),
+        "mcnemar_p": stats.mcnemar_exact(ca, cb),
+        "ci_strata": scoring.CI_STRATA,
+    }

@@ -20,6 +20,7 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from gesture_jax.analysis import stats  # noqa: E402
 from gesture_jax.evaluation.scoring import Row  # noqa: E402
 from gesture_jax.infra import storage  # noqa: E402
 
@@ -36,6 +37,7 @@ class Results:
     sections: Sequence[tuple[str, str]] = ()  # (heading, markdown) a mode adds after the breakdowns
     reported: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)  # row → gallery → %
     reported_source: str = ""
+    headline: str = ""  # markdown opening the report: what the run found (`evaluation.headline`)
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)  # more top-level results.json fields
 
 
@@ -109,10 +111,54 @@ def predictions_csv(row: Row) -> str:
 # --- markdown ----------------------------------------------------------------------------------------
 
 
-def percent(value: float, ci: Sequence[float] | None = None) -> str:
-    """'42.4 [32.3–52.5]' (accuracy % and its 95% interval)."""
+DEGENERATE = "†"
+DEGENERATE_NOTE = (
+    f"{DEGENERATE} The bootstrap interval had no width here (every class's videos all right or all wrong, "
+    "or all alike): that is not certainty. Shown instead is the exact binomial (Clopper–Pearson) 95% "
+    "interval of the accuracy over its videos, or, for a number that is not a proportion of videos, "
+    '"no spread".'
+)
+
+
+def percent(value: float, ci: Sequence[float] | None = None, n: int | None = None) -> str:
+    """'42.4 [32.3–52.5]' (accuracy % and its 95% interval). A zero-width interval is never shown as
+    certainty: with `n` (the videos the accuracy is a proportion of), the exact binomial interval, marked
+    `DEGENERATE`; without, "no spread" marked so."""
     text = f"{100 * value:.1f}"
-    return f"{text} [{100 * ci[0]:.1f}–{100 * ci[1]:.1f}]" if ci is not None else text
+    if ci is None:
+        return text
+    lo, hi = ci
+    if not hi - lo <= 0:  # a real interval (or nan, shown as it is)
+        return f"{text} [{100 * lo:.1f}–{100 * hi:.1f}]"
+    if n:
+        lo, hi = stats.exact_binomial_ci(round(value * n), n)
+        return f"{text} [{100 * lo:.1f}–{100 * hi:.1f}]{DEGENERATE}"
+    return f"{text} [no spread{DEGENERATE}]"
+
+
+def difference(c: dict) -> str:
+    """A paired comparison's a − b in points with its interval; two rows right on exactly the same videos
+    say so rather than show a zero-width interval."""
+    d, (lo, hi) = 100 * c["difference"], c["ci95"]
+    if hi - lo > 0:
+        return f"{d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
+    return "+0.0 (right on the same videos)" if d == 0 else f"{d:+.1f} [no spread{DEGENERATE}]"
+
+
+def accuracy(row: Row) -> str:
+    """A row's accuracy with its interval, as every table shows it."""
+    m = row.metrics
+    return percent(m["accuracy"], m.get("accuracy_ci95"), m["num_queries"])
+
+
+def column_label(rows: Sequence[Row]) -> str:
+    """A summary-table column, by what its rows score against: a gallery, a prompt set, a classifier head."""
+    gallery, methods = rows[0].gallery, {r.method for r in rows}
+    if methods == {"head"}:
+        return "classifier head"
+    if methods == {"zeroshot"} and all(r.key.prompt_set == gallery for r in rows):
+        return f"prompt set `{gallery}`"
+    return f"gallery `{gallery}`"
 
 
 def method_label(row: Row) -> str:
@@ -189,7 +235,8 @@ def summary_tables(results: Results) -> str:
         with_reported = {
             g for g in galleries if any(g in results.reported.get(r.experiment, {}) for r in group)
         }
-        headers = [h for g in galleries for h in [f"gallery `{g}`"] + ["reported"] * (g in with_reported)]
+        columns = {g: column_label([r for r in group if r.gallery == g]) for g in galleries}
+        headers = [h for g in galleries for h in [columns[g]] + ["reported"] * (g in with_reported)]
         lines += [
             f"## Accuracy (%) [95% interval] on `{queries}` ({', '.join(map(str, n))} videos)",
             "",
@@ -200,11 +247,7 @@ def summary_tables(results: Results) -> str:
             cells = []
             for gallery in galleries:
                 match = [r for r in group if label in table_labels(r) and r.gallery == gallery]
-                cells.append(
-                    percent(match[0].metrics["accuracy"], match[0].metrics.get("accuracy_ci95"))
-                    if match
-                    else "–"
-                )
+                cells.append(accuracy(match[0]) if match else "–")
                 if gallery in with_reported:
                     value = None
                     # The reported number sits beside the paper's fixed KNN, the first label of its row.
@@ -235,20 +278,17 @@ def comparisons_section(results: Results) -> str:
         a, b = by_id[c["a"]], by_id[c["b"]]
         lo, hi = c["ci95"]
         mark = "✱" if lo > 0 or hi < 0 else ""
-        la, lb = _pair_labels(a, b)
-        lines.append(
-            f"| `{c['queries']}` | {la} | {lb} | "
-            f"{100 * c['difference']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] | "
-            f"{c['mcnemar_p']:.3g} | {mark} |"
-        )
+        la, lb = pair_label(a, results.rows), pair_label(b, results.rows)
+        lines.append(f"| `{c['queries']}` | {la} | {lb} | {difference(c)} | {c['mcnemar_p']:.3g} | {mark} |")
     return "\n".join(lines) + "\n"
 
 
-def _pair_labels(a: Row, b: Row) -> tuple[str, str]:
-    """Method and gallery; with the encoder and its state too where they differ (frozen vs fine-tuned)."""
-    if (a.experiment, a.encoder, state_label(a)) == (b.experiment, b.encoder, state_label(b)):
-        return short_label(a), short_label(b)
-    return f"{table_label(a)}, `{a.gallery}`", f"{table_label(b)}, `{b.gallery}`"
+def pair_label(row: Row, rows: Sequence[Row]) -> str:
+    """A row in a comparison: its method and gallery, with the encoder and its state (α included) when
+    the report holds rows of more than one, so no two rows of a report read alike."""
+    if len({(r.experiment, r.encoder, state_label(r)) for r in rows}) == 1:
+        return short_label(row)
+    return f"{table_label(row)}, `{row.gallery}`"
 
 
 def breakdowns_section(results: Results) -> str:
@@ -262,13 +302,16 @@ def breakdowns_section(results: Results) -> str:
             lines += [
                 f"## Accuracy (%) by `{field}` on `{queries}`",
                 "",
-                "| value | n | " + " | ".join(short_label(r) for r in cols) + " |",
+                "| value | n | " + " | ".join(pair_label(r, results.rows) for r in cols) + " |",
                 "|---|---:|" + "---:|" * len(cols),
             ]
             for value in values:
                 cells = [next((c for c in r.breakdowns[field] if c["value"] == value), None) for r in cols]
-                n = next(c["count"] for c in cells if c)
-                shown = [percent(c["accuracy"], c["ci95"]) if c else "–" for c in cells]
+                shown = [percent(c["accuracy"], c["ci95"], c["count"]) if c else "–" for c in cells]
+                counts = {c["count"] for c in cells if c}
+                if len(counts) > 1:  # each column counts its own videos (e.g. by its own nearest neighbour)
+                    shown = [f"{t} (n={c['count']})" if c else t for t, c in zip(shown, cells)]
+                n = next(iter(counts)) if len(counts) == 1 else "per cell"
                 lines.append(f"| {value} | {n} | " + " | ".join(shown) + " |")
             lines.append("")
     return "\n".join(lines)
@@ -289,8 +332,7 @@ def all_rows_section(results: Results) -> str:
         )
         lines.append(
             f"| {r.id} | {r.method} | `{r.gallery}` | `{r.queries}` | {method_label(r)} | "
-            f"{percent(m['accuracy'], m.get('accuracy_ci95'))} | "
-            f"{percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | "
+            f"{accuracy(r)} | {percent(m['mean_class_accuracy'], m.get('mean_class_accuracy_ci95'))} | "
             f"{m['num_queries']} | {files} |"
         )
     return "\n".join(lines) + "\n"
@@ -301,11 +343,17 @@ def sections(results: Results) -> list[tuple[str, str]]:
     head = f"# {results.title}\n\n" + (f"{results.note}\n" if results.note else "")
     named = [
         ("title", head),
+        ("headline", results.headline),
         ("summary", summary_tables(results)),
         ("comparisons", comparisons_section(results)),
         ("breakdowns", breakdowns_section(results)),
         *results.sections,
         ("all rows", all_rows_section(results)),
+    ]
+    # A section showing an interval marked DEGENERATE says why, right below it.
+    named = [
+        (name, text.rstrip("\n") + f"\n\n{DEGENERATE_NOTE}\n" if DEGENERATE in text else text)
+        for name, text in named
     ]
     return [(name, text) for name, text in named if text]
 
@@ -316,7 +364,7 @@ def markdown(results: Results) -> str:
 
 def summary(results: Results) -> str:
     """What a run prints: the title, the summary tables and the comparisons."""
-    keep = {"title", "summary", "comparisons"}
+    keep = {"title", "headline", "summary", "comparisons"}
     return "\n".join(text.rstrip("\n") + "\n" for name, text in sections(results) if name in keep).strip()
 
 
@@ -338,10 +386,8 @@ def plot_confusion(path: str, row: Row) -> None:
     ax.set_yticks(range(n), names, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
-    m = row.metrics
     ax.set_title(
-        f"{table_label(row)}\ngallery {row.gallery} → {row.queries}\n"
-        f"accuracy {percent(m['accuracy'], m.get('accuracy_ci95'))}%",
+        f"{table_label(row)}\ngallery {row.gallery} → {row.queries}\naccuracy {accuracy(row)}%",
         fontsize=8,
     )
     save_figure(path, fig)

@@ -155,7 +155,11 @@ def run(ctx, state: EncoderState) -> EvalOutput:
                 title=f"Real queries misclassified by KNN on {cfg.synthetic} (frozen {ctx.encoder_name})",
             )
             sections.append(("failures", diagnosis_tables.failures_markdown(gap.failures, cfg, sheet)))
-    return EvalOutput(rows, sections, title=f"Domain gap of {state.name} {ctx.encoder_name} features")
+    # The study's comparison (synthetic against real gallery), then the curated gallery against the whole.
+    focus = [(rows[0].id, rows[1].id)] + [(rows[3].id, rows[0].id)] * (len(rows) > 3)
+    return EvalOutput(
+        rows, sections, title=f"Domain gap of {state.name} {ctx.encoder_name} features", focus=focus
+    )
 
 
 def _failures(

@@ -66,6 +66,18 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     rows.sort(key=lambda r: list(cfg.queries).index(r.queries))
     return EvalOutput(
         rows,
+        focus=protocol_focus(rows, list(cfg.galleries)),
         title=f"Probes on {state.name} {ctx.encoder_name} features",
         note=f"{NOTE} Chance is {100 / len(class_names):.1f}% ({len(class_names)} classes).",
     )
+
+
+def protocol_focus(rows, galleries: list[str]) -> list[tuple[str, str]]:
+    """The study's comparison: the paper's KNN with the first configured gallery against the second
+    (synthetic against real in every shipped experiment), per query split."""
+    focus = []
+    for queries in dict.fromkeys(r.queries for r in rows):
+        protocol = {r.gallery: r for r in rows if r.queries == queries and "protocol" in r.roles}
+        if len(galleries) >= 2 and galleries[0] in protocol and galleries[1] in protocol:
+            focus.append((protocol[galleries[0]].id, protocol[galleries[1]].id))
+    return focus

@@ -72,10 +72,16 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     rows = out.rows
     summary = seen_novel.summary(ctx, rows)
     out.add(summary)
+    out.focus += tuned_against_frozen(rows)
+    states = (
+        "frozen, interpolated (α " + ", ".join(f"{a:g}" for a in interpolated) + ") and"
+        if interpolated
+        else "frozen and"
+    )
     engine.publish(
         ctx,
         out,
-        title=f"Fine-tuning {config.encoder.name}: frozen, interpolated and fine-tuned"
+        title=f"Fine-tuning {config.encoder.name}: {states} fine-tuned"
         + (", seen vs novel classes" if heldout else ""),
         comparisons=lambda rows: base_novel.focused(
             rows, paired_comparisons.comparisons(rows, report.table_label)
@@ -92,6 +98,18 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     if ctx.is_main:
         storage.write_json(os.path.join(workdir, FINAL_JSON), final)
     return rows
+
+
+def tuned_against_frozen(rows: list[scoring.Row]) -> list[tuple[str, str]]:
+    """What fine-tuning is about: the fine-tuned encoder against the frozen one with the fixed KNN, per
+    gallery and query split (class subsets included)."""
+    knn = [r for r in rows if r.method == "knn" and not r.roles and r.pairable]
+    frozen = {(r.gallery, r.queries): r for r in knn if r.encoder_state == "frozen"}
+    return [
+        (r.id, frozen[r.gallery, r.queries].id)
+        for r in knn
+        if r.encoder_state == "fine-tuned" and (r.gallery, r.queries) in frozen
+    ]
 
 
 def _swap(ctx: RunContext, extractor: features.Extractor | None, encoder) -> features.Extractor:

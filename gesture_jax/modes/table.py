@@ -16,7 +16,7 @@ import traceback
 import ml_collections
 
 from gesture_jax import config_lib, modes
-from gesture_jax.evaluation import paired_comparisons, paper_numbers, report, scoring
+from gesture_jax.evaluation import headline, paired_comparisons, paper_numbers, report, scoring
 from gesture_jax.infra import parallel
 
 
@@ -53,19 +53,23 @@ def run(config: ml_collections.ConfigDict, workdir: str) -> list[scoring.Row]:
     sections = (
         [("failed rows", "## Failed rows\n\n" + "".join(f"- {f}\n" for f in failures))] if failures else []
     )
+    compared = paired_comparisons.comparisons(rows, report.table_label)
     results = report.Results(
         config.table.title,
         rows,
-        paired_comparisons.comparisons(rows, report.table_label),
+        compared,
         sections=sections,
         reported=values,
         reported_source=source,
+        headline=headline.section(rows, compared, ()),
     )
     if parallel.is_main_process():
         report.write(workdir, results)
         print(report.summary(results))
     if failures:
-        raise RuntimeError(
-            f"{len(failures)} of {len(config.table.rows)} table rows failed:\n" + "\n".join(failures)
+        # A user-facing failure (a missing checkpoint or dataset), after the report of the other rows.
+        raise ValueError(
+            f"{len(failures)} of {len(config.table.rows)} table rows failed (results.md holds the others):\n"
+            + "\n".join(failures)
         )
     return rows

@@ -5,9 +5,9 @@ context_length=32, truncate=True)``): ftfy + double HTML unescape + whitespace c
 regex pre-tokenizer, then byte-level BPE with ``</w>`` marking the end of each pre-token. Literal
 ``<|startoftext|>`` / ``<|endoftext|>`` in the text become the special ids, as in OpenAI's code.
 
-The merges file (``bpe_simple_vocab_16e6.txt.gz``, OpenAI's data) is not shipped with this repository; see
-``resolve_vocab_path`` for where it is looked up and ``python -m gesture_jax.text.clip_bpe --help``
-for a quick check.
+The merges file (``bpe_simple_vocab_16e6.txt.gz``, OpenAI's data, MIT) ships with the package in
+``clip_vocab/`` beside its licence, so zero-shot runs offline; ``resolve_vocab_path`` says which file a run
+uses, and ``python -m gesture_jax.text.clip_bpe --help`` gives a quick check.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import regex
 
 VOCAB_FILENAME = "bpe_simple_vocab_16e6.txt.gz"
 VOCAB_ENV_VAR = "GESTURE_JAX_CLIP_VOCAB"
+BUNDLED_VOCAB = Path(__file__).resolve().parent / "clip_vocab" / VOCAB_FILENAME  # with its LICENSE
 VOCAB_MD5 = "933b7abbbbde62c36f02f0e6ccde464f"
 VOCAB_NUM_BYTES = 1_356_917
 # The real file holds more merge lines than CLIP uses; it keeps the first 49152 - 256 - 2 of them.
@@ -81,40 +82,25 @@ def pre_tokenize(cleaned: str) -> list[str]:
     return _PRE_TOKEN_PATTERN.findall(cleaned)
 
 
-def default_vocab_path() -> Path:
-    """``~/.cache/gesture_jax/bpe_simple_vocab_16e6.txt.gz`` (computed at call time, so HOME may change)."""
-    return Path.home() / ".cache" / "gesture_jax" / VOCAB_FILENAME
-
-
-def _missing_vocab_message(looked_at: str) -> str:
-    return (
-        f"CLIP BPE vocabulary not found ({looked_at}).\n"
-        f"The tokenizer needs OpenAI's {VOCAB_FILENAME} ({VOCAB_NUM_BYTES:,} bytes, md5 {VOCAB_MD5}), "
-        "which is not shipped with gesture_jax. Get it from the open_clip_torch wheel (no install needed):\n"
-        "  pip download open_clip_torch --no-deps --only-binary :all: -d /tmp/open_clip_wheel\n"
-        f"  unzip -j /tmp/open_clip_wheel/open_clip_torch-*.whl 'open_clip/{VOCAB_FILENAME}' "
-        f"-d {default_vocab_path().parent}\n"
-        "(it is also in the ViCLIP Hugging Face repos and in InternVideo's viclip folder). Then leave it at "
-        f"{default_vocab_path()}, set {VOCAB_ENV_VAR}=/path/to/{VOCAB_FILENAME}, or pass vocab_path."
-    )
-
-
 def resolve_vocab_path(vocab_path: str | os.PathLike[str] | None = None) -> Path:
-    """The merges file: ``vocab_path``, else ``$GESTURE_JAX_CLIP_VOCAB``, else ``default_vocab_path()``.
+    """The merges file: ``vocab_path``, else ``$GESTURE_JAX_CLIP_VOCAB``, else the copy shipped with the
+    package (`BUNDLED_VOCAB`).
 
     Raises:
-      FileNotFoundError: the chosen file does not exist; the message says how to get it.
+      FileNotFoundError: a file named by `vocab_path` or the variable does not exist.
     """
     if vocab_path is not None:
-        path, origin = Path(vocab_path), f"vocab_path={vocab_path!s}"
+        path, origin = Path(vocab_path), "vocab_path"
     elif os.environ.get(VOCAB_ENV_VAR):
-        path, origin = Path(os.environ[VOCAB_ENV_VAR]), f"{VOCAB_ENV_VAR}={os.environ[VOCAB_ENV_VAR]}"
+        path, origin = Path(os.environ[VOCAB_ENV_VAR]), f"${VOCAB_ENV_VAR}"
     else:
-        path = default_vocab_path()
-        origin = f"no vocab_path, {VOCAB_ENV_VAR} unset, nothing at {path}"
+        return BUNDLED_VOCAB
     path = path.expanduser()
     if not path.is_file():
-        raise FileNotFoundError(_missing_vocab_message(origin))
+        raise FileNotFoundError(
+            f"CLIP BPE vocabulary {path} (from {origin}) does not exist; name the file, or name none to use "
+            f"the copy shipped with gesture_jax ({BUNDLED_VOCAB})"
+        )
     return path
 
 
@@ -287,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("texts", nargs="+", help="texts to tokenize")
     parser.add_argument(
-        "--vocab", default=None, help=f"merges file (default: ${VOCAB_ENV_VAR}, then the cache)"
+        "--vocab", default=None, help=f"merges file (default: ${VOCAB_ENV_VAR}, then the shipped copy)"
     )
     parser.add_argument("--context-length", type=int, default=32)
     args = parser.parse_args(argv)

@@ -15,6 +15,7 @@ and optional ``templates: a video of {} | a person doing {}`` and ``description:
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -29,6 +30,9 @@ class PromptSet:
     templates: tuple[str, ...]
     texts: Mapping[str, tuple[str, ...]]  # class name → one or more texts
     description: str = ""
+    lines: Mapping[str, int] = dataclasses.field(
+        default_factory=dict, compare=False
+    )  # a file's: class → line
 
     def __post_init__(self):
         bad = [t for t in self.templates if t.count("{}") != 1]
@@ -68,7 +72,7 @@ def load_file(path: str, class_names: Sequence[str] = ()) -> PromptSet:
     without texts)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"prompt file {path} does not exist")
-    name = os.path.splitext(os.path.basename(path))[0]
+    name, lines = os.path.splitext(os.path.basename(path))[0], {}  # lines: a text file's, class → line
     with open(path, encoding="utf-8") as f:
         content = f.read()
     if path.endswith(".json"):
@@ -107,8 +111,8 @@ def load_file(path: str, class_names: Sequence[str] = ()) -> PromptSet:
             elif key in texts:
                 raise ValueError(f"prompt file {path}, line {number}: class {key!r} appears twice")
             else:
-                texts[key] = parts
-    prompt_set = PromptSet(name, templates, texts, description or f"from {path}")
+                texts[key], lines[key] = parts, number
+    prompt_set = PromptSet(name, templates, texts, description or f"from {path}", lines)
     if class_names:
         check_known(prompt_set, class_names, f"prompt file {path}")
     return prompt_set
@@ -119,7 +123,14 @@ def check_known(prompt_set: PromptSet, class_names: Sequence[str], source: str) 
     typo would otherwise surface as some other class missing its texts)."""
     unknown = [c for c in prompt_set.texts if c not in class_names]
     if unknown:
-        raise ValueError(f"{source}: {unknown} are not classes here; the classes are {list(class_names)}")
+        first = unknown[0]
+        where = f", line {prompt_set.lines[first]}" if first in prompt_set.lines else ""
+        close = difflib.get_close_matches(first, list(class_names), n=1, cutoff=0.5)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        more = f"; also not classes: {unknown[1:]}" if len(unknown) > 1 else ""
+        raise ValueError(
+            f"{source}{where}: {first!r} is not a class here{hint}{more}; the classes are {list(class_names)}"
+        )
 
 
 _SETS: dict[str, PromptSet] = {}

@@ -100,7 +100,7 @@ _DOMAIN_FEATURES = {
 }
 
 
-class BadVideoError(RuntimeError):
+class BadVideoError(ValueError):
     """A listed video could not be decoded (and skip_bad_videos is off)."""
 
 

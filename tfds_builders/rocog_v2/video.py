@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import signal
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -96,6 +97,12 @@ def load(task: Task) -> Result:
         return Result(None, f"{type(e).__name__}: {e}")
 
 
+def _ignore_interrupts() -> None:
+    """A decoding worker leaves Ctrl-C to the build's process, which stops the pool: the workers print
+    no tracebacks of their own over its one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Decoder:
     """load() over many videos, results in input order; its process pool is started on first use and
     serves every split of a build, so a build pays the pool's start-up once."""
@@ -121,7 +128,9 @@ class Decoder:
         if self._pool is None:
             # "spawn": the parent (TFDS, tqdm, maybe JAX) runs threads, and forking a threaded process
             # can deadlock the child.
-            self._pool = multiprocessing.get_context("spawn").Pool(self._workers)
+            self._pool = multiprocessing.get_context("spawn").Pool(
+                self._workers, initializer=_ignore_interrupts
+            )
         # Small chunks keep the ordered stream flowing.
         chunksize = max(1, min(8, len(tasks) // (8 * self._workers)))
         yield from tqdm(self._pool.imap(load, tasks, chunksize=chunksize), **bar)

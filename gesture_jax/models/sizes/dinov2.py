@@ -5,10 +5,10 @@ from __future__ import annotations
 from gesture_jax.data.spec import VideoSpec
 from gesture_jax.models.registry import Family, register, register_family
 
-# DINOv2 (an image model, applied per frame): BitImageProcessor's input (shortest edge 256, centre crop 224,
-# ImageNet mean/std; docs/encoders_more.md §4). DINOv2 publishes no video protocol: 8 frames, one from the
-# middle of each of 8 equal segments (TSN test rule), is this repository's choice. The processor resizes
-# with Pillow's bicubic filter and crops at floor offsets, as the spec does.
+# DINOv2 (an image model, applied per frame): BitImageProcessor's input (shortest edge 256, centre crop
+# 224, ImageNet mean/std; facebook/dinov2-* preprocessor_config.json). DINOv2 publishes no video protocol:
+# 8 frames, one from the middle of each of 8 equal segments (TSN test rule), is this repository's choice.
+# The processor resizes with Pillow's bicubic filter and crops at floor offsets, as the spec does.
 register_family(
     Family(
         "dinov2",

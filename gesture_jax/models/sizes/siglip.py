@@ -9,9 +9,9 @@ from gesture_jax.data.spec import VideoSpec
 from gesture_jax.models.registry import Family, register, register_family
 
 # SigLIP / fixed-resolution SigLIP 2 (transformers SiglipModel folders): an image model, each frame alone,
-# the MAP-head embeddings averaged over frames. Published preprocessing: direct resize to the model's
-# square size (no crop), x/255, mean = std = 0.5 → [-1, 1] (docs/encoders_more.md §3; the processor
-# resamples with Pillow's bilinear filter, as the spec does). The frames: 8 TSN
+# the MAP-head embeddings averaged over frames. Published preprocessing (the folders'
+# preprocessor_config.json): direct resize to the model's square size (no crop), x/255, mean = std = 0.5
+# → [-1, 1]; the processor resamples with Pillow's bilinear filter, as the spec does. The frames: 8 TSN
 # middles, this project's choice (the references define no video protocol).
 _SIGLIP_SPEC = VideoSpec(
     num_frames=8,

@@ -6,7 +6,7 @@ from gesture_jax.data.spec import VideoSpec
 from gesture_jax.models.registry import Family, register, register_family
 from gesture_jax.models.sizes.vit import VIDEOMAE_SPEC
 
-# VideoMAE v1 in transformers' format (MCG-NJU/videomae-*; docs/encoders_more.md §5): the same network and the
+# VideoMAE v1 in transformers' format (MCG-NJU/videomae-* on the Hugging Face Hub): the same network and the
 # official protocol as videomae_v1 (K400: 16 frames at rate 4, 5 clips × 3 crops). The SSv2 fine-tunes
 # were evaluated as the official SSv2 test does: 16 segments, 2 clips × 3 crops. The Hub configs say
 # layer_norm_eps 1e-12; fc_norm is torch's default 1e-5.
