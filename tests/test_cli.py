@@ -149,13 +149,15 @@ def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path):
     """The toy synthetic set (700 videos) interrupted while it generates: one line, status 130."""
     data = tmp_path / "data"
     cmd = [sys.executable, "-m", "gesture_jax.data.build", "toy_gestures/synthetic", "--data_dir", str(data)]
+    # Ctrl-C as a terminal delivers it: pytest-xdist's workers ignore SIGINT, and children inherit that.
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)  # fmt: skip
+                               start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     deadline = time.monotonic() + 120
     while not (data / "toy_gestures" / "synthetic.lock").exists():  # the build has begun
         assert process.poll() is None and time.monotonic() < deadline, "the build did not start"
         time.sleep(0.2)
-    time.sleep(2)  # into the generation of 700 videos, which takes more than 10 s
+    time.sleep(1)  # into the generation of 700 videos, which takes 5 to 15 s
     assert process.poll() is None, "the build ended before it was interrupted"
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)

@@ -64,3 +64,22 @@ def test_disabled_summaries_create_nothing(tmp_path):
     logs.flush()
     logs.close()
     assert not workdir.exists()
+
+
+def test_the_loop_closes_its_logs_when_a_run_is_interrupted(tmp_path, monkeypatch):
+    """Ctrl-C mid-training: the logs are closed on the way out (an open TensorBoard writer would print a
+    traceback at interpreter exit), and the interrupt goes on to the entry point."""
+    from gesture_jax.train import loop
+
+    closed, close = [], summaries.Summaries.close
+    monkeypatch.setattr(summaries.Summaries, "close", lambda self: closed.append(True) or close(self))
+
+    class Stopping:
+        def step(self, state, batch):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(Stopping(), {}, iter([None]), None, start_step=0, num_steps=3, global_batch=1,
+                   log_every=1, checkpoint_every=1, validate=lambda s: 0.0, logdir=str(tmp_path),
+                   is_main=True)  # fmt: skip
+    assert closed == [True]

@@ -45,22 +45,24 @@ def train(
         disable=not is_main,
     )
     step = start_step
-    while step < num_steps:
-        state, metrics = trainer.step(state, next(iterator))
-        step += 1
-        bar.update(1)
-        if step % log_every == 0 or step == num_steps:
-            values = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
-            values["train/clips_per_second"] = (bar.format_dict.get("rate") or 0.0) * global_batch
-            logs.write(step, values)
-            bar.set_postfix(
-                loss=f"{values['train/loss']:.3f}", clips_s=f"{values['train/clips_per_second']:.0f}"
-            )
-        if step % checkpoint_every == 0 or step == num_steps:
-            val = validate(state)
-            logs.write(step, {"val/accuracy": val})
-            checkpoints.save(step, state, iterator, {"val_accuracy": val})
-            logging.info("step %d: validation accuracy %.1f%% (checkpoint saved)", step, 100 * val)
-    bar.close()
-    logs.close()
+    try:  # the bar and the logs closed also when the run stops (Ctrl-C), not left to interpreter exit
+        while step < num_steps:
+            state, metrics = trainer.step(state, next(iterator))
+            step += 1
+            bar.update(1)
+            if step % log_every == 0 or step == num_steps:
+                values = {f"train/{k}": float(v) for k, v in jax.device_get(metrics).items()}
+                values["train/clips_per_second"] = (bar.format_dict.get("rate") or 0.0) * global_batch
+                logs.write(step, values)
+                bar.set_postfix(
+                    loss=f"{values['train/loss']:.3f}", clips_s=f"{values['train/clips_per_second']:.0f}"
+                )
+            if step % checkpoint_every == 0 or step == num_steps:
+                val = validate(state)
+                logs.write(step, {"val/accuracy": val})
+                checkpoints.save(step, state, iterator, {"val_accuracy": val})
+                logging.info("step %d: validation accuracy %.1f%% (checkpoint saved)", step, 100 * val)
+    finally:
+        bar.close()
+        logs.close()
     return state
