@@ -158,8 +158,13 @@ def main(argv: list[str]) -> None:
             logging.warning("dataset builder %s could not be registered: %r", name, error)
         mode.run(config, workdir)
 
-    def is_main() -> bool:  # before the processes have joined: the one told it is process 0 (or alone)
-        return parallel.is_main_process() if started else _PROCESS_ID.value in (None, 0)
+    def is_main() -> bool:
+        if started:
+            return parallel.is_main_process()
+        # Before the processes have joined: the one told it is process 0, or a process alone (one of a
+        # detected cluster learns its index only by joining, so it marks nothing until then).
+        told = _PROCESS_ID.value
+        return told == 0 if told is not None else parallel.detected_cluster() is None
 
     code = cli.run(body, argv=sys.argv, workdir=None if os.path.isfile(workdir) else workdir, is_main=is_main)
     results = os.path.join(workdir, "results.md")

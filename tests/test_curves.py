@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gesture_jax.evaluation import method_rows, report
+from gesture_jax.evaluation import cells, method_rows, report
 from gesture_jax.modes import curves  # its REAL_EQUIVALENT_JSON
 
 
@@ -58,7 +58,10 @@ def test_curves_mode(mode_runs):
     )
     assert "| all |" in text and "## All rows" in text
     syn = by_key[("synthetic", None)]
-    assert f"| 0 (synthetic only) | – | {report.percent(syn['accuracy'], syn['accuracy_ci95'])} |" in text
+    assert (
+        f"| 0 (synthetic only) | – | "
+        f"{cells.percent(syn['accuracy'], syn['accuracy_ci95'], syn['num_queries'])} |" in text
+    )
     for r in rows:  # means with intervals over draws and queries
         assert r["accuracy_ci95"][0] <= r["accuracy"] <= r["accuracy_ci95"][1]
     assert by_key[("real", 1)]["ci_resampling"] == "gallery draws and queries"

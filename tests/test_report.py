@@ -9,7 +9,7 @@ import os
 import numpy as np
 
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import breakdowns, headline, paired_comparisons, report, scoring
+from gesture_jax.evaluation import breakdowns, cells, headline, paired_comparisons, report, scoring
 
 NAMES = ("a", "b", "c")
 
@@ -76,7 +76,7 @@ def test_write_files_leaves_rows_unchanged(tmp_path):
     assert "| encoder · method | gallery `syn:train` | gallery `real:train` |" in md
     # Every video right: the bootstrap cannot vary, so the exact binomial interval of 3 of 3 is shown, marked.
     assert "| enc1 (frozen) · KNN k=3, l2 | 100.0 [29.2–100.0]† | 100.0 [29.2–100.0]† |" in md
-    assert md.count(report.DEGENERATE_NOTE) >= 1 and "100.0 [100.0–100.0]" not in md
+    assert md.count(cells.DEGENERATE_NOTE) >= 1 and "100.0 [100.0–100.0]" not in md
     assert "## Paired comparisons" in md and "## All rows" in md
 
 

@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gesture_jax.analysis import stats
-from gesture_jax.evaluation import report, scoring
+from gesture_jax.evaluation import cells, report, scoring
 from gesture_jax.features.extraction import VideoVectors
 
 SUBSETS = ("seen", "novel")
@@ -93,14 +93,14 @@ class HarmonicMean:
 def harmonic_means(rows: Sequence[scoring.Row]) -> list[HarmonicMean]:
     """One entry per (encoder state, α, method, gallery) that has both a seen and a novel headline row
     scored once (not over gallery draws)."""
-    cells: dict[tuple, dict[str, scoring.Row]] = {}
+    pairs: dict[tuple, dict[str, scoring.Row]] = {}
     for r in rows:
         subset = r.key.class_subset
         if subset in SUBSETS and r.pairable:
             key = (r.encoder_state, r.key.alpha, *_panel(r))
-            cells.setdefault(key, {})[subset] = r
+            pairs.setdefault(key, {})[subset] = r
     out = []
-    for (state, alpha, method, gallery, queries), pair in cells.items():
+    for (state, alpha, method, gallery, queries), pair in pairs.items():
         if set(pair) != set(SUBSETS):
             continue
         seen, novel = pair["seen"], pair["novel"]
@@ -204,9 +204,9 @@ def section(entries: Sequence[HarmonicMean], plot_file: str | None) -> str:
         ]
         for e in sorted((e for e in entries if e.panel == panel), key=lambda e: e.alpha):
             lines.append(
-                f"| {e.encoder_state} | {e.alpha:g} | {report.percent(e.seen, e.seen_ci95)} | "
-                f"{report.percent(e.novel, e.novel_ci95)} | "
-                f"{report.percent(e.harmonic_mean, e.harmonic_mean_ci95)} |"
+                f"| {e.encoder_state} | {e.alpha:g} | {cells.percent(e.seen, e.seen_ci95)} | "
+                f"{cells.percent(e.novel, e.novel_ci95)} | "
+                f"{cells.percent(e.harmonic_mean, e.harmonic_mean_ci95)} |"
             )
         lines.append("")
     return "\n".join(lines)

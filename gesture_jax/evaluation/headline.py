@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gesture_jax.evaluation import paired_comparisons, report, scoring
+from gesture_jax.evaluation import cells, paired_comparisons, report, scoring
 
 
 def section(
@@ -103,7 +103,7 @@ def _lead(best: scoring.Row, next_: scoring.Row, name) -> str:
     if _same_videos(c):
         return f"ties with {name(next_)}: right on the same videos"
     verdict = "" if c["ci95"][0] > 0 else ", not established"
-    return f"{report.difference(c)} points over {name(next_)}{verdict}"
+    return f"{cells.difference(c)} points over {name(next_)}{verdict}"
 
 
 def _same_videos(c: dict[str, Any]) -> bool:

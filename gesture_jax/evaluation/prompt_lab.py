@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from gesture_jax.analysis import zeroshot
-from gesture_jax.evaluation import report, scoring
+from gesture_jax.evaluation import cells, report, scoring
 from gesture_jax.infra import storage
 from gesture_jax.models.family import TextTower
 
@@ -243,17 +243,17 @@ def section(entries: Sequence[PromptSpread], plot_file: str | None) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for e in entries:
-        ens = report.percent(e.ensemble_accuracy, e.ensemble_ci95) if e.ensemble_accuracy is not None else "–"
+        ens = cells.percent(e.ensemble_accuracy, e.ensemble_ci95) if e.ensemble_accuracy is not None else "–"
         lines.append(
             f"| `{e.queries}` | {e.prompt_set} | {e.num_prompts} | {ens} | {100 * e.min:.1f} | "
             f"{100 * e.median:.1f} | {100 * e.max:.1f} | {100 * e.std:.1f} |"
         )
     lines += ["", "Per class: the ensemble's accuracy and the range over the set's single prompts.", ""]
     for e in entries:
-        cells = ", ".join(
+        per_class = ", ".join(
             f"{c} {_pct(v.ensemble)} ({100 * v.min:.0f}–{100 * v.max:.0f})" for c, v in e.per_class.items()
         )
-        lines.append(f"- `{e.queries}`, {e.prompt_set}: {cells}")
+        lines.append(f"- `{e.queries}`, {e.prompt_set}: {per_class}")
     return "\n".join(lines) + "\n"
 
 

@@ -20,7 +20,7 @@ matplotlib.use("Agg")  # files only, never a display
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from gesture_jax.analysis import stats  # noqa: E402
+from gesture_jax.evaluation.cells import DEGENERATE, DEGENERATE_NOTE, difference, percent  # noqa: E402
 from gesture_jax.evaluation.scoring import Row  # noqa: E402
 from gesture_jax.infra import storage  # noqa: E402
 
@@ -111,44 +111,13 @@ def predictions_csv(row: Row) -> str:
 # --- markdown ----------------------------------------------------------------------------------------
 
 
-DEGENERATE = "†"
-DEGENERATE_NOTE = (
-    f"{DEGENERATE} The bootstrap interval had no width here (every class's videos all right or all wrong, "
-    "or all alike): that is not certainty. Shown instead is the exact binomial (Clopper–Pearson) 95% "
-    "interval of the accuracy over its videos, or, for a number that is not a proportion of videos, "
-    '"no spread".'
-)
-
-
-def percent(value: float, ci: Sequence[float] | None = None, n: int | None = None) -> str:
-    """'42.4 [32.3–52.5]' (accuracy % and its 95% interval). A zero-width interval is never shown as
-    certainty: with `n` (the videos the accuracy is a proportion of), the exact binomial interval, marked
-    `DEGENERATE`; without, "no spread" marked so."""
-    text = f"{100 * value:.1f}"
-    if ci is None:
-        return text
-    lo, hi = ci
-    if not hi - lo <= 0:  # a real interval (or nan, shown as it is)
-        return f"{text} [{100 * lo:.1f}–{100 * hi:.1f}]"
-    if n:
-        lo, hi = stats.exact_binomial_ci(round(value * n), n)
-        return f"{text} [{100 * lo:.1f}–{100 * hi:.1f}]{DEGENERATE}"
-    return f"{text} [no spread{DEGENERATE}]"
-
-
-def difference(c: dict) -> str:
-    """A paired comparison's a − b in points with its interval; two rows right on exactly the same videos
-    say so rather than show a zero-width interval."""
-    d, (lo, hi) = 100 * c["difference"], c["ci95"]
-    if hi - lo > 0:
-        return f"{d:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}]"
-    return "+0.0 (right on the same videos)" if d == 0 else f"{d:+.1f} [no spread{DEGENERATE}]"
-
-
 def accuracy(row: Row) -> str:
-    """A row's accuracy with its interval, as every table shows it."""
+    """A row's accuracy with its interval, as every table shows it (an exact binomial interval stands in for
+    a zero-width one only for a row scored once: a mean over gallery draws is no proportion of videos)."""
     m = row.metrics
-    return percent(m["accuracy"], m.get("accuracy_ci95"), m["num_queries"])
+    return percent(
+        m["accuracy"], m.get("accuracy_ci95"), m["num_queries"] if row.predictions.ndim == 1 else None
+    )
 
 
 def column_label(rows: Sequence[Row]) -> str:

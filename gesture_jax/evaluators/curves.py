@@ -18,7 +18,7 @@ import matplotlib
 import numpy as np
 
 from gesture_jax.analysis import real_equivalent
-from gesture_jax.evaluation import method_rows, report, scoring
+from gesture_jax.evaluation import cells, method_rows, report, scoring
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.infra import storage
 
@@ -108,7 +108,7 @@ def _equivalent(group: list[scoring.Row], cfg, real) -> dict:
 
 def _markdown(group: list[scoring.Row], cfg, queries: str, plot: str, equivalent: dict) -> str:
     baseline = _point(group, "synthetic", None)
-    alone = report.percent(baseline.metrics["accuracy"], baseline.metrics["accuracy_ci95"])
+    alone = report.accuracy(baseline)
     lines = [
         f"## Accuracy (%) on `{queries}`, KNN k={cfg.k}, {cfg.metric}: mean over {cfg.num_seeds} draws "
         "[95% interval over draws and queries]",
@@ -120,10 +120,10 @@ def _markdown(group: list[scoring.Row], cfg, queries: str, plot: str, equivalent
         f"| 0 (synthetic only) | – | {alone} |",
     ]
     for shots in cfg.shots:
-        cells = [_point(group, curve, shots).metrics for curve in ("real", "synthetic+real")]
+        points = [_point(group, curve, shots).metrics for curve in ("real", "synthetic+real")]
         lines.append(
             f"| {_label(shots)} | "
-            + " | ".join(report.percent(m["accuracy"], m["accuracy_ci95"]) for m in cells)
+            + " | ".join(cells.percent(m["accuracy"], m["accuracy_ci95"]) for m in points)
             + " |"
         )
     n, (lo, hi) = equivalent["real_videos_per_class"], equivalent["ci95"]
