@@ -148,11 +148,15 @@ def test_convert_and_build_refuse_in_one_line(tmp_path):
 def test_ctrl_c_during_a_build_is_one_line_and_exit_130(tmp_path):
     """The toy synthetic set (700 videos) interrupted while it generates: one line, status 130."""
     data = tmp_path / "data"
-    cmd = [sys.executable, "-m", "gesture_jax.data.build", "toy_gestures/synthetic", "--data_dir", str(data)]
-    # Ctrl-C as a terminal delivers it: pytest-xdist's workers ignore SIGINT, and children inherit that.
+    # Ctrl-C as a terminal delivers it: pytest-xdist's workers ignore SIGINT and children inherit that, so
+    # the child restores Python's own handler before it runs the entry point.
+    start = (
+        "import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+        "sys.argv = sys.argv[1:]; runpy.run_module('gesture_jax.data.build', run_name='__main__')"
+    )
+    cmd = [sys.executable, "-c", start, "build", "toy_gestures/synthetic", "--data_dir", str(data)]
     process = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
+                               start_new_session=True)  # fmt: skip
     deadline = time.monotonic() + 120
     while not (data / "toy_gestures" / "synthetic.lock").exists():  # the build has begun
         assert process.poll() is None and time.monotonic() < deadline, "the build did not start"
