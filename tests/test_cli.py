@@ -130,6 +130,20 @@ def test_missing_flags_and_a_workdir_that_is_a_file(tmp_path):
     assert a_file.read_text() == "not a folder"
 
 
+@pytest.mark.slow
+def test_a_data_directory_that_cannot_be_written_is_one_line_and_marks_the_workdir(tmp_path):
+    workdir = tmp_path / "run"
+    done = _run("gesture_jax.main", "--config", "configs/demo.py:smoke", "--workdir", str(workdir),
+                "--config.data.data_dir=/proc/no_such_folder")  # fmt: skip
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: cannot build toy_gestures/synthetic_small in /proc/no_such_folder (No such file or "
+        "directory): name a writable data directory (--config.data.data_dir, or --data_dir)"
+    )
+    assert _status(workdir)["state"] == "failed" and "Traceback" in (workdir / storage.LOG_FILE).read_text()
+
+
+@pytest.mark.slow
 def test_convert_and_build_refuse_in_one_line(tmp_path):
     bad = tmp_path / "model.pth"
     bad.write_bytes(b"garbage\n")
