@@ -26,16 +26,17 @@ def section(
     for a_id, b_id in focus:
         a, b = by_id[a_id], by_id[b_id]
         found = [c for c in comparisons if (c["a"], c["b"]) == (a_id, b_id)]
-        lines.append(_finding(a, b, found[0] if found else paired_comparisons.compare(a, b), rows))
+        lines.append(_finding(a, b, found[0] if found else paired_comparisons.compare(a, b)))
     lines += _best(rows)
     return "## Headline\n\n" + "\n".join(lines).lstrip("\n") + "\n" if lines else ""
 
 
-def _finding(a: scoring.Row, b: scoring.Row, c: dict[str, Any], rows: Sequence[scoring.Row]) -> str:
+def _finding(a: scoring.Row, b: scoring.Row, c: dict[str, Any]) -> str:
     lo, hi = c["ci95"]
     first, second, shared = _contrast(a, b)
+    what = f"- {first} − {second}" + (f" ({shared})" if shared else "") + f" on `{a.queries}`"
     if _same_videos(c):
-        return f"- {first} − {second} ({shared}) on `{a.queries}`: no difference, right on the same videos."
+        return f"{what}: no difference, right on the same videos."
     if lo > 0 or hi < 0:
         verdict = (
             f"the interval excludes 0: {first if c['difference'] > 0 else second} is better on these videos"
@@ -43,8 +44,8 @@ def _finding(a: scoring.Row, b: scoring.Row, c: dict[str, Any], rows: Sequence[s
     else:
         verdict = f"the interval includes 0: these {len(a.labels)} videos cannot tell the two apart"
     return (
-        f"- {first} − {second} ({shared}) on `{a.queries}`: **{100 * c['difference']:+.1f} points** "
-        f"[{100 * lo:+.1f}, {100 * hi:+.1f}], McNemar p {c['mcnemar_p']:.3g}; {verdict}."
+        f"{what}: **{100 * c['difference']:+.1f} points** [{100 * lo:+.1f}, {100 * hi:+.1f}], McNemar p "
+        f"{c['mcnemar_p']:.3g}; {verdict}."
     )
 
 
@@ -57,7 +58,7 @@ def _contrast(a: scoring.Row, b: scoring.Row) -> tuple[str, str, str]:
     ]
     differ = [show for _, show in parts if show(a) != show(b)] or [parts[0][1]]
     shared = [show(a) for _, show in parts if show not in differ]
-    return ", ".join(s(a) for s in differ), ", ".join(s(b) for s in differ), "; ".join(shared) or "as above"
+    return ", ".join(s(a) for s in differ), ", ".join(s(b) for s in differ), "; ".join(shared)
 
 
 def _best(rows: Sequence[scoring.Row]) -> list[str]:
@@ -81,7 +82,7 @@ def _best(rows: Sequence[scoring.Row]) -> list[str]:
         for column in columns:
             ranked = sorted(column, key=lambda r: -r.metrics["accuracy"])
             best = ranked[0]
-            name = (lambda r: report.table_label(r)) if several else (lambda r: report.method_labels(r)[0])
+            name = report.table_label if several else (lambda r: report.method_labels(r)[0])
             lead = _lead(best, ranked[1], name)
             lines.append(
                 f"| {report.column_label(column)} | {name(best)} | {report.accuracy(best)} | {lead} |"
