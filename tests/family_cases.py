@@ -199,10 +199,21 @@ def _vit_tokens(first64: bool = False) -> Output:
     return Output("block_out_1", lambda m, v: m.tokens(v["video_bthwc"]))
 
 
+def _vit_layers() -> tuple[Output, ...]:
+    """`tokens(video, layers)`: each block's output as the reference's blocks give it, asked for alone
+    and together (negative indices from the end)."""
+    both = lambda m, v: m.tokens(v["video_bthwc"], [0, -1])  # noqa: E731
+    return (
+        Output("block_out_0", lambda m, v: m.tokens(v["video_bthwc"], [0])[0]),
+        Output("block_out_0 and _1", both, lambda z: np.stack([z["block_out_0"], z["block_out_1"]])),
+    )
+
+
 def _vit_outputs(first64: bool = False) -> tuple[Output, ...]:
-    """A fine-tuned official ViT's feature, logits and last block's tokens."""
+    """A fine-tuned official ViT's feature, logits and last block's tokens (and each block's where the
+    fixture has them)."""
     logits = Output("logits", lambda m, v: m(v["video_bthwc"]))
-    return _features("video_bthwc"), logits, _vit_tokens(first64)
+    return _features("video_bthwc"), logits, _vit_tokens(first64), *(() if first64 else _vit_layers())
 
 
 def _viclip_at(frames: int) -> tuple[tuple[Output, ...], tuple[Output, ...]]:
@@ -338,6 +349,11 @@ CASES: tuple[Case, ...] = (
         io=os.path.join(HF, "vjepa2_dev", "io.npz"),
         outputs=(
             Output("tokens", lambda m, v: m.tokens(v["video"])),
+            # The last block's output (transformers' hidden_states[-1]) through the final norm is
+            # last_hidden_state: the multi-layer output is the blocks' own.
+            Output(
+                "norm(last block)", lambda m, v: m.norm(m.tokens(v["video"], [-1])[0]), lambda z: z["tokens"]
+            ),
             _features(),
         ),
         verify_tensors=36,
@@ -564,6 +580,7 @@ CASES: tuple[Case, ...] = (
                 lambda z: z["encoder_tokens"][:, 0],
             ),
             _vit_tokens(),
+            *_vit_layers(),
         ),
         verify_tensors=30,
         verify_edit="encoder.norm.weight",
@@ -580,6 +597,13 @@ CASES: tuple[Case, ...] = (
         (
             Output("video_embed", lambda m, v: m.video_embed(v["video_bthwc"])),
             _features("video_bthwc"),
+            # tokens: after ln_post, the CLS first; each block's output before any norm
+            Output("vision_ln_post", lambda m, v: m.tokens(v["video_bthwc"])),
+            Output(
+                "vision_block_out_0 and _1",
+                lambda m, v: m.tokens(v["video_bthwc"], [0, 1]),
+                lambda z: np.stack([z["vision_block_out_0"], z["vision_block_out_1"]]),
+            ),
             *_VICLIP_T8[0],
             *_VICLIP_T2[0],
         ),

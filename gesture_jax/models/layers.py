@@ -6,7 +6,7 @@ they pass (activation, LayerNorm eps, qkv bias layout, token order, pooling).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -226,10 +226,33 @@ def run_blocks(
     drop_path_rate: float = 0.0,
     key: jax.Array | None = None,
     is_causal: bool = False,
+    keep: Sequence[int] = (),
 ) -> jax.Array:
-    """The blocks in order; drop-path rates rise linearly from 0 to `drop_path_rate` with depth."""
+    """The blocks in order; drop-path rates rise linearly from 0 to `drop_path_rate` with depth. With
+    `keep` (block indices, as `block_indices` checks them), the outputs of those blocks stacked
+    [len(keep), B, N, D] instead of the last block's."""
     rates = np.linspace(0.0, drop_path_rate, len(blocks)) if len(blocks) else []
+    kept = {}
     for i, (block, rate) in enumerate(zip(blocks, rates)):
         block_key = jax.random.fold_in(key, i) if key is not None else None
         x = block(x, is_causal=is_causal, drop_rate=float(rate), key=block_key)
-    return x
+        if i in keep:
+            kept[i] = x
+        if keep and len(kept) == len(set(keep)):
+            break  # the later blocks change nothing that was asked for
+    return jnp.stack([kept[i] for i in keep]) if keep else x
+
+
+def block_indices(layers: Sequence[int], depth: int) -> tuple[int, ...]:
+    """Block indices of a `tokens(video, layers)` request: 0 … depth − 1, or negative from the end
+    (−1 the last block); anything else is an error naming the depth."""
+    out = []
+    for i in layers:
+        if not isinstance(i, (int, np.integer)) or not -depth <= i < depth:
+            raise ValueError(
+                f"block index {i!r} is not in [-{depth}, {depth}) for this {depth}-block encoder"
+            )
+        out.append(int(i) % depth)
+    if not out:
+        raise ValueError("layers names no block; give None for the final tokens")
+    return tuple(out)

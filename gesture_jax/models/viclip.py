@@ -9,7 +9,7 @@ feature is the L2-normalised ``ln_post(CLS) @ proj``. Text: causal transformer, 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -17,6 +17,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import family, keymap, layers, pos_embed, registry
+from gesture_jax.models.layers import block_indices, run_blocks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +86,21 @@ class VisionTower(nnx.Module):
 
     def __call__(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """[B, T, H, W, 3] → the video embedding [B, output_dim] (before L2 normalisation)."""
+        x = self.ln_post(self._blocks(video, (), drop_path_key)[:, 0])
+        return (x @ self.proj[...].astype(x.dtype)).astype(jnp.float32)
+
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[B, T, H, W, 3] → [B, 1 + n·T, W]: the CLS token, then the patches (patch-major, frame-minor),
+        after ``ln_post`` (the video embedding projects the first); with block indices, those blocks'
+        outputs [len(layers), B, 1 + n·T, W] before any norm, as the reference's blocks give them."""
+        if layers is not None:
+            return self._blocks(video, block_indices(layers, len(self.blocks)), drop_path_key)
+        return self.ln_post(self._blocks(video, (), drop_path_key))
+
+    def _blocks(self, video: jax.Array, keep: tuple[int, ...], drop_path_key: jax.Array | None) -> jax.Array:
+        """The last block's output [B, 1 + n·T, W], or the kept blocks' stacked."""
         c = self.config
         b, t = video.shape[:2]
         if tuple(video.shape[2:]) != (c.img_size, c.img_size, 3):
@@ -97,9 +113,7 @@ class VisionTower(nnx.Module):
         cls = (self.class_embedding[...] + pos[0]).astype(x.dtype)
         x = jnp.concatenate([jnp.broadcast_to(cls, (b, 1, c.width)), x], axis=1)
         x = self.ln_pre(x)
-        x = layers.run_blocks(self.blocks, x, drop_path_rate=c.drop_path_rate, key=drop_path_key)
-        x = self.ln_post(x[:, 0])
-        return (x @ self.proj[...].astype(x.dtype)).astype(jnp.float32)
+        return run_blocks(self.blocks, x, drop_path_rate=c.drop_path_rate, key=drop_path_key, keep=keep)
 
 
 def _temporal_table(table: jax.Array, frames: int) -> jax.Array:
@@ -154,6 +168,10 @@ class ViCLIP(nnx.Module):
 
     def video_embed(self, video: jax.Array) -> jax.Array:
         return self.vision(video)
+
+    def tokens(self, video: jax.Array, layers: Sequence[int] | None = None) -> jax.Array:
+        """The vision tower's tokens (`VisionTower.tokens`)."""
+        return self.vision.tokens(video, layers)
 
     def describe_feature(self) -> str:
         """What `features` returns, in words (feature-cache manifests)."""

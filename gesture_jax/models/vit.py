@@ -7,7 +7,7 @@ Tubelet embedding → fixed (or checkpoint-provided) position table → pre-norm
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +15,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import family, keymap, layers, pos_embed, registry
+from gesture_jax.models.layers import block_indices, run_blocks
 
 POSITION_TABLES = {
     "sinusoid": lambda c: pos_embed.sinusoid_table(c.num_tokens, c.embed_dim),
@@ -104,16 +105,22 @@ class VideoViT(nnx.Module):
         if c.num_classes:
             self.head = nnx.Linear(c.embed_dim, c.num_classes, dtype=dtype, rngs=rngs)
 
-    def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
-        """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block."""
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the last block (what `features`
+        pools); with block indices, those blocks' outputs [len(layers), B, N, D], as the reference's
+        hidden states give them (these encoders have no per-layer norms)."""
         video = video.astype(self.dtype)
         if self.config.temporal_difference:
             diff = video[:, 1:] - video[:, :-1]
             video = jnp.concatenate([diff[:, :1], diff], axis=1)  # T frames in, T differences out
         x = self.patch_embed(video)
         x = x + self._position_table(video.shape).astype(x.dtype)
-        x = layers.run_blocks(self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key)
-        return x
+        keep = block_indices(layers, len(self.blocks)) if layers is not None else ()
+        return run_blocks(
+            self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key, keep=keep
+        )
 
     def _position_table(self, shape: tuple[int, ...]) -> jax.Array:
         """The table for the input's geometry: the model's own, or the family's rule for another one."""

@@ -15,7 +15,7 @@ different frequencies (the official code keeps this quirk; the checkpoints were 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +23,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import family, keymap, layers, registry
+from gesture_jax.models.layers import block_indices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,9 +163,14 @@ class VJEPA2(nnx.Module):
                 f"as the reference does), got {tuple(shape)}"
             )
 
-    def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
         """[B, T, H, W, 3] preprocessed frames → [B, N, D] tokens after the final LayerNorm (transformers'
-        ``last_hidden_state``). T = 1 repeats the frame into one tubelet, as transformers does."""
+        ``last_hidden_state``). T = 1 repeats the frame into one tubelet, as transformers does. With block
+        indices, those blocks' outputs [len(layers), B, N, D] without the final norm, as transformers'
+        ``hidden_states[i + 1]`` (V-JEPA 2 has no per-layer norms)."""
+        keep = block_indices(layers, self.config.depth) if layers is not None else ()
         c = self.config
         if video.ndim == 5 and video.shape[1] < c.tubelet_size:
             video = jnp.repeat(video, c.tubelet_size, axis=1)
@@ -173,10 +179,12 @@ class VJEPA2(nnx.Module):
         cos, sin = rope_tables(x.shape[1], c.grid, c.rope_dim)
         rope = (jnp.asarray(cos), jnp.asarray(sin))
         rates = np.linspace(0.0, c.drop_path_rate, c.depth) if c.depth else []
+        kept = {}
         for i, (block, rate) in enumerate(zip(self.blocks, rates)):
             key = jax.random.fold_in(drop_path_key, i) if drop_path_key is not None else None
             x = block(x, rope, drop_rate=float(rate), key=key)
-        return self.norm(x)
+            kept.update({i: x} if i in keep else {})
+        return jnp.stack([kept[i] for i in keep]) if keep else self.norm(x)
 
     def describe_feature(self) -> str:
         """What `features` returns, in words (feature-cache manifests)."""
