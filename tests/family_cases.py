@@ -248,6 +248,15 @@ CASES: tuple[Case, ...] = (
             _features(),
             Output("frame_cls", lambda m, v: m.frame_features(v["video"])),
             Output("frame_tokens", lambda m, v: m.frame_tokens(v["video"])),
+            # tokens: every frame's, frame after frame; the last block's output through the final norm.
+            Output(
+                "tokens", lambda m, v: m.tokens(v["video"]), lambda z: z["frame_tokens"].reshape(2, -1, 64)
+            ),
+            Output(
+                "norm(last block)",
+                lambda m, v: m.norm(m.tokens(v["video"], [-1])[0]),
+                lambda z: z["frame_tokens"].reshape(2, -1, 64),
+            ),
             # Frames are encoded one by one: any count gives the mean of those frames' CLS features.
             Output(
                 "mean of frames 0 and 1",
@@ -302,6 +311,20 @@ CASES: tuple[Case, ...] = (
         outputs=(
             Output("frame_features", lambda m, v: m.frame_features(v["video"])),
             _features(),
+            # tokens: what the MAP head pools, each frame's (3 frames of 4² tokens); the last block's
+            # output through post_layernorm is them.
+            Output(
+                "head(tokens)",
+                lambda m, v: m.vision.head(m.tokens(v["video"]).reshape(6, 16, -1)).reshape(2, 3, -1),
+                lambda z: z["frame_features"],
+            ),
+            Output(
+                "head(post_layernorm(last block))",
+                lambda m, v: m.vision.head(
+                    m.vision.post_layernorm(m.tokens(v["video"], [-1])[0]).reshape(6, 16, -1)
+                ).reshape(2, 3, -1),
+                lambda z: z["frame_features"],
+            ),
             # Frames are encoded one by one: any T (in any order) gives the mean of their embeddings.
             Output(
                 f"frames {_SIGLIP_ORDER}",

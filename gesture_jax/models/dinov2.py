@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +22,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import family, fused_qkv, keymap, layers, pos_embed, registry
+from gesture_jax.models.layers import block_indices, run_blocks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,8 +132,21 @@ class Dinov2(nnx.Module):
         grid = jnp.einsum("jk,ikd->ijd", jnp.asarray(resize_matrix(g, w), jnp.float32), grid, precision=hp)
         return jnp.concatenate([table[:, :1], grid.reshape(1, h * w, -1).astype(table.dtype)], axis=1)
 
-    def frame_tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
-        """[B, T, H, W, 3] → [B, T, 1 + N, D]: each frame's ``last_hidden_state`` (after the final LN)."""
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[B, T, H, W, 3] → [B, T·(1 + N), D]: every frame's tokens (its CLS, then its patches), frame
+        after frame, after the final LayerNorm (``last_hidden_state`` per frame); with block indices,
+        those blocks' outputs [len(layers), B, T·(1 + N), D] before it (``hidden_states[i + 1]``)."""
+        keep = block_indices(layers, len(self.blocks)) if layers is not None else ()
+        x = self.frame_tokens(video, keep=keep, drop_path_key=drop_path_key)
+        return x.reshape(*x.shape[:-3], -1, x.shape[-1])
+
+    def frame_tokens(
+        self, video: jax.Array, *, keep: tuple[int, ...] = (), drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[B, T, H, W, 3] → [B, T, 1 + N, D]: each frame's ``last_hidden_state`` (after the final LN);
+        with `keep`, those blocks' outputs [len(keep), B, T, 1 + N, D]."""
         if video.ndim != 5 or video.shape[-1] != 3:
             raise ValueError(f"expected video [B, T, H, W, 3], got {tuple(video.shape)}")
         b, t, height, width = video.shape[:4]
@@ -143,9 +157,11 @@ class Dinov2(nnx.Module):
         x = x.reshape(b * t, -1, x.shape[-1])
         cls = jnp.broadcast_to(self.cls_token[...].astype(x.dtype), (b * t, 1, x.shape[-1]))
         x = jnp.concatenate([cls, x], axis=1) + self.position_table(height, width).astype(x.dtype)
-        x = layers.run_blocks(self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key)
-        x = self.norm(x)
-        return x.reshape(b, t, *x.shape[1:])
+        x = run_blocks(
+            self.blocks, x, drop_path_rate=self.config.drop_path_rate, key=drop_path_key, keep=keep
+        )
+        x = x if keep else self.norm(x)
+        return x.reshape(*x.shape[:-3], b, t, *x.shape[-2:])
 
     def frame_features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """[B, T, D] float32: each frame's CLS after the final LN (``pooler_output``)."""

@@ -11,7 +11,7 @@ logit_bias. Tanh GELU, LayerNorm eps 1e-6; the checkpoint's separate q/k/v proje
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +19,7 @@ import numpy as np
 from flax import nnx
 
 from gesture_jax.models import family, keymap, layers, pos_embed, registry, siglip_layers
+from gesture_jax.models.layers import block_indices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,8 +87,15 @@ class VisionTower(nnx.Module):
         return jnp.einsum("jk,ikd->ijd", cols, grid, precision=hp).reshape(h * w, -1)
 
     def __call__(self, images: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
-        """[N, H, W, 3] → the pooled image embedding [N, D] (the MAP head output, not normalised). The
-        patch conv is "valid", as the reference's: 384² at patch 14 gives 27² tokens, the last 6 px unused."""
+        """[N, H, W, 3] → the pooled image embedding [N, D] (the MAP head output, not normalised)."""
+        return self.head(self.tokens(images, drop_path_key=drop_path_key))
+
+    def tokens(
+        self, images: jax.Array, keep: tuple[int, ...] = (), *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[N, H, W, 3] → [N, h·w, D] after ``post_layernorm`` (``last_hidden_state``); with `keep`, those
+        blocks' outputs before it, stacked [len(keep), N, h·w, D]. The patch conv is "valid", as the
+        reference's: 384² at patch 14 gives 27² tokens, the last 6 px unused."""
         c = self.config
         n, hh, ww = images.shape[:3]
         if images.shape[3:] != (3,) or min(hh, ww) < c.patch_size:
@@ -102,8 +110,8 @@ class VisionTower(nnx.Module):
         x = x + self.patch_bias[...].astype(x.dtype)
         h, w = x.shape[1:3]
         x = x.reshape(n, h * w, c.width) + self.positions(h, w).astype(x.dtype)
-        x = siglip_layers.run(self.layers, x, c.drop_path_rate, drop_path_key)
-        return self.head(self.post_layernorm(x))
+        x = siglip_layers.run(self.layers, x, c.drop_path_rate, drop_path_key, keep)
+        return x if keep else self.post_layernorm(x)
 
 
 class TextTower(nnx.Module):
@@ -150,6 +158,19 @@ class Siglip(nnx.Module):
         b, t = video.shape[:2]
         x = self.vision(video.reshape(b * t, *video.shape[2:]), drop_path_key=drop_path_key)
         return x.reshape(b, t, -1).astype(jnp.float32)
+
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """[B, T, H, W, 3] → [B, T·h·w, D]: every frame's tokens after ``post_layernorm`` (what the MAP
+        head pools), frame after frame; with block indices, those blocks' outputs before it
+        [len(layers), B, T·h·w, D] (``hidden_states[i + 1]`` per frame)."""
+        if video.ndim != 5:
+            raise ValueError(f"expected video [B, T, H, W, 3], got {video.shape}")
+        b, t = video.shape[:2]
+        keep = block_indices(layers, len(self.vision.layers)) if layers is not None else ()
+        x = self.vision.tokens(video.reshape(b * t, *video.shape[2:]), keep, drop_path_key=drop_path_key)
+        return x.reshape(*x.shape[:-3], b, -1, x.shape[-1])
 
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN / zero-shot video feature [B, D]: the per-frame embeddings' mean, float32."""

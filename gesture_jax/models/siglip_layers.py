@@ -77,11 +77,20 @@ def encoder(dim, heads, mlp_dim, depth, eps, *, dtype, attention_impl, rngs):
     )
 
 
-def run(blocks, x: jax.Array, drop_path_rate: float = 0.0, key: jax.Array | None = None) -> jax.Array:
+def run(
+    blocks,
+    x: jax.Array,
+    drop_path_rate: float = 0.0,
+    key: jax.Array | None = None,
+    keep: tuple[int, ...] = (),
+) -> jax.Array:
+    """The blocks in order (drop path rising with depth); with `keep`, those blocks' outputs stacked."""
     rates = np.linspace(0.0, drop_path_rate, len(blocks)) if len(blocks) else []
+    kept = {}
     for i, (block, rate) in enumerate(zip(blocks, rates)):
         x = block(x, float(rate), jax.random.fold_in(key, i) if key is not None else None)
-    return x
+        kept.update({i: x} if i in keep else {})
+    return jnp.stack([kept[i] for i in keep]) if keep else x
 
 
 def param(rngs: nnx.Rngs, *shape: int, scale: float = 0.02) -> nnx.Param:

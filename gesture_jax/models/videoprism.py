@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -110,6 +110,16 @@ class FactorizedEncoder(nnx.Module):
         return x.reshape(b, g * g, t, -1).transpose(0, 2, 1, 3).reshape(b, t * g * g, -1)
 
 
+def _no_layers(layers: Sequence[int] | None) -> None:
+    """VideoPrism's reference gives no per-layer output: its encoder is a spatial stack over each frame,
+    then a temporal stack over each patch, so "block i" would be a choice this port would be making up."""
+    if layers is not None:
+        raise ValueError(
+            "VideoPrism's reference defines no per-layer output (a spatial, then a temporal stack); "
+            "tokens(video) gives the final tokens"
+        )
+
+
 class VideoPrism(nnx.Module):
     """The encoder alone; `features` is the mean of its tokens."""
 
@@ -117,7 +127,11 @@ class VideoPrism(nnx.Module):
         self.config = config
         self.encoder = FactorizedEncoder(config, dtype=dtype, rngs=rngs)
 
-    def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
+        """The factorized encoder's tokens [B, T·N, D] after temporal_ln (`features` averages them)."""
+        _no_layers(layers)
         return self.encoder(video, key=drop_path_key).astype(jnp.float32)
 
     def describe_feature(self) -> str:
@@ -137,8 +151,11 @@ class VideoPrismLvT(nnx.Module):
         self.contrastive_vision_pooler = videoprism_layers.AttentionPooler(config, rngs=rngs)
         self.text_encoder = videoprism_text_encoder.TextEncoder(config, dtype=dtype, rngs=rngs)
 
-    def tokens(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
+    def tokens(
+        self, video: jax.Array, layers: Sequence[int] | None = None, *, drop_path_key: jax.Array | None = None
+    ) -> jax.Array:
         """The vision encoder's tokens [B, T·N, D] (before the auxiliary layers)."""
+        _no_layers(layers)
         return self.vision_encoder(video, key=drop_path_key).astype(jnp.float32)
 
     def video_embed(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
