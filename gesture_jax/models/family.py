@@ -35,8 +35,11 @@ class FamilyModule(Protocol):
         self, model_config: dict, *, dtype: Any, attention_impl: str | None, rngs: nnx.Rngs
     ) -> nnx.Module:
         """The model, randomly initialised. It has ``features(video) -> [B, D]`` on ``[B, T, H, W, 3]``
-        float32 preprocessed as the family's spec says (the feature every probe and the cache use), and a
-        family with a text tower has ``encode_text(token_ids, ...)``."""
+        float32 preprocessed as the family's spec says (the feature every probe and the cache use),
+        ``tokens(video, layers=None)``: the final tokens ``[B, N, D]`` that `features` pools, or with block
+        indices those blocks' outputs ``[len(layers), B, N, D]`` as the reference's hidden states give
+        them (a family whose reference defines none refuses, saying so), and a family with a text tower
+        has ``encode_text(token_ids, ...)``."""
 
     def buffers(self, model_config: dict) -> dict[str, np.ndarray]:
         """{dotted path: array} of the derived, non-trained variables a checkpoint does not store."""
