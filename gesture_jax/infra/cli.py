@@ -115,14 +115,6 @@ def write_status(workdir: str | None, state: str, **info) -> None:
         pass
 
 
-def read_status(workdir: str) -> dict | None:
-    path = os.path.join(workdir, STATUS_FILE)
-    if not os.path.exists(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
-
-
 def run(
     body: Callable[[], None],
     *,
