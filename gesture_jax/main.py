@@ -45,11 +45,11 @@ def parse_flags(argv: list[str]) -> list[str]:
             raise app.UsageError("--config is required: an experiment file, e.g. --config configs/demo.py")
         if cli.flag_value(argv, "workdir") is None:
             raise app.UsageError("--workdir is required: the folder for config.json, log.txt and results")
-        _load_config_file(argv)  # the experiment's own errors first, in its own words
+        config = _load_config_file(argv)  # the experiment's own errors first, in its own words
         try:
             return flags.FLAGS(argv)
         except (AttributeError, KeyError) as error:
-            raise _explained(argv) or error
+            raise _explained(argv, config) or error
     except cli.USER_ERRORS as error:
         workdir = _usable(cli.flag_value(argv, "workdir"))
         sys.exit(cli.run(functools.partial(_raise, error), argv=argv, workdir=workdir))
@@ -72,9 +72,8 @@ def _load_config_file(argv: list[str]):
     return config_lib.load_file(_config_reference(argv))
 
 
-def _explained(argv: list[str]) -> ValueError | None:
-    """A mistyped ``--config.a.b=v`` named with the fields that exist there."""
-    config = _load_config_file(argv)
+def _explained(argv: list[str], config) -> ValueError | None:
+    """A mistyped ``--config.a.b=v`` named with the fields that exist in `config`."""
     for arg in argv[1:]:
         if arg.startswith("--config."):
             problem = _missing_field(config, arg[len("--config.") :].split("=", 1)[0])
@@ -97,11 +96,12 @@ def _missing_field(config, path: str) -> str | None:
 
 
 def _usable(workdir: str | None) -> str | None:
-    """`workdir` with log.txt set up, when it is a local folder that exists or can be made; else None."""
-    if not workdir or "://" in workdir or (os.path.exists(workdir) and not os.path.isdir(workdir)):
+    """`workdir` with log.txt set up, when it is a local folder that `_check_workdir` accepts; else None
+    (a run that could not start then reports on the terminal only)."""
+    if not workdir or "://" in workdir:
         return None
     try:
-        os.makedirs(workdir, exist_ok=True)
+        _check_workdir(workdir)
         from gesture_jax.infra import storage
 
         storage.setup_logging(workdir)

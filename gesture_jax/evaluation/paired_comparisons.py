@@ -20,7 +20,7 @@ def comparisons(rows: Sequence[scoring.Row], label) -> list[dict[str, Any]]:
         same_row, same_column = label(a) == label(b), a.gallery == b.gallery
         if a.queries != b.queries or not (same_row or same_column):
             continue
-        if not (np.array_equal(a.ids, b.ids) and np.array_equal(a.labels, b.labels)):
+        if not _same_videos(a, b):
             continue  # e.g. the held-out classes' videos against all of them
         out.append(compare(a, b, "same table row" if same_row else "same gallery"))
     return out
@@ -29,9 +29,7 @@ def comparisons(rows: Sequence[scoring.Row], label) -> list[dict[str, Any]]:
 def compare(a: scoring.Row, b: scoring.Row, pair: str = "") -> dict[str, Any]:
     """a − b on the same query videos: the difference, its paired 95% bootstrap interval (stratified by
     class) and the exact McNemar p."""
-    if not (
-        a.pairable and b.pairable and np.array_equal(a.ids, b.ids) and np.array_equal(a.labels, b.labels)
-    ):
+    if not (a.pairable and b.pairable and _same_videos(a, b)):
         raise ValueError(f"rows {a.id} and {b.id} are not scored once on the same query videos")
     ca, cb = a.correct, b.correct
     return {
@@ -44,3 +42,7 @@ def compare(a: scoring.Row, b: scoring.Row, pair: str = "") -> dict[str, Any]:
         "mcnemar_p": stats.mcnemar_exact(ca, cb),
         "ci_strata": scoring.CI_STRATA,
     }
+
+
+def _same_videos(a: scoring.Row, b: scoring.Row) -> bool:
+    return np.array_equal(a.ids, b.ids) and np.array_equal(a.labels, b.labels)

@@ -92,12 +92,8 @@ class TokenStore:
 
     def index(self) -> tuple[np.ndarray, np.ndarray]:
         """Every video's (labels, ids), in store order: small, read whole."""
-        labels, ids = [], []
-        for part in range(len(self.parts)):
-            with np.load(io.BytesIO(storage.read_bytes(os.path.join(self.folder, _index_file(part))))) as z:
-                labels.append(z["labels"])
-                ids.append(z["ids"])
-        return np.concatenate(labels), np.concatenate(ids)
+        parts = [self._part_index(part) for part in range(len(self.parts))]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def batches(self, batch_size: int) -> Iterator[TokenBatch]:
         """The videos in store order, `batch_size` at a time (the last batch shorter), as float32."""
@@ -110,8 +106,7 @@ class TokenStore:
                 raise ValueError(
                     f"{self.folder} part {part}: tokens {tokens.shape}, store.json says {(size, *self.shape)}"
                 )
-            with np.load(io.BytesIO(storage.read_bytes(os.path.join(self.folder, _index_file(part))))) as z:
-                labels, ids = z["labels"], z["ids"]
+            labels, ids = self._part_index(part)
             for start in range(0, size, batch_size):
                 stop = min(size, start + batch_size)
                 pending.append(
@@ -124,6 +119,11 @@ class TokenStore:
                     yield batch
         if pending:
             yield _take(pending, sum(len(b.labels) for b in pending))[0]
+
+    def _part_index(self, part: int) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, ids) of part `part`."""
+        with np.load(io.BytesIO(storage.read_bytes(os.path.join(self.folder, _index_file(part))))) as z:
+            return z["labels"], z["ids"]
 
     def _part_tokens(self, part: int) -> np.ndarray:
         path = os.path.join(self.folder, _tokens_file(part))
