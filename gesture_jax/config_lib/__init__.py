@@ -8,6 +8,7 @@ experiment file as ``--config`` does).
 
 from gesture_jax.config_lib.blocks import (  # noqa: F401
     apply_spec_overrides,
+    attentive,
     curves,
     data,
     diagnose,

@@ -118,6 +118,45 @@ def knn(
     )
 
 
+def attentive(
+    *,
+    galleries: tuple[str, ...] = ROCOG_GROUND_GALLERIES,
+    queries: tuple[str, ...] = ROCOG_GROUND_QUERIES,
+) -> ml_collections.ConfigDict:
+    """Probes trained on frozen tokens (evaluator ``attentive``): V-JEPA 2's recipe by default."""
+    return ml_collections.ConfigDict(
+        {
+            "galleries": galleries,
+            "queries": queries,
+            "methods": ("attentive_probe", "attentive_pooler"),
+            "num_seeds": 3,  # seeds 0..n-1, a row each
+            # V-JEPA 2's grid (configs/eval/vitl/*.yaml), 20 members trained as one program
+            "learning_rates": (5e-3, 3e-3, 1e-3, 3e-4, 1e-4),
+            "weight_decays": (0.01, 0.1, 0.4, 0.8),
+            "epochs": 20,
+            "batch_size": 32,
+            "warmup_epochs": 0.0,
+            "start_lr_fraction": 1.0,  # warm-up from this fraction of each learning rate
+            "final_lr": 0.0,
+            "final_weight_decay": config_dict.placeholder(float),  # None: each member's (constant)
+            "label_smoothing": 0.0,
+            "attentive_probe": {"depth": 4, "num_heads": 16, "mlp_ratio": 4.0},  # V-JEPA 2's
+            "attentive_pooler": {"num_heads": 12, "dropout": 0.5},  # VideoGLUE's
+            "tokens": {
+                "layers": (),  # block indices; () = the final tokens
+                "pool": (1, 1),  # average over (h, w) patches, e.g. (2, 2); (1, 1) = every token
+                "dtype": "float16",  # in the token cache: "float16" or "float32"
+                "layer_mode": "tokens",  # several layers: "tokens" (V-JEPA 2), "channels" or "per_layer"
+            },
+            "validation_splits": ("val", "val_tsonly"),  # as config.knn's; else folds of the gallery
+            "num_folds": 5,
+            # Also report the best member on the queries (V-JEPA 2's published practice), labelled.
+            "best_of_grid_on_queries": False,
+            "breakdowns": ("auto",),  # query metadata fields for the first seed's rows, as config.knn's
+        }
+    )
+
+
 def curves(
     *,
     synthetic_gallery: str = ROCOG_GROUND_GALLERIES[0],

@@ -30,6 +30,7 @@ EVALUATORS = {
     "text_examples": "text_examples",  # text + a few labelled videos per class (config.zeroshot.fewshot)
     "domain_gap": "domain_gap",  # gap numbers, attribution and curation, pictures (config.diagnose)
     "seen_novel": "seen_novel",  # KNN and probes per class subset, novel few-shot (config.finetune)
+    "attentive": "attentive",  # attentive probe and pooler on frozen tokens (config.attentive)
     "head": "head",  # the classifier head of a trained state on validation and test (config.finetune)
 }
 

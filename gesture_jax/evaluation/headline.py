@@ -63,7 +63,11 @@ def _contrast(a: scoring.Row, b: scoring.Row) -> tuple[str, str, str]:
 
 def _best(rows: Sequence[scoring.Row]) -> list[str]:
     """Per query split, a table: each gallery's best row, and whether its lead over the next holds."""
-    headline = [r for r in rows if r.headline and len(r.labels)]
+    # The best of a grid on the queries is no choice a reader could make, and a later seed repeats the
+    # first: neither is "best" here.
+    headline = [
+        r for r in rows if r.headline and len(r.labels) and not {"query_oracle", "other_seed"} & set(r.roles)
+    ]
     several = len({(r.experiment, r.encoder, report.state_label(r)) for r in headline}) > 1
     lines = []
     for queries in dict.fromkeys(r.queries for r in headline):

@@ -21,7 +21,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gesture_jax.evaluation.cells import DEGENERATE, DEGENERATE_NOTE, difference, percent  # noqa: E402
-from gesture_jax.evaluation.scoring import Row  # noqa: E402
+from gesture_jax.evaluation.scoring import ORACLE_SUFFIX, Row  # noqa: E402
 from gesture_jax.infra import storage  # noqa: E402
 
 RESULTS_JSON = "results.json"
@@ -149,6 +149,9 @@ def method_label(row: Row) -> str:
     elif key.method == "linear_probe":
         decay = key.weight_decay
         text = f"linear probe, weight decay {decay if decay is not None else float('nan'):g}"
+    elif "attentive" in key.method:
+        text = _token_probe(row) + f", lr {key.learning_rate:g}, weight decay {key.weight_decay:g}"
+        text += f", layer {key.layer}" if key.layer is not None else ""
     else:
         text = {"zeroshot": "zero-shot", "head": "classifier head"}.get(key.method, key.method)
     tags = [
@@ -159,16 +162,29 @@ def method_label(row: Row) -> str:
     return text + (f" ({'; '.join(tags)})" if tags else "")
 
 
+def _token_probe(row: Row) -> str:
+    """'attentive probe, seed 1', or for the best of a grid on the queries, saying so."""
+    name = row.method.removesuffix(ORACLE_SUFFIX).replace("_", " ")
+    text = f"{name}, seed {row.key.seed}" if row.key.seed is not None else name
+    if row.method.endswith(ORACLE_SUFFIX):
+        text += ", best of the grid on these queries (published practice; optimistic)"
+    return text
+
+
 def method_labels(row: Row) -> list[str]:
     """The method part of each summary-table row a row appears in (`table_labels` without the encoder
     and its state): the paper's fixed KNN first where it is that, then a setting chosen on validation as
     one table row per method family, whatever it chose (the choice is in the cell's row of "All rows")."""
     family = {"knn": "KNN", "prototype": "prototype", "linear_probe": "linear probe"}.get(row.method)
+    if "attentive" in row.method:
+        family = _token_probe(row)
     labels = []
     if "protocol" in row.roles:
         labels.append(f"{method_label(dataclasses.replace(row, roles=()))} (paper's protocol)")
     if "selected" in row.roles:
         labels.append(f"{family} (chosen on validation)")
+    if "query_oracle" in row.roles:
+        labels.append(family)  # the member it picked is in the cell's row of "All rows"
     return labels or [method_label(row)]
 
 

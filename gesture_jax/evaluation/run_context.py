@@ -10,6 +10,7 @@ ConfigDict.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 from typing import Any, Callable, Sequence
@@ -24,7 +25,9 @@ from gesture_jax.data import datasets, groups
 from gesture_jax.data.spec import VideoSpec
 from gesture_jax.evaluation import method_rows, probe_selection, report
 from gesture_jax.features import extraction as features
+from gesture_jax.features import token_extraction, token_store
 from gesture_jax.infra import parallel
+from gesture_jax.models import token_layout
 from gesture_jax.train import supervised
 
 
@@ -211,6 +214,49 @@ class RunContext:
                 meta=key,
                 per_device_batch=extract.per_device_batch,
                 chunk_batches=extract.chunk_batches,
+                num_threads=self.config.data.num_threads,
+                about={"weights": self.weights_provenance()},
+            )
+        return out
+
+    def tokens(
+        self,
+        names: Sequence[str],
+        recipe: token_extraction.TokenRecipe,
+        model: nnx.Module | None = None,
+        *,
+        key_extra: dict[str, Any] | None = None,
+    ) -> dict[str, token_store.TokenStore]:
+        """Each named split's token store under `recipe` (`model`: an encoder state's weights, default the
+        configured encoder), extracted into the shared cache once and read from there after."""
+        enc, extract = self.config.encoder, self.config.extract
+        extractor = features.Extractor(
+            self.model if model is None else model,
+            self.spec,
+            self.mesh,
+            output=functools.partial(token_layout.recipe_tokens, layers=recipe.layers, window=recipe.pool),
+            output_name=recipe.describe(),
+            keep_views=recipe.dtype,
+        )
+        self.class_names(list(names))
+        out = {}
+        for name in dict.fromkeys(names):
+            split = self.split(name)
+            key = features.cache_key(
+                encoder=enc.name,
+                weights=self.weights_provenance(),
+                init_seed=enc.init_seed,
+                dtype=enc.dtype,
+                split=split,
+                spec=self.spec,
+                extra={**(key_extra or {}), **recipe.key()},
+            )
+            out[name] = token_extraction.extract_tokens(
+                extractor,
+                split,
+                cache_dir=self.cache_dir(),
+                meta=key,
+                per_device_batch=extract.per_device_batch,
                 num_threads=self.config.data.num_threads,
                 about={"weights": self.weights_provenance()},
             )

@@ -19,6 +19,9 @@ import numpy as np
 from gesture_jax.analysis import stats
 
 CI_STRATA = "class"
+# A token probe's best grid member on the queries themselves (published practice) is its own method,
+# "<method>_best_on_queries", so no reader takes it for a held-out choice.
+ORACLE_SUFFIX = "_best_on_queries"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +48,9 @@ class RowKey:
     alpha: float | None = None  # WiSE-FT weight of a fine-tuning run's rows (0 frozen … 1 fine-tuned)
     class_subset: str = ""  # "seen" / "novel" of the unseen-class protocol
     fine_tuned_on: str = ""
+    learning_rate: float | None = None  # token probes: the chosen member of the grid
+    layer: int | None = None  # token probes read per layer: the store's layer position
+    seed: int | None = None  # token probes: the training seed (initialisation, shuffling, dropout)
 
     def settings(self) -> dict[str, Any]:
         """The key's settings as results.json writes them: those that are set, in this order."""
@@ -65,9 +71,14 @@ class RowKey:
         parts += [f"alpha{self.alpha:g}" if self.encoder_state == "interpolated" else ""]
         parts += [self.class_subset, self.gallery, self.queries]
         parts += [f"k{self.k}" if self.k is not None else "", self.metric]
-        parts += [self.method if self.method in ("prototype", "linear_probe") else ""]
+        parts += [
+            self.method if self.method in ("prototype", "linear_probe") or "attentive" in self.method else ""
+        ]
         parts += [f"votes-{self.votes}" if self.votes not in (None, "uniform") else ""]
+        parts += [f"lr{self.learning_rate:g}" if self.learning_rate is not None else ""]
         parts += [f"wd{self.weight_decay:g}" if self.weight_decay is not None else ""]
+        parts += [f"layer{self.layer}" if self.layer is not None else ""]
+        parts += [f"seed{self.seed}" if self.seed is not None else ""]
         return re.sub(r"[^A-Za-z0-9_.-]+", "-", "_".join(p for p in parts if p)).strip("-")
 
 
@@ -81,7 +92,10 @@ class Row:
     # What the row was computed with and is not part of what it evaluated (results.json writes them
     # beside the key's settings): num_gallery, validation, texts, scores, scale.
     facts: dict[str, Any] = dataclasses.field(default_factory=dict)
-    roles: tuple[str, ...] = ()  # "protocol" (the paper's fixed setting), "selected" (on validation), "sweep"
+    # "protocol" (the paper's fixed setting), "selected" (on validation), "sweep", "other_seed" (a token
+    # probe's row for a seed after the first: in the tables, not in paired comparisons), "query_oracle"
+    # (the best of a grid on the queries themselves, published practice, labelled as such)
+    roles: tuple[str, ...] = ()
     selection: dict[str, Any] | None = None  # how the setting was chosen, with validation accuracies
     query_split: str = ""  # the split the queries come from, where `queries` names a class subset of it
     breakdowns: dict[str, list[dict[str, Any]]] = dataclasses.field(default_factory=dict)
@@ -113,9 +127,15 @@ class Row:
 
     @property
     def pairable(self) -> bool:
-        """A headline row scored once (not over gallery draws) on some videos: one that paired
-        comparisons and seen/novel pairs can use."""
-        return self.headline and self.predictions.ndim == 1 and len(self.labels) > 0
+        """A headline row scored once (not over gallery draws) on some videos, and neither a token probe's
+        repeat with another seed (the first seed stands for it) nor its best of a grid on the queries:
+        one that paired comparisons and seen/novel pairs can use."""
+        return (
+            self.headline
+            and not {"other_seed", "query_oracle"} & set(self.roles)
+            and self.predictions.ndim == 1
+            and len(self.labels) > 0
+        )
 
     @property
     def correct(self) -> np.ndarray:

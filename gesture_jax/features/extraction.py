@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import jax
@@ -81,28 +82,46 @@ class Extractor:
         mesh: jax.sharding.Mesh,
         output: Callable[[nnx.Module, jax.Array], jax.Array] | None = None,
         output_name: str = "",
+        *,
+        keep_views: str = "",
     ):
-        """`output_name` says in words what a custom `output` computes (for the cache manifest)."""
+        """`output_name` says in words what a custom `output` computes (for the cache manifest).
+        `keep_views`: "" averages the views' outputs (float32 [B, D]); a dtype name ("float16") keeps
+        them, [B, V, *output shape] in that dtype (tokens: half the bytes to the host)."""
         pipeline.check_spec(spec)
         self.spec = spec
         self.mesh = mesh
+        self.keep_views = keep_views
         describe = getattr(model, "describe_feature", None)
         self.pooling = output_name or (describe() if output is None and describe else "custom output")
         graphdef, state = nnx.split(model)
         self._graphdef = graphdef
         self._state = jax.device_put(state, parallel.replicated(mesh))
 
-        @functools.partial(jax.jit, out_shardings=parallel.replicated(mesh))
-        def step(state, batch):
+        def outputs(state, video):
             model = nnx.merge(graphdef, state)
-            video = batch["video"]  # [B, V, T, S, S, 3] uint8
             b, v = video.shape[:2]
             x = pipeline.normalize_on_device(video.reshape(b * v, *video.shape[2:]), spec)
             out = model.features(x) if output is None else output(model, x)
-            feats = out.astype(jnp.float32).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
-            return {"features": feats, **{k: batch[k] for k in ("label", "id", "mask")}}
+            if keep_views:
+                return out.reshape(b, v, *out.shape[1:]).astype(keep_views)
+            return out.astype(jnp.float32).reshape(b, v, -1).mean(axis=1)  # multi-view test: average views
 
+        @functools.partial(jax.jit, out_shardings=parallel.replicated(mesh))
+        def step(state, batch):
+            out = outputs(state, batch["video"])
+            return {"features": out, **{k: batch[k] for k in ("label", "id", "mask")}}
+
+        self._outputs = outputs
         self._step = step
+
+    def output_shape(self) -> tuple[int, ...]:
+        """One video's output shape ([D], or [V, ...] keeping views), traced, not computed (frames of
+        the crop size, or of the resize size without a crop)."""
+        s = self.spec
+        size = s.crop_size if s.crop != "none" else s.resize_size
+        video = jax.ShapeDtypeStruct((1, s.num_views, s.num_frames, size, size, 3), jnp.uint8)
+        return tuple(jax.eval_shape(self._outputs, self._state, video).shape[1:])
 
     def set_model(self, model: nnx.Module) -> None:
         """New weights for the same architecture, without compiling again (e.g. during training)."""
@@ -162,12 +181,13 @@ def weights_provenance(checkpoint: str, init_seed: int) -> dict[str, Any]:
     }
 
 
-def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, result: VideoVectors, about=None) -> dict:
-    """The cache entry described for a reader; `meta` (the cache key) is kept whole at the end."""
+def manifest(meta: dict[str, Any], spec: VideoSpec, pooling: str, shape: tuple[int, int], about=None) -> dict:
+    """The cache entry described for a reader; `shape` is (videos, feature size); `meta` (the cache key)
+    is kept whole at the end."""
     sampler_params = {k: v for k, v in spec.sampler_kwargs(0).items() if k != "clip"}
     return {
-        "count": len(result),
-        "feature_dim": int(result.vectors.shape[1]),
+        "count": shape[0],
+        "feature_dim": shape[1],
         "encoder": meta.get("encoder"),
         **(about or {}),
         "dtype": meta.get("dtype", "float32"),
@@ -224,56 +244,18 @@ def extract(
             _write_manifest(entry, meta, extractor, result, about)  # entries cached before manifests
         return result
 
-    mesh = extractor.mesh
-    global_batch = per_device_batch * mesh.devices.size
-    row_start, rows = parallel.process_batch_slice(global_batch, mesh)
-    total = pipeline.num_eval_batches(len(split), global_batch)
+    layout = batch_layout(extractor, split, per_device_batch, chunk_batches)
     parts_dir = os.path.join(entry, "parts") if entry else None
-    layout = {"num_records": len(split), "global_batch": global_batch, "chunk_batches": chunk_batches}
     done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout)))) if entry else 0
     if entry and parallel.is_main_process():
         storage.write_json(os.path.join(entry, META_FILE), meta)
         storage.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
     parts = [VideoVectors.load(_part_path(parts_dir, i)) for i in range(done)]
-    first_batch = done * chunk_batches
-
-    logging.info(
-        "extracting %s: %d videos, %d batches of %d on %d devices%s",
-        split.ref,
-        len(split),
-        total,
-        global_batch,
-        mesh.devices.size,
-        f" (resuming at batch {first_batch})" if done else "",
-    )
     start_time = time.perf_counter()
-    bar = tqdm(
-        total=len(split),
-        initial=min(first_batch * global_batch, len(split)),
-        unit="clip",
-        desc=f"features {split.ref}",
-        dynamic_ncols=True,
-        disable=not parallel.is_main_process(),
-    )
-    batches = pipeline.eval_batches(
-        split.source,
-        extractor.spec,
-        global_batch=global_batch,
-        row_start=row_start,
-        rows=rows,
-        start_batch=first_batch,
-        num_threads=num_threads,
-    )
-    pending = []  # device results, read back once per chunk so the device never waits on the host
-    for batch_index, local in enumerate(batches, start=first_batch):
-        pending.append(extractor(local))
-        bar.update(min(global_batch, len(split) - batch_index * global_batch))
-        if (batch_index + 1) % chunk_batches == 0 or batch_index + 1 == total:
-            parts.append(_collect(pending))
-            pending = []
-            if entry and parallel.is_main_process():
-                parts[-1].save(_part_path(parts_dir, len(parts) - 1))
-    bar.close()
+    for index, chunk in run_chunks(extractor, split, layout, first_part=done, num_threads=num_threads):
+        parts.append(chunk)
+        if entry and parallel.is_main_process():
+            chunk.save(_part_path(parts_dir, index))
 
     result = VideoVectors.concatenate(parts)
     if len(result) != len(split):
@@ -294,9 +276,63 @@ def extract(
     return result
 
 
+def batch_layout(extractor: Extractor, split: Split, per_device_batch: int, chunk_batches: int) -> dict:
+    """How a split is cut into batches and part files; a resume reuses parts only under the same one."""
+    global_batch = per_device_batch * extractor.mesh.devices.size
+    return {"num_records": len(split), "global_batch": global_batch, "chunk_batches": chunk_batches}
+
+
+def run_chunks(
+    extractor: Extractor, split: Split, layout: dict[str, int], *, first_part: int, num_threads: int
+) -> Iterator[tuple[int, VideoVectors]]:
+    """The extraction loop, shared by vectors and tokens: (part index, its videos' outputs on the host)
+    for every part of `layout` from `first_part` on. Device results are read back once per part, so
+    the device never waits on the host; every process yields the same parts."""
+    mesh = extractor.mesh
+    global_batch, chunk_batches = layout["global_batch"], layout["chunk_batches"]
+    row_start, rows = parallel.process_batch_slice(global_batch, mesh)
+    total = pipeline.num_eval_batches(len(split), global_batch)
+    first_batch = first_part * chunk_batches
+    logging.info(
+        "extracting %s: %d videos, %d batches of %d on %d devices%s",
+        split.ref,
+        len(split),
+        total,
+        global_batch,
+        mesh.devices.size,
+        f" (resuming at batch {first_batch})" if first_part else "",
+    )
+    bar = tqdm(
+        total=len(split),
+        initial=min(first_batch * global_batch, len(split)),
+        unit="clip",
+        desc=f"{'tokens' if extractor.keep_views else 'features'} {split.ref}",
+        dynamic_ncols=True,
+        disable=not parallel.is_main_process(),
+    )
+    batches = pipeline.eval_batches(
+        split.source,
+        extractor.spec,
+        global_batch=global_batch,
+        row_start=row_start,
+        rows=rows,
+        start_batch=first_batch,
+        num_threads=num_threads,
+    )
+    pending, part = [], first_part
+    for batch_index, local in enumerate(batches, start=first_batch):
+        pending.append(extractor(local))
+        bar.update(min(global_batch, len(split) - batch_index * global_batch))
+        if (batch_index + 1) % chunk_batches == 0 or batch_index + 1 == total:
+            yield part, _collect(pending)
+            pending, part = [], part + 1
+    bar.close()
+
+
 def _write_manifest(entry: str, meta, extractor: Extractor, result: VideoVectors, about) -> None:
     storage.write_json(
-        os.path.join(entry, MANIFEST_FILE), manifest(meta, extractor.spec, extractor.pooling, result, about)
+        os.path.join(entry, MANIFEST_FILE),
+        manifest(meta, extractor.spec, extractor.pooling, result.vectors.shape, about),
     )
 
 
@@ -322,7 +358,7 @@ def _collect(pending: list[dict[str, jax.Array]]) -> VideoVectors:
     host = [{k: parallel.to_host(v) for k, v in out.items()} for out in pending]
     mask = np.concatenate([h["mask"] for h in host])
     return VideoVectors(
-        vectors=np.concatenate([h["features"] for h in host])[mask].astype(np.float32),
+        vectors=np.concatenate([h["features"] for h in host])[mask],
         labels=np.concatenate([h["label"] for h in host])[mask].astype(np.int32),
         ids=pipeline.decode_ids(np.concatenate([h["id"] for h in host])[mask]),
     )

@@ -62,6 +62,19 @@ def write_part(folder: str, part: int, tokens: np.ndarray, labels: np.ndarray, i
     storage.write_npz(os.path.join(folder, _index_file(part)), labels=np.asarray(labels, np.int32), ids=ids)
 
 
+def has_part(folder: str, part: int) -> bool:
+    """Whether both files of part `part` are written (the index is written second)."""
+    return storage.exists(os.path.join(folder, _index_file(part))) and storage.exists(
+        os.path.join(folder, _tokens_file(part))
+    )
+
+
+def part_index(folder: str, part: int) -> tuple[np.ndarray, np.ndarray]:
+    """(labels, ids) of part `part`."""
+    with np.load(io.BytesIO(storage.read_bytes(os.path.join(folder, _index_file(part))))) as z:
+        return z["labels"], z["ids"]
+
+
 def finish(folder: str, part_sizes: list[int], shape: tuple[int, ...], dtype: str = "float16") -> None:
     """Marks the store complete: its per-video `shape`, `dtype` and each part's size."""
     body = {"dtype": dtype, "shape": list(shape), "parts": list(part_sizes)}
@@ -120,10 +133,24 @@ class TokenStore:
         if pending:
             yield _take(pending, sum(len(b.labels) for b in pending))[0]
 
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The tokens of the videos at store positions `rows`, in that order, as float32 [len(rows), *shape]:
+        only those videos are read (the training batches of a probe, in shuffled order)."""
+        rows = np.asarray(rows, np.int64)
+        if rows.size and (rows.min() < 0 or rows.max() >= len(self)):
+            raise IndexError(f"rows {rows.min()}..{rows.max()} outside the store's {len(self)} videos")
+        out = np.empty((len(rows), *self.shape), np.float32)
+        bounds = np.cumsum([0, *self.parts])
+        part_of = np.searchsorted(bounds, rows, side="right") - 1
+        for part in np.unique(part_of):
+            at = np.flatnonzero(part_of == part)
+            local = rows[at] - bounds[part]
+            order = np.argsort(local, kind="stable")  # ascending reads from the memory map
+            out[at[order]] = self._part_tokens(int(part))[local[order]]
+        return out
+
     def _part_index(self, part: int) -> tuple[np.ndarray, np.ndarray]:
-        """(labels, ids) of part `part`."""
-        with np.load(io.BytesIO(storage.read_bytes(os.path.join(self.folder, _index_file(part))))) as z:
-            return z["labels"], z["ids"]
+        return part_index(self.folder, part)
 
     def _part_tokens(self, part: int) -> np.ndarray:
         path = os.path.join(self.folder, _tokens_file(part))

@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, fused_qkv, keymap, layers, pos_embed, registry
+from gesture_jax.models import family, fused_qkv, keymap, layers, pos_embed, registry, token_layout
 from gesture_jax.models.layers import block_indices, run_blocks
 
 
@@ -141,6 +141,11 @@ class Dinov2(nnx.Module):
         keep = block_indices(layers, len(self.blocks)) if layers is not None else ()
         x = self.frame_tokens(video, keep=keep, drop_path_key=drop_path_key)
         return x.reshape(*x.shape[:-3], -1, x.shape[-1])
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: frame after frame, each frame's CLS then its (h, w) patches."""
+        grid = token_layout.patches(video_shape, self.config.patch_size)
+        return token_layout.TokenLayout(grid, frame_prefix=1)
 
     def frame_tokens(
         self, video: jax.Array, *, keep: tuple[int, ...] = (), drop_path_key: jax.Array | None = None

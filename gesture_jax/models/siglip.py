@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, pos_embed, registry, siglip_layers
+from gesture_jax.models import family, keymap, layers, pos_embed, registry, siglip_layers, token_layout
 from gesture_jax.models.layers import block_indices
 
 
@@ -171,6 +171,10 @@ class Siglip(nnx.Module):
         keep = block_indices(layers, len(self.vision.layers)) if layers is not None else ()
         x = self.vision.tokens(video.reshape(b * t, *video.shape[2:]), keep, drop_path_key=drop_path_key)
         return x.reshape(*x.shape[:-3], b, -1, x.shape[-1])
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: frame after frame, each frame's (h, w) patches ("valid": the rest unused)."""
+        return token_layout.TokenLayout(token_layout.patches(video_shape, self.config.patch_size))
 
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN / zero-shot video feature [B, D]: the per-frame embeddings' mean, float32."""

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry, token_layout
 from gesture_jax.models.layers import block_indices, run_blocks
 
 
@@ -172,6 +172,11 @@ class ViCLIP(nnx.Module):
     def tokens(self, video: jax.Array, layers: Sequence[int] | None = None) -> jax.Array:
         """The vision tower's tokens (`VisionTower.tokens`)."""
         return self.vision.tokens(video, layers)
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: the CLS, then the (h, w) patches patch-major, frame-minor."""
+        grid = token_layout.patches(video_shape, self.config.patch_size)
+        return token_layout.TokenLayout(grid, order="hwt", prefix=1)
 
     def describe_feature(self) -> str:
         """What `features` returns, in words (feature-cache manifests)."""

@@ -27,7 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, registry, videoprism_layers, videoprism_text_encoder
+from gesture_jax.models import (
+    family,
+    keymap,
+    registry,
+    token_layout,
+    videoprism_layers,
+    videoprism_text_encoder,
+)
 from gesture_jax.models.videoprism_layers import LayerNorm, l2_normalize, make_stack, normal_param, run_stack
 
 
@@ -134,6 +141,10 @@ class VideoPrism(nnx.Module):
         _no_layers(layers)
         return self.encoder(video, key=drop_path_key).astype(jnp.float32)
 
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: a (t, h, w) grid, t-major."""
+        return token_layout.TokenLayout(token_layout.patches(video_shape, self.config.patch_size))
+
     def describe_feature(self) -> str:
         return "mean of the factorized encoder's output tokens (after temporal_ln)"
 
@@ -157,6 +168,10 @@ class VideoPrismLvT(nnx.Module):
         """The vision encoder's tokens [B, T·N, D] (before the auxiliary layers)."""
         _no_layers(layers)
         return self.vision_encoder(video, key=drop_path_key).astype(jnp.float32)
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: a (t, h, w) grid, t-major."""
+        return token_layout.TokenLayout(token_layout.patches(video_shape, self.config.patch_size))
 
     def video_embed(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         x = run_stack(self.auxiliary_encoder, self.vision_encoder(video, key=drop_path_key))

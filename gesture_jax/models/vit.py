@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, pos_embed, registry
+from gesture_jax.models import family, keymap, layers, pos_embed, registry, token_layout
 from gesture_jax.models.layers import block_indices, run_blocks
 
 POSITION_TABLES = {
@@ -145,6 +145,11 @@ class VideoViT(nnx.Module):
         if self.config.use_mean_pooling:
             return "fc_norm(mean of the final tokens)"
         return "norm(token 0): the first patch token (no CLS)"
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` of a video of this shape sit: a (t, h, w) grid, t-major."""
+        c = self.config
+        return token_layout.TokenLayout(token_layout.patches(video_shape, c.patch_size, c.tubelet_size))
 
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN feature [B, D], in float32 (`drop_path_key`: training with stochastic depth)."""

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, registry
+from gesture_jax.models import family, keymap, layers, registry, token_layout
 from gesture_jax.models.layers import block_indices
 
 
@@ -189,6 +189,11 @@ class VJEPA2(nnx.Module):
     def describe_feature(self) -> str:
         """What `features` returns, in words (feature-cache manifests)."""
         return "mean of the final tokens (after the encoder's LayerNorm)"
+
+    def token_layout(self, video_shape: tuple[int, ...]) -> token_layout.TokenLayout:
+        """Where `tokens` sit: a (t, h, w) grid of tubelets, t-major (one frame is one tubelet)."""
+        c = self.config
+        return token_layout.TokenLayout(token_layout.patches(video_shape, c.patch_size, c.tubelet_size))
 
     def features(self, video: jax.Array, *, drop_path_key: jax.Array | None = None) -> jax.Array:
         """The KNN feature [B, D] in float32: the mean of `tokens`."""
