@@ -74,3 +74,35 @@ def test_memory_stays_flat_as_the_store_grows(tmp_path):
     whole = 640 * 256 * 64 * 4  # the large store as float32 in memory: 42 MB
     assert large < 1.5 * small + 256 * 1024, (small, large)
     assert large < whole / 10, (large, whole)
+
+
+def test_take_reads_the_rows_asked_in_their_order_across_parts(tmp_path):
+    tokens, labels, _ = _store(tmp_path, [3, 4, 2], (2, 5), dtype="float32")
+    store = token_store.TokenStore.open(str(tmp_path))
+    rows = np.array([8, 0, 5, 3, 3, 1])
+    np.testing.assert_array_equal(store.take(rows), tokens[rows])
+    assert store.take(np.array([], int)).shape == (0, 2, 5)
+    with pytest.raises(IndexError, match="outside the store's 9 videos"):
+        store.take(np.array([9]))
+
+
+def _peak_while_taking(folder, batch_size):
+    store = token_store.TokenStore.open(str(folder))
+    order = np.random.default_rng(0).permutation(len(store))
+    tracemalloc.start()
+    for start in range(0, len(store), batch_size):
+        batch = store.take(order[start : start + batch_size])
+        del batch
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_shuffled_training_reads_keep_memory_flat_too(tmp_path):
+    """A probe's epoch reads every video in shuffled order, a batch at a time: 640 videos peak as 64 do."""
+    shape = (256, 64)
+    _store(tmp_path / "small", [64], shape)
+    _store(tmp_path / "large", [64] * 10, shape, seed=1)
+    small, large = _peak_while_taking(tmp_path / "small", 16), _peak_while_taking(tmp_path / "large", 16)
+    assert large < 1.5 * small + 256 * 1024, (small, large)
+    assert large < 640 * 256 * 64 * 4 / 10

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import logging
 import math
 from collections.abc import Sequence
 
@@ -31,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 from flax import nnx
+from tqdm import tqdm
 
 from gesture_jax.analysis import attentive_heads
 from gesture_jax.features.token_store import TokenStore
@@ -161,7 +163,9 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     losses = np.zeros((settings.epochs, len(grid)))
     count = 0
-    for epoch in range(settings.epochs):
+    bar = tqdm(range(settings.epochs), desc=f"{head.kind} grid of {len(grid)} on {len(data)} videos",
+               unit="epoch", dynamic_ncols=True, disable=jax.process_index() != 0, leave=False)  # fmt: skip
+    for epoch in bar:
         order = rng.permutation(len(data))
         epoch_loss = []
         for start in range(0, len(data), batch):
@@ -171,6 +175,11 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
             epoch_loss.append((loss, w.sum()))
             count += 1
         losses[epoch] = sum(np.asarray(loss) * n for loss, n in epoch_loss) / len(data)
+        bar.set_postfix(loss=f"{losses[epoch].min():.3f}–{losses[epoch].max():.3f}")
+    logging.info(
+        "%s seed %d: %d members trained on %d videos, %d epochs (%d steps); final loss %.3f–%.3f",
+        head.kind, seed, len(grid), len(data), settings.epochs, count, losses[-1].min(), losses[-1].max(),
+    )  # fmt: skip
     return TrainedGrid(grid, graphdef, params, settings.layer_mode, losses)
 
 
