@@ -69,7 +69,8 @@ def test_attentive_probe_matches_vjepa2_code():
 
 
 def test_its_initialisation_follows_the_reference():
-    """Our init draws other numbers, but by the reference's rules: zero biases, trunc-normal 0.02 weights with the projections rescaled by 1/√(2·layer), the classifier at torch's uniform default."""
+    """Our init draws other numbers, but by the reference's rules: zero biases, trunc-normal 0.02
+    weights with the projections rescaled by 1/√(2·layer), the classifier at torch's uniform default."""
     c = attentive_heads.HeadConfig("attentive_probe", 256, 7, depth=4, num_heads=8)
     model = attentive_heads.build(c, jax.random.key(1))
     std = lambda x: float(np.std(np.asarray(x[...])))  # noqa: E731
@@ -258,3 +259,42 @@ def test_without_a_validation_split_folds_choose_and_the_oracle_row_says_what_it
         assert "query_oracle" in o.roles and not o.pairable and "selected" not in o.roles
         assert o.metrics["accuracy"] >= c.metrics["accuracy"]  # the best on the queries, by construction
         assert "queries themselves" in o.selection["on"]
+
+
+@pytest.mark.slow
+def test_the_attentive_demo_smoke_as_a_user_runs_it(toy_data_dir, tmp_path):
+    """The contract: rows of method attentive_probe, one per seed (at least 2), each with its interval, the
+    split or folds it was chosen on (never a query split) and its learning rate and weight decay out of a
+    recorded grid of at least 4; here on 8 devices, the toy sets from the session's data dir."""
+    import json
+
+    from main_runs import run_main
+
+    result = run_main(
+        "configs/probes/attentive_demo.py:smoke",
+        tmp_path,
+        f"--config.data.data_dir={toy_data_dir}",
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    queries = {r["queries"] for r in results["rows"]}
+    probes = [r for r in results["rows"] if r["method"] == "attentive_probe"]
+    assert len({r["seed"] for r in probes}) >= 2
+    for row in probes:
+        lo, hi = row["accuracy_ci95"]
+        assert lo <= row["accuracy"] <= hi
+        chosen_on = row["selection"]["on"]
+        assert chosen_on not in queries and ("val" in chosen_on or "fold" in chosen_on)
+        grid = row["selection"]["candidates"]
+        assert len(grid) >= 4
+        assert {"learning_rate": row["learning_rate"], "weight_decay": row["weight_decay"]} in [
+            {k: c[k] for k in ("learning_rate", "weight_decay")} for c in grid
+        ]
+    assert {r["method"] for r in results["rows"]} >= {
+        "knn",
+        "attentive_pooler",
+        "attentive_probe_best_on_queries",
+    }
+    assert len(results["seed_spread"]) == 4  # 2 galleries × 2 probes
+    assert "## Token probes across seeds" in (tmp_path / "results.md").read_text()

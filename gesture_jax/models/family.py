@@ -38,8 +38,9 @@ class FamilyModule(Protocol):
         float32 preprocessed as the family's spec says (the feature every probe and the cache use),
         ``tokens(video, layers=None)``: the final tokens ``[B, N, D]`` that `features` pools, or with block
         indices those blocks' outputs ``[len(layers), B, N, D]`` as the reference's hidden states give
-        them (a family whose reference defines none refuses, saying so), and a family with a text tower
-        has ``encode_text(token_ids, ...)``."""
+        them (a family whose reference defines none refuses, saying so), ``token_layout(video_shape)``
+        (where those tokens sit: `token_layout.TokenLayout`, which pooled token stores need), and a family
+        with a text tower has ``encode_text(token_ids, ...)``."""
 
     def buffers(self, model_config: dict) -> dict[str, np.ndarray]:
         """{dotted path: array} of the derived, non-trained variables a checkpoint does not store."""
