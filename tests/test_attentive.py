@@ -158,6 +158,24 @@ def test_the_grid_in_one_program_equals_each_member_alone(tmp_path, kind):
     assert not np.allclose(other_seed, p_together)
 
 
+def test_streamed_and_device_resident_training_agree(tmp_path, monkeypatch):
+    """A set that fits trains from device memory an epoch per program; a larger one streams batches from
+    the store: the same batches and updates (close, as two compiled programs round alike only nearly)."""
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(19, 1, 1, 6, 16)).astype(np.float32)
+    labels = rng.integers(0, 3, 19).astype(np.int32)
+    data = probe_grid.TokenSet(_store(tmp_path, x, labels), np.arange(19), labels)
+    head = attentive_heads.HeadConfig("attentive_pooler", 16, 3, num_heads=2)
+    grid = probe_grid.GridSettings(learning_rates=(3e-3, 1e-3), weight_decays=(0.1,), epochs=2, batch_size=8)
+    resident = probe_grid.train(head, grid, data, seed=1)
+    monkeypatch.setattr(probe_grid, "RESIDENT_BYTES", 0)
+    streamed = probe_grid.train(head, grid, data, seed=1)
+    np.testing.assert_allclose(resident.losses, streamed.losses, rtol=1e-5)
+    np.testing.assert_allclose(
+        probe_grid.probabilities(resident, data), probe_grid.probabilities(streamed, data), atol=1e-5
+    )
+
+
 def test_views_are_averaged_as_probabilities(tmp_path):
     """A video's probabilities are the mean of its views' softmax (V-JEPA 2's and VideoGLUE's test)."""
     rng = np.random.default_rng(1)
@@ -298,3 +316,25 @@ def test_the_attentive_demo_smoke_as_a_user_runs_it(toy_data_dir, tmp_path):
     }
     assert len(results["seed_spread"]) == 4  # 2 galleries × 2 probes
     assert "## Token probes across seeds" in (tmp_path / "results.md").read_text()
+
+
+def test_the_gap_change_is_a_paired_difference_of_differences():
+    def row(gallery, method, correct):
+        labels = np.arange(len(correct)) % 2
+        key = scoring.RowKey(method, "enc", "frozen", gallery, "q")
+        predictions = np.where(np.asarray(correct, bool), labels, 1 - labels)
+        ids = np.array([f"v{i}" for i in range(len(correct))])
+        return scoring.score(key, labels, predictions, ids, ("a", "b"), num_gallery=4)
+
+    syn_knn, real_knn = row("syn", "knn", [0, 0, 1, 0, 1, 0]), row("real", "knn", [1, 1, 1, 1, 1, 0])
+    syn_p, real_p = (
+        row("syn", "attentive_probe", [1, 0, 1, 1, 1, 0]),
+        row("real", "attentive_probe", [1, 1, 1, 1, 1, 0]),
+    )
+    change = token_probe_rows.gap_change(syn_p, real_p, syn_knn, real_knn)
+    assert change.knn_gap == pytest.approx(2 / 6 - 5 / 6) and change.probe_gap == pytest.approx(4 / 6 - 5 / 6)
+    assert change.change == pytest.approx(2 / 6)  # the synthetic gallery gained two videos, the real none
+    lo, hi = change.ci95
+    assert lo <= change.change <= hi
+    with pytest.raises(ValueError, match="same query videos"):
+        token_probe_rows.gap_change(syn_p, real_p, syn_knn, row("real", "knn", [1, 1, 1]))

@@ -15,7 +15,13 @@ concatenated along the token axis, V-JEPA 2's multi-level Jester probe; "channel
 or by one member per layer ("per_layer", a grid axis of its own).
 
 The training runs on one device, so the numbers are the same on any mesh. Batches are padded to a fixed
-size with zero-weight rows, so a gallery of any size compiles once per shape.
+size with zero-weight rows, so a gallery of any size compiles once per shape. A training set of up to
+`RESIDENT_BYTES` (float32) is copied to the device once and each epoch is one `lax.scan` over its
+batches; a larger one streams from the token store a batch at a time (the same batches and updates).
+
+Speed (bench/probe_grid.py): on a 2-core CPU a depth-4 probe is compute-bound, so the 20-member program
+costs about what its 20 probes cost one after another; the one program pays off where one small probe
+leaves the device idle (an accelerator, or the light attentive pooler).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from gesture_jax.analysis import attentive_heads
 from gesture_jax.features.token_store import TokenStore
 
 LAYER_MODES = ("tokens", "channels", "per_layer")
+RESIDENT_BYTES = 1 << 30  # a training set up to this size (float32) trains from device memory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,7 +164,7 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
     member_keys = jax.device_put(jax.random.split(jax.random.fold_in(key, 0), len(grid)), device)
     step = _train_step(graphdef, head.num_classes, _recipe(settings), num_layers)
     length = np.array([total, warmup], np.int32)
-    params, opt_state = _init(head, settings, member_keys, lr, wd, length)
+    params, opt_state = _init(head, _recipe(settings))(member_keys, lr, wd, length)
     params, opt_state = jax.device_put((params, opt_state), device)
     hyper = jax.device_put((lr, wd, layer, length), device)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
@@ -165,16 +172,38 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
     count = 0
     bar = tqdm(range(settings.epochs), desc=f"{head.kind} grid of {len(grid)} on {len(data)} videos",
                unit="epoch", dynamic_ncols=True, disable=jax.process_index() != 0, leave=False)  # fmt: skip
+    # A training set that fits is held on the device and each epoch is one scanned program (no host
+    # round trip per step); a larger one streams from the store a batch at a time. Same batches, same
+    # updates either way.
+    resident = len(data) * math.prod(data.store.shape) * 4 <= RESIDENT_BYTES
+    if resident:
+        tokens, labels = jax.device_put((data.store.take(data.rows), data.labels.astype(np.int32)), device)
+        epoch_step = _train_epoch(graphdef, head.num_classes, _recipe(settings), num_layers)
     for epoch in bar:
         order = rng.permutation(len(data))
-        epoch_loss = []
-        for start in range(0, len(data), batch):
-            x, y, w = _padded(data, order[start : start + batch], batch)
-            batch_in = jax.device_put((np.int32(count), x, y, w), device)
-            params, opt_state, loss = step(params, opt_state, *hyper, member_keys, *batch_in)
-            epoch_loss.append((loss, w.sum()))
-            count += 1
-        losses[epoch] = sum(np.asarray(loss) * n for loss, n in epoch_loss) / len(data)
+        if resident:
+            index = np.zeros(per_epoch * batch, np.int32)
+            index[: len(data)] = order
+            weight = (np.arange(per_epoch * batch) < len(data)).astype(np.float32)
+            inputs = jax.device_put(
+                (np.int32(count), index.reshape(per_epoch, batch), weight.reshape(per_epoch, batch)), device
+            )
+            params, opt_state, loss = epoch_step(
+                params, opt_state, *hyper, member_keys, tokens, labels, *inputs
+            )
+            epoch_loss = [(loss, weight.reshape(per_epoch, batch).sum(axis=1)[:, None])]
+            count += per_epoch
+        else:
+            epoch_loss = []
+            for start in range(0, len(data), batch):
+                x, y, w = _padded(data, order[start : start + batch], batch)
+                batch_in = jax.device_put((np.int32(count), x, y, w), device)
+                params, opt_state, loss = step(params, opt_state, *hyper, member_keys, *batch_in)
+                epoch_loss.append((loss, w.sum()))
+                count += 1
+        losses[epoch] = sum(
+            (np.asarray(loss) * n).reshape(-1, len(grid)).sum(0) for loss, n in epoch_loss
+        ) / len(data)
         bar.set_postfix(loss=f"{losses[epoch].min():.3f}–{losses[epoch].max():.3f}")
     logging.info(
         "%s seed %d: %d members trained on %d videos, %d epochs (%d steps); final loss %.3f–%.3f",
@@ -214,12 +243,15 @@ def _padded(data: TokenSet, index: np.ndarray, size: int):
     return x, y, w
 
 
-def _init(head, settings, keys, lr, wd, length):
-    def one(key, lr, wd):
+@functools.lru_cache(maxsize=8)
+def _init(head: attentive_heads.HeadConfig, settings: GridSettings):
+    """Every member's parameters and optimizer state from its key, compiled once per head and recipe."""
+
+    def one(key, lr, wd, length):
         params = nnx.state(attentive_heads.build(head, key))
         return params, _optimizer(settings, lr, wd, length).init(params)
 
-    return jax.jit(jax.vmap(one))(keys, lr, wd)
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None)))
 
 
 def _optimizer(settings: GridSettings, lr, wd, length) -> optax.GradientTransformation:
@@ -227,8 +259,9 @@ def _optimizer(settings: GridSettings, lr, wd, length) -> optax.GradientTransfor
     return optax.adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay)
 
 
-@functools.lru_cache(maxsize=8)
-def _train_step(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
+def _member_steps(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
+    """Every member's update on one batch (vmapped over the members, not compiled)."""
+
     def member(params, opt_state, lr, wd, layer, length, member_key, count, x, y, w):
         key = jax.random.fold_in(jax.random.fold_in(member_key, 1), count)  # this update's dropout
 
@@ -245,8 +278,34 @@ def _train_step(graphdef, num_classes: int, settings: GridSettings, num_layers: 
         updates, opt_state = _optimizer(settings, lr, wd, length).update(grads, opt_state, params)
         return optax.apply_updates(params, updates), opt_state, loss
 
-    batched = jax.vmap(member, in_axes=(0, 0, 0, 0, 0, None, 0, None, None, None, None))
-    return jax.jit(batched, donate_argnums=(0, 1))
+    return jax.vmap(member, in_axes=(0, 0, 0, 0, 0, None, 0, None, None, None, None))
+
+
+@functools.lru_cache(maxsize=8)
+def _train_step(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
+    """One update of every member on one batch, compiled."""
+    return jax.jit(_member_steps(graphdef, num_classes, settings, num_layers), donate_argnums=(0, 1))
+
+
+@functools.lru_cache(maxsize=8)
+def _train_epoch(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
+    """An epoch's updates over device-resident tokens, `lax.scan` over its batches ([steps, batch] rows
+    of `tokens` and their weights); returns the per-step losses [steps, G]."""
+    steps = _member_steps(graphdef, num_classes, settings, num_layers)
+
+    def epoch(params, opt_state, lr, wd, layer, length, keys, tokens, labels, count, index, weight):
+        def body(carry, batch):
+            params, opt_state, count = carry
+            rows, w = batch
+            params, opt_state, loss = steps(
+                params, opt_state, lr, wd, layer, length, keys, count, tokens[rows], labels[rows], w
+            )
+            return (params, opt_state, count + 1), loss
+
+        (params, opt_state, _), losses = jax.lax.scan(body, (params, opt_state, count), (index, weight))
+        return params, opt_state, losses
+
+    return jax.jit(epoch, donate_argnums=(0, 1))
 
 
 @functools.lru_cache(maxsize=8)

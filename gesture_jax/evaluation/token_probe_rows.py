@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from gesture_jax.analysis import attentive_heads, probe_grid, probes
+from gesture_jax.analysis import attentive_heads, probe_grid, probes, stats
 from gesture_jax.evaluation import scoring
 from gesture_jax.features.token_store import TokenStore
 
@@ -152,6 +152,45 @@ def token_probe_rows(
         for name, seeded in by_queries.items():
             spreads.append(_spread(seeded))
     return rows, spreads
+
+
+@dataclasses.dataclass(frozen=True)
+class GapChange:
+    """Whether a token probe narrows the gap between a synthetic and a real gallery against the paper's
+    KNN, on the same queries: each gap is accuracy(synthetic) − accuracy(real); `change` is the probe's
+    gap minus KNN's, with a paired bootstrap interval over the query videos (stratified by class):
+    positive where the synthetic gallery gains more from the probe than the real one (a gap of synthetic
+    below real then narrows), negative where it gains less."""
+
+    queries: str
+    method: str
+    synthetic: str
+    real: str
+    knn_gap: float
+    probe_gap: float
+    change: float
+    ci95: tuple[float, float]
+
+
+def gap_change(
+    probe_syn: scoring.Row, probe_real: scoring.Row, knn_syn: scoring.Row, knn_real: scoring.Row
+) -> GapChange:
+    """The four rows' correctness on the same videos → the probe's gap against KNN's."""
+    rows = (probe_syn, probe_real, knn_syn, knn_real)
+    if any(not np.array_equal(r.ids, probe_syn.ids) for r in rows):
+        raise ValueError("a gap change needs four rows on the same query videos")
+    c = [r.correct.astype(np.float64) for r in rows]
+    per_video = (c[0] - c[1]) - (c[2] - c[3])
+    return GapChange(
+        queries=probe_syn.queries,
+        method=probe_syn.method,
+        synthetic=probe_syn.gallery,
+        real=probe_real.gallery,
+        knn_gap=float(c[2].mean() - c[3].mean()),
+        probe_gap=float(c[0].mean() - c[1].mean()),
+        change=float(per_video.mean()),
+        ci95=stats.bootstrap_ci(per_video, strata=probe_syn.labels),
+    )
 
 
 def _oracle(row, predictions, members, labels, ids, class_names, n: int) -> scoring.Row:
