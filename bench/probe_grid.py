@@ -6,7 +6,7 @@ another (the baseline: a loop over the settings, each a program of its own).
     .venv/bin/python bench/probe_grid.py --store WORKDIR/features/<cache entry>/tokens
 
 Default sizes are the toy study's (configs/probes/attentive_demo.py): the synthetic gallery's 700 videos,
-64 tokens (4×8×8 averaged over 2×2 patches) of 64 channels, 7 classes, 4 heads, V-JEPA 2's 20-member
+16 tokens (4×8×8 averaged over 4×4 patches) of 64 channels, 7 classes, 4 heads, V-JEPA 2's 20-member
 grid, batches of 32. `--store` reads a token store a run extracted instead. Each form trains `--epochs`
 epochs after one warm-up call (its first time, compilation included, is printed too). A probe step is one
 member's update on one batch: the grid's probe steps per second are members × batches / seconds.
@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--kind", default="attentive_probe", choices=("attentive_probe", "attentive_pooler"))
     parser.add_argument("--store", help="a token store folder (<cache entry>/tokens) to train on")
     parser.add_argument("--videos", type=int, default=700)
-    parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--tokens", type=int, default=16)
     parser.add_argument("--dim", type=int, default=64)
     parser.add_argument("--classes", type=int, default=7)
     parser.add_argument("--heads", type=int, default=4)

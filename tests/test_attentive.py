@@ -119,9 +119,12 @@ def test_the_training_steps_match_vjepa2_adamw_and_schedules(tmp_path):
     step = probe_grid._train_step(nnx.graphdef(model), head.num_classes, probe_grid._recipe(settings), 1)
     x = ref["x"].astype(np.float32)[:, None, None]
     keys = jax.random.split(jax.random.key(0), 1)
+    state = (params, opt_state)
+    batch = (x, ref["y"].astype(np.int32), np.ones(3, np.float32))
     for count in range(4):
-        params, opt_state, _ = step(params, opt_state, *hyper, np.int32([0]), length, keys, np.int32(count),
-                                    x, ref["y"].astype(np.int32), np.ones(3, np.float32))  # fmt: skip
+        state, _ = step(state, (*hyper, np.int32([0]), keys), length, np.int32(count), batch)
+    params = state[0]
+
     expected = _load(attentive_heads.build(head, jax.random.key(0)), ref, "after")
     for (path, got), (_, want) in zip(nnx.to_flat_state(params), nnx.to_flat_state(nnx.state(expected))):
         np.testing.assert_allclose(

@@ -37,7 +37,7 @@ class HeadConfig:
     dim: int  # the tokens' channels
     num_classes: int
     depth: int = 4  # attentive_probe: blocks, the last the cross-attention one
-    num_heads: int = 16
+    num_heads: int = 16  # 0: one head per 64 channels (VideoGLUE's 12 heads at 768)
     mlp_ratio: float = 4.0
     dropout: float = 0.5  # attentive_pooler, before the linear layer
     init_std: float = 0.02
@@ -45,8 +45,15 @@ class HeadConfig:
     def __post_init__(self):
         if self.kind not in HEADS:
             raise ValueError(f"unknown token probe {self.kind!r}; expected one of {HEADS}")
-        if self.dim % self.num_heads:
-            raise ValueError(f"{self.num_heads} heads do not divide the tokens' {self.dim} channels")
+        if self.num_heads == 0:
+            if self.dim % 64:
+                raise ValueError(f"num_heads 0 means 64 channels a head; the tokens have {self.dim} channels")
+            object.__setattr__(self, "num_heads", self.dim // 64)
+        if self.num_heads < 1 or self.dim % self.num_heads:
+            raise ValueError(
+                f"{self.kind}: {self.num_heads} heads do not divide the tokens' {self.dim} channels "
+                f"(config.attentive.{self.kind}.num_heads)"
+            )
         if self.depth < 1:
             raise ValueError(f"depth {self.depth}; expected at least 1 (the cross-attention block)")
 

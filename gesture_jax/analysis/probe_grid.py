@@ -164,9 +164,9 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
     member_keys = jax.device_put(jax.random.split(jax.random.fold_in(key, 0), len(grid)), device)
     step = _train_step(graphdef, head.num_classes, _recipe(settings), num_layers)
     length = np.array([total, warmup], np.int32)
-    params, opt_state = _init(head, _recipe(settings))(member_keys, lr, wd, length)
-    params, opt_state = jax.device_put((params, opt_state), device)
-    hyper = jax.device_put((lr, wd, layer, length), device)
+    state = jax.device_put(_init(head, _recipe(settings))(member_keys, lr, wd, length), device)
+    hyper = jax.device_put((lr, wd, layer, member_keys), device)
+    length = jax.device_put(length, device)
     rng = np.random.default_rng(np.random.SeedSequence([seed, 1]))
     losses = np.zeros((settings.epochs, len(grid)))
     count = 0
@@ -177,7 +177,7 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
     # updates either way.
     resident = len(data) * math.prod(data.store.shape) * 4 <= RESIDENT_BYTES
     if resident:
-        tokens, labels = jax.device_put((data.store.take(data.rows), data.labels.astype(np.int32)), device)
+        on_device = jax.device_put((data.store.take(data.rows), data.labels.astype(np.int32)), device)
         epoch_step = _train_epoch(graphdef, head.num_classes, _recipe(settings), num_layers)
     for epoch in bar:
         order = rng.permutation(len(data))
@@ -185,20 +185,15 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
             index = np.zeros(per_epoch * batch, np.int32)
             index[: len(data)] = order
             weight = (np.arange(per_epoch * batch) < len(data)).astype(np.float32)
-            inputs = jax.device_put(
-                (np.int32(count), index.reshape(per_epoch, batch), weight.reshape(per_epoch, batch)), device
-            )
-            params, opt_state, loss = epoch_step(
-                params, opt_state, *hyper, member_keys, tokens, labels, *inputs
-            )
+            plan = jax.device_put((index.reshape(per_epoch, batch), weight.reshape(per_epoch, batch)), device)
+            state, loss = epoch_step(state, hyper, length, on_device, np.int32(count), plan)
             epoch_loss = [(loss, weight.reshape(per_epoch, batch).sum(axis=1)[:, None])]
             count += per_epoch
         else:
             epoch_loss = []
             for start in range(0, len(data), batch):
                 x, y, w = _padded(data, order[start : start + batch], batch)
-                batch_in = jax.device_put((np.int32(count), x, y, w), device)
-                params, opt_state, loss = step(params, opt_state, *hyper, member_keys, *batch_in)
+                state, loss = step(state, hyper, length, np.int32(count), jax.device_put((x, y, w), device))
                 epoch_loss.append((loss, w.sum()))
                 count += 1
         losses[epoch] = sum(
@@ -209,7 +204,7 @@ def train(head: attentive_heads.HeadConfig, settings: GridSettings, data: TokenS
         "%s seed %d: %d members trained on %d videos, %d epochs (%d steps); final loss %.3f–%.3f",
         head.kind, seed, len(grid), len(data), settings.epochs, count, losses[-1].min(), losses[-1].max(),
     )  # fmt: skip
-    return TrainedGrid(grid, graphdef, params, settings.layer_mode, losses)
+    return TrainedGrid(grid, graphdef, state[0], settings.layer_mode, losses)
 
 
 def probabilities(trained: TrainedGrid, data: TokenSet, *, batch_size: int = 32) -> np.ndarray:
@@ -262,7 +257,9 @@ def _optimizer(settings: GridSettings, lr, wd, length) -> optax.GradientTransfor
 def _member_steps(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
     """Every member's update on one batch (vmapped over the members, not compiled)."""
 
-    def member(params, opt_state, lr, wd, layer, length, member_key, count, x, y, w):
+    def member(state, hyper, length, count, batch):
+        """state: (params, opt_state); hyper: (lr, wd, layer, key) of this member; batch: (x, y, w)."""
+        (params, opt_state), (lr, wd, layer, member_key), (x, y, w) = state, hyper, batch
         key = jax.random.fold_in(jax.random.fold_in(member_key, 1), count)  # this update's dropout
 
         def loss_fn(p):
@@ -276,15 +273,15 @@ def _member_steps(graphdef, num_classes: int, settings: GridSettings, num_layers
 
         loss, grads = jax.value_and_grad(loss_fn)(params)
         updates, opt_state = _optimizer(settings, lr, wd, length).update(grads, opt_state, params)
-        return optax.apply_updates(params, updates), opt_state, loss
+        return (optax.apply_updates(params, updates), opt_state), loss
 
-    return jax.vmap(member, in_axes=(0, 0, 0, 0, 0, None, 0, None, None, None, None))
+    return jax.vmap(member, in_axes=(0, 0, None, None, None))
 
 
 @functools.lru_cache(maxsize=8)
 def _train_step(graphdef, num_classes: int, settings: GridSettings, num_layers: int):
     """One update of every member on one batch, compiled."""
-    return jax.jit(_member_steps(graphdef, num_classes, settings, num_layers), donate_argnums=(0, 1))
+    return jax.jit(_member_steps(graphdef, num_classes, settings, num_layers), donate_argnums=(0,))
 
 
 @functools.lru_cache(maxsize=8)
@@ -293,19 +290,19 @@ def _train_epoch(graphdef, num_classes: int, settings: GridSettings, num_layers:
     of `tokens` and their weights); returns the per-step losses [steps, G]."""
     steps = _member_steps(graphdef, num_classes, settings, num_layers)
 
-    def epoch(params, opt_state, lr, wd, layer, length, keys, tokens, labels, count, index, weight):
+    def epoch(state, hyper, length, data, count, plan):
+        tokens, labels = data
+
         def body(carry, batch):
-            params, opt_state, count = carry
+            state, count = carry
             rows, w = batch
-            params, opt_state, loss = steps(
-                params, opt_state, lr, wd, layer, length, keys, count, tokens[rows], labels[rows], w
-            )
-            return (params, opt_state, count + 1), loss
+            state, loss = steps(state, hyper, length, count, (tokens[rows], labels[rows], w))
+            return (state, count + 1), loss
 
-        (params, opt_state, _), losses = jax.lax.scan(body, (params, opt_state, count), (index, weight))
-        return params, opt_state, losses
+        (state, _), losses = jax.lax.scan(body, (state, count), plan)
+        return state, losses
 
-    return jax.jit(epoch, donate_argnums=(0, 1))
+    return jax.jit(epoch, donate_argnums=(0,))
 
 
 @functools.lru_cache(maxsize=8)

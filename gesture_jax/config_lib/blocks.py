@@ -141,7 +141,8 @@ def attentive(
             "final_weight_decay": config_dict.placeholder(float),  # None: each member's (constant)
             "label_smoothing": 0.0,
             "attentive_probe": {"depth": 4, "num_heads": 16, "mlp_ratio": 4.0},  # V-JEPA 2's
-            "attentive_pooler": {"num_heads": 12, "dropout": 0.5},  # VideoGLUE's
+            # VideoGLUE's: 12 heads of 64 channels at ViT-B; 0 = one head per 64 channels at any width
+            "attentive_pooler": {"num_heads": 0, "dropout": 0.5},
             "tokens": {
                 "layers": (),  # block indices; () = the final tokens
                 "pool": (1, 1),  # average over (h, w) patches, e.g. (2, 2); (1, 1) = every token

@@ -148,7 +148,7 @@ def token_probe_rows(
                 rows.append(row)
                 by_queries[name].append(row)
                 if settings.query_oracle:
-                    rows.append(_oracle(row, predictions, trained.members, data.labels, ids, class_names, n))
+                    rows.append(_oracle(row, predictions, trained.members, class_names, first=n == 0))
         for name, seeded in by_queries.items():
             spreads.append(_spread(seeded))
     return rows, spreads
@@ -193,8 +193,9 @@ def gap_change(
     )
 
 
-def _oracle(row, predictions, members, labels, ids, class_names, n: int) -> scoring.Row:
+def _oracle(row, predictions, members, class_names, *, first: bool) -> scoring.Row:
     """The member best on the queries themselves: V-JEPA 2's reported number, optimistic by design."""
+    labels, ids = row.labels, row.ids
     accuracy = (predictions == labels).mean(axis=1)
     best = int(np.argmax(accuracy))
     where = dataclasses.replace(
@@ -204,7 +205,7 @@ def _oracle(row, predictions, members, labels, ids, class_names, n: int) -> scor
         where, labels, predictions[best], ids, class_names, num_gallery=row.facts["num_gallery"]
     )
     selection = {"on": f"the queries themselves ({row.queries}): best of the grid, not a held-out choice"}
-    roles = ("query_oracle",) if n == 0 else ("query_oracle", "other_seed")
+    roles = ("query_oracle",) if first else ("query_oracle", "other_seed")
     return dataclasses.replace(oracle, roles=roles, selection=selection)
 
 

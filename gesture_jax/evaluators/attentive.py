@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+
 from gesture_jax.analysis import attentive_heads, probe_grid
 from gesture_jax.evaluation import breakdowns, cells, method_rows, scoring, token_probe_rows
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.features.token_extraction import TokenRecipe
+from gesture_jax.models import token_layout
 
 NOTE = (
     "Token probes are trained per seed; each seed's member of the learning-rate × weight-decay grid is "
@@ -71,6 +74,7 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     validation = {g: ctx.validation_split(g, cfg.validation_splits) for g in cfg.galleries}
     names = [*cfg.galleries, *cfg.queries, *(v for v in validation.values() if v)]
     class_names = ctx.class_names(names)
+    _check_heads(ctx, state, recipe, probe_settings, len(class_names))  # before hours of extraction
     stores = ctx.tokens(names, recipe, state.model, key_extra=state.key_extra)
     rows, spreads = [], []
     for gallery in cfg.galleries:
@@ -106,6 +110,17 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         title=f"Token probes on {state.name} {ctx.encoder_name}",
         note=NOTE,
     )
+
+
+def _check_heads(ctx, state, recipe, probe_settings, num_classes: int) -> None:
+    """Each probe's head count against the tokens' width, traced from the encoder (nothing computed)."""
+    model = ctx.model if state.model is None else state.model
+    s = ctx.spec
+    video = jax.ShapeDtypeStruct((1, s.num_frames, s.crop_size, s.crop_size, 3), jax.numpy.float32)
+    tokens = jax.eval_shape(lambda v: token_layout.recipe_tokens(model, v, recipe.layers, recipe.pool), video)
+    dim = probe_grid.head_dim((1, *tokens.shape[1:]), probe_settings.grid.layer_mode)
+    for method in probe_settings.methods:
+        attentive_heads.HeadConfig(method, dim, num_classes, **probe_settings.heads.get(method, {}))
 
 
 def _gap_changes(ctx, state, cfg, rows, class_names) -> list[token_probe_rows.GapChange]:
