@@ -341,3 +341,12 @@ def test_the_gap_change_is_a_paired_difference_of_differences():
     assert lo <= change.change <= hi
     with pytest.raises(ValueError, match="same query videos"):
         token_probe_rows.gap_change(syn_p, real_p, syn_knn, row("real", "knn", [1, 1, 1]))
+
+
+def test_head_counts_are_checked_against_the_width():
+    assert attentive_heads.HeadConfig("attentive_pooler", 1280, 5, num_heads=0).num_heads == 20
+    assert attentive_heads.HeadConfig("attentive_pooler", 768, 5, num_heads=0).num_heads == 12  # VideoGLUE's
+    with pytest.raises(ValueError, match=r"16 heads do not divide the tokens' 100 channels.*attentive_probe"):
+        attentive_heads.HeadConfig("attentive_probe", 100, 5)
+    with pytest.raises(ValueError, match="unknown token probe 'mlp'"):
+        attentive_heads.HeadConfig("mlp", 64, 5)
