@@ -244,3 +244,15 @@ def test_a_subset_of_vectors_by_positions_or_mask():
     assert by_positions.ids.tolist() == ["c", "a"] and by_positions.vectors.tolist() == [[4, 5], [0, 1]]
     by_mask = v.take(v.labels == 1)
     assert by_mask.ids.tolist() == ["b", "d"] and by_mask.labels.tolist() == [1, 1] and len(by_mask) == 2
+
+
+def test_an_extractor_gives_back_the_model_it_computes_with():
+    """`Extractor.model` (an encoder state's weights, for evaluators that need more than its features)
+    follows `set_model`."""
+    model, spec = models.create("toy-vit", seed=0)
+    other, _ = models.create("toy-vit", seed=1)
+    extractor = features.Extractor(model, spec, parallel.make_mesh(jax.devices()[:1]))
+    video = jax.numpy.zeros((1, spec.num_frames, spec.crop_size, spec.crop_size, 3))
+    np.testing.assert_allclose(extractor.model.features(video), model.features(video), atol=1e-6)
+    extractor.set_model(other)
+    np.testing.assert_allclose(extractor.model.features(video), other.features(video), atol=1e-6)

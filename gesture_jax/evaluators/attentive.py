@@ -72,6 +72,12 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     cfg = ctx.block("attentive", evaluator="attentive")
     recipe, probe_settings = settings(cfg)
     validation = {g: ctx.validation_split(g, cfg.validation_splits) for g in cfg.galleries}
+    chosen_on_queries = sorted(v for v in validation.values() if v in cfg.queries)
+    if chosen_on_queries:
+        raise ValueError(
+            f"config.attentive: {chosen_on_queries} would be both where the probes are chosen and a query "
+            "split; take it out of config.attentive.queries or config.attentive.validation_splits"
+        )
     names = [*cfg.galleries, *cfg.queries, *(v for v in validation.values() if v)]
     class_names = ctx.class_names(names)
     _check_heads(ctx, state, recipe, probe_settings, len(class_names))  # before hours of extraction

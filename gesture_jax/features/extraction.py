@@ -123,6 +123,11 @@ class Extractor:
         video = jax.ShapeDtypeStruct((1, s.num_views, s.num_frames, size, size, 3), jnp.uint8)
         return tuple(jax.eval_shape(self._outputs, self._state, video).shape[1:])
 
+    @property
+    def model(self) -> nnx.Module:
+        """The encoder with the weights this extractor computes with now (after any `set_model`)."""
+        return nnx.merge(self._graphdef, self._state)
+
     def set_model(self, model: nnx.Module) -> None:
         """New weights for the same architecture, without compiling again (e.g. during training)."""
         graphdef, state = nnx.split(model)
