@@ -192,26 +192,17 @@ class RunContext:
         """Each named split's vectors (the encoder's features unless `extractor` says otherwise), from the
         shared cache when present. `key_extra` distinguishes weights or outputs the config does not name
         (fine-tuned weights' checksum, head logits); `cache=False` computes without touching the disk."""
-        enc, extract = self.config.encoder, self.config.extract
+        extract = self.config.extract
         extractor = extractor or self.extractor()
         self.class_names(list(names))
         out = {}
         for name in dict.fromkeys(names):
             split = self.split(name)
-            key = features.cache_key(
-                encoder=enc.name,
-                weights=self.weights_provenance(),
-                init_seed=enc.init_seed,
-                dtype=enc.dtype,
-                split=split,
-                spec=extractor.spec,
-                extra=key_extra,
-            )
             out[name] = features.extract(
                 extractor,
                 split,
                 cache_dir=self.cache_dir() if cache else None,
-                meta=key,
+                meta=self._cache_key(split, extractor.spec, key_extra),
                 per_device_batch=extract.per_device_batch,
                 chunk_batches=extract.chunk_batches,
                 num_threads=self.config.data.num_threads,
@@ -229,7 +220,7 @@ class RunContext:
     ) -> dict[str, token_store.TokenStore]:
         """Each named split's token store under `recipe` (`model`: an encoder state's weights, default the
         configured encoder), extracted into the shared cache once and read from there after."""
-        enc, extract = self.config.encoder, self.config.extract
+        extract = self.config.extract
         extractor = features.Extractor(
             self.model if model is None else model,
             self.spec,
@@ -242,25 +233,28 @@ class RunContext:
         out = {}
         for name in dict.fromkeys(names):
             split = self.split(name)
-            key = features.cache_key(
-                encoder=enc.name,
-                weights=self.weights_provenance(),
-                init_seed=enc.init_seed,
-                dtype=enc.dtype,
-                split=split,
-                spec=self.spec,
-                extra={**(key_extra or {}), **recipe.key()},
-            )
             out[name] = token_extraction.extract_tokens(
                 extractor,
                 split,
                 cache_dir=self.cache_dir(),
-                meta=key,
+                meta=self._cache_key(split, self.spec, {**(key_extra or {}), **recipe.key()}),
                 per_device_batch=extract.per_device_batch,
                 num_threads=self.config.data.num_threads,
                 about={"weights": self.weights_provenance()},
             )
         return out
+
+    def _cache_key(self, split: datasets.Split, spec: VideoSpec, extra: dict[str, Any] | None) -> dict:
+        enc = self.config.encoder
+        return features.cache_key(
+            encoder=enc.name,
+            weights=self.weights_provenance(),
+            init_seed=enc.init_seed,
+            dtype=enc.dtype,
+            split=split,
+            spec=spec,
+            extra=extra,
+        )
 
     def weights_provenance(self) -> dict[str, Any]:
         """Where the encoder's weights come from (model.json's record, read once): part of cache keys."""
