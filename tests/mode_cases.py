@@ -64,6 +64,14 @@ CASES = {
         more_outputs=("domain_gap.json", "attribution.csv"),
     ),
     "zeroshot": ModeCase("configs/zeroshot/demo.py:smoke", needs_vocab=True),
+    # The token probes alone (mode knn with the attentive evaluator): tokens extracted on 8 devices, 1, or
+    # two processes, the grids trained on one device each, the same rows. (The probes' weights agree only
+    # to float rounding: the CPU backend compiles a gradient's reductions for the process's device count,
+    # measured 5e-9 apart on one step; the choices and predictions they make are the same.)
+    "attentive": ModeCase(
+        "configs/probes/attentive_demo.py:smoke",
+        overrides=(("evals", ("attentive",)), ("attentive.epochs", 2)),
+    ),
     "finetune": ModeCase(
         "configs/demo_finetune.py:smoke",
         overrides=FINETUNE_STEPS,

@@ -106,3 +106,13 @@ def test_shuffled_training_reads_keep_memory_flat_too(tmp_path):
     small, large = _peak_while_taking(tmp_path / "small", 16), _peak_while_taking(tmp_path / "large", 16)
     assert large < 1.5 * small + 256 * 1024, (small, large)
     assert large < 640 * 256 * 64 * 4 / 10
+
+
+def test_tokens_beyond_float16_are_refused_naming_the_part(tmp_path):
+    with pytest.raises(ValueError, match=r"part 3: tokens beyond float16's range \(max 7e\+04\)"):
+        token_store.write_part(str(tmp_path), 3, np.full((1, 2), 7e4), np.zeros(1), np.array(["a"]))
+    with pytest.raises(ValueError, match="part 0: tokens not finite"):
+        token_store.write_part(str(tmp_path), 0, np.full((1, 2), np.nan), np.zeros(1), np.array(["a"]))
+    token_store.write_part(
+        str(tmp_path), 0, np.full((1, 2), 7e4), np.zeros(1), np.array(["a"]), dtype="float32"
+    )

@@ -44,7 +44,7 @@ MANIFEST_FILE = "manifest.json"
 class VideoVectors:
     """One vector per video of a split: an encoder's features, or a classifier head's logits."""
 
-    vectors: np.ndarray  # [N, D] float32, row i = record i of the split
+    vectors: np.ndarray  # [N, D] float32, row i = record i (a token part in run_chunks: [n, V, ...])
     labels: np.ndarray  # [N] int32
     ids: np.ndarray  # [N] str
 
@@ -70,7 +70,8 @@ class VideoVectors:
 
 
 class Extractor:
-    """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out.
+    """An encoder compiled for one mesh: uint8 views in, view-averaged float32 features out (or, with
+    `keep_views`, every view's output in that dtype: tokens for a token store).
 
     `output` picks what is computed per view (default the encoder's `features`; a classifier's logits
     for head evaluation)."""

@@ -3,7 +3,7 @@
 A video's tokens are far larger than its feature vector (a ViT-B/16 clip of 1,568 tokens, UMT's 8 frames
 or VideoMAE's 16: 1,568 × 768 values, 2.4 MB in float16, against 3 KB for its feature), so a split's
 tokens are never held in memory at once. A store is a folder of part files written as extraction
-produces them (the extraction writing them is the next step of the token path):
+produces them (`token_extraction.extract_tokens`):
 
 * ``tokens_<i>.npy``: ``[n_i, *shape]`` in the store's dtype: float16 by default (half the bytes of
   float32; it holds every bfloat16 value between 2⁻¹⁴ and 65,504 exactly), or lossless ``float32``;
@@ -57,7 +57,18 @@ def write_part(folder: str, part: int, tokens: np.ndarray, labels: np.ndarray, i
     if not (len(tokens) == len(labels) == len(ids)):
         raise ValueError(f"part {part}: {len(tokens)} token rows, {len(labels)} labels, {len(ids)} ids")
     buffer = io.BytesIO()
-    np.save(buffer, tokens.astype(dtype))
+    with np.errstate(over="ignore"):  # checked just below, with a message that says what to do
+        stored = tokens.astype(dtype)
+    if not np.isfinite(stored).all():
+        bad = (
+            "not finite"
+            if not np.isfinite(tokens).all()
+            else f"beyond {dtype}'s range (max {np.abs(tokens).max():.3g})"
+        )
+        raise ValueError(
+            f"{folder} part {part}: tokens {bad}; store them as float32 (e.g. config.attentive.tokens.dtype)"
+        )
+    np.save(buffer, stored)
     storage.write_bytes(os.path.join(folder, _tokens_file(part)), buffer.getvalue())
     storage.write_npz(os.path.join(folder, _index_file(part)), labels=np.asarray(labels, np.int32), ids=ids)
 
