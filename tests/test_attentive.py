@@ -132,6 +132,7 @@ def test_the_training_steps_match_vjepa2_adamw_and_schedules(tmp_path):
         )
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("kind", attentive_heads.HEADS)
 def test_the_grid_in_one_program_equals_each_member_alone(tmp_path, kind):
     rng = np.random.default_rng(0)
@@ -194,6 +195,7 @@ def test_views_are_averaged_as_probabilities(tmp_path):
     np.testing.assert_allclose(got, np.mean(per_view, axis=0), atol=1e-6)
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("mode, dim, members", [("tokens", 8, 1), ("channels", 16, 1), ("per_layer", 8, 2)])
 def test_several_layers_are_read_as_configured(tmp_path, mode, dim, members):
     rng = np.random.default_rng(2)

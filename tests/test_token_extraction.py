@@ -165,6 +165,7 @@ TINY = {
 }  # fmt: skip
 
 
+@pytest.mark.slow_variants
 @pytest.mark.parametrize("family", ["toy-vit", "toy-viclip", *TINY])
 def test_every_familys_layout_counts_its_tokens(family):
     """A family's token_layout describes exactly the tokens it gives (so pooling never mixes them up)."""
