@@ -38,6 +38,7 @@ from gesture_jax.ports.convert import PortError
 
 HF = os.path.join(ROOT, "tests", "fixtures", "hf")
 VIDEOPRISM = os.path.join(ROOT, "tests", "fixtures", "videoprism")
+VJEPA21 = os.path.join(ROOT, "tests", "fixtures", "vjepa21", "vjepa21_dev")
 
 Values = Mapping[str, jax.Array]
 
@@ -654,6 +655,49 @@ CASES: tuple[Case, ...] = (
         refusals=(Refusal(r"expected video \[B, T, 32, 32, 3\]", size=(48, 48)),),
         spec=dict(num_frames=4, resize="squash"),
     ),
+    Case(
+        # V-JEPA 2.1: the official torch.hub layout ({'ema_encoder': ...}, keys under 'module.backbone.').
+        name="vjepa21_dev",
+        family="vjepa21",
+        src=os.path.join(VJEPA21, "checkpoint.pt"),
+        io=os.path.join(VJEPA21, "io.npz"),
+        outputs=(
+            _features(),
+            Output("tokens", lambda m, v: m.tokens(v["video"])),
+            # The four hierarchical layers, each through its own norms_block.
+            Output("out_layers_tokens", lambda m, v: m.tokens(v["video"], [2, 5, 8, 11])),
+            Output(
+                "out_layers_tokens[3] is tokens",
+                lambda m, v: m.tokens(v["video"], [-1])[0],
+                lambda z: z["tokens"],
+            ),
+            # One frame: the image tokenizer and img_mod_embed.
+            Output("image_tokens", lambda m, v: m.tokens(v["image"][:, None])),
+            Output("image_features", lambda m, v: m.features(v["image"][:, None])),
+        ),
+        inputs=("image",),
+        model_config=os.path.join(VJEPA21, "config.json"),
+        # 12 blocks × 12, the two tokenizers' weights and biases, two modality embeddings, 4 norms × 2.
+        verify_tensors=158,
+        verify_edit="module.backbone.blocks.1.attn.proj.bias",
+        verify_message="blocks.1.attn.proj.bias: 1 of 64 values differ",
+        damages=(
+            # A missing key is named as the model needs it (the wrappers' prefixes stripped).
+            missing(
+                "module.backbone.blocks.1.mlp.fc2.bias", re.escape("missing keys: ['blocks.1.mlp.fc2.bias']")
+            ),
+            unexpected("module.backbone.norm.weight", np.ones(64, np.float32)),  # 2.0's final norm
+            reshaped("module.backbone.img_mod_embed", np.ones((1, 1, 63), np.float32)),
+        ),
+        frame_counts=(2,),
+        sizes=((32, 64),),
+        refusals=(
+            Refusal("needs ≥ 2 patch rows and columns", size=(16, 48)),
+            Refusal("1 frame or a multiple of its tubelet size 2", frames=3),
+        ),
+        spec=dict(crop_size=384, num_frames=16),
+        slow_checks=("frames", "sizes"),
+    ),
 )
 
 BY_NAME = {case.name: case for case in CASES}
@@ -732,7 +776,8 @@ def clip(case: Case, frames: int | None = None, size: tuple[int, int] | None = N
 
 def read_source(case: Case) -> sources.Source:
     """The case's checkpoint as the converter reads it, its tensors writable copies."""
-    source = sources.read(case.format, case.src)
+    preferred = tuple(getattr(models.family_module(case.family), "STATE_KEYS", ()))
+    source = sources.read(case.format, case.src, None, preferred)
     return dataclasses.replace(source, tensors={k: np.array(v, order="C") for k, v in source.tensors.items()})
 
 

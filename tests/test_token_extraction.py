@@ -155,6 +155,7 @@ def test_pooling_follows_each_layout():
 
 
 TINY = {
+    "vjepa21": dict(img_size=32, patch_size=16, num_frames=4, embed_dim=16, depth=12, num_heads=2),
     "vjepa2": dict(img_size=32, patch_size=8, num_frames=4, embed_dim=16, depth=1, num_heads=2),
     "dinov2": dict(patch_size=8, embed_dim=16, depth=1, num_heads=2, pos_grid=4, num_frames=2, img_size=32),
     "siglip": dict(img_size=32, patch_size=8, num_frames=2, width=16, layers=1, heads=2, mlp_dim=32,

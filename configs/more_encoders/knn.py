@@ -1,4 +1,4 @@
-r"""KNN with an encoder the paper did not have (V-JEPA 2, VideoPrism, SigLIP 2, DINOv2, VideoMAE in
+r"""KNN with an encoder the paper did not have (V-JEPA 2 and 2.1, VideoPrism, SigLIP 2, DINOv2, VideoMAE in
 transformers' format): the paper's protocol, synthetic vs real gallery, frozen features.
 
 The argument names a registered encoder of those families (`python -m gesture_jax.convert --list`;
@@ -15,7 +15,7 @@ import ml_collections
 from gesture_jax import config_lib, models
 
 # Every family added after the paper, in the order the README's catalogue lists them.
-FAMILIES = ("vjepa2", "videoprism", "siglip", "dinov2", "videomae_hf")
+FAMILIES = ("vjepa2", "vjepa21", "videoprism", "siglip", "dinov2", "videomae_hf")
 
 
 def encoders() -> list[str]:

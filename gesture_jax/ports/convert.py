@@ -180,7 +180,7 @@ def convert(
     if os.path.exists(dst) and not overwrite:
         raise FileExistsError(f"{dst} exists; pass --overwrite to replace it")
     module = models.family_module(family)
-    source = sources.read(fam.checkpoint, src, state_key)
+    source = sources.read(fam.checkpoint, src, state_key, tuple(getattr(module, "STATE_KEYS", ())))
     if model_config is None:
         model_config = config_from_source(family, source, src)
     raw = prepared(module, source.tensors)

@@ -43,28 +43,29 @@ class Source:
     files: list[str]  # every file read, in reading order
 
 
-def _read_torch(path: str, state_key: str | None) -> Source:
+def _read_torch(path: str, state_key: str | None, preferred: tuple[str, ...] = ()) -> Source:
     if os.path.isdir(path):
         raise SourceError(f"{path} is a folder; this family converts one .pth or .safetensors file")
-    tensors, chosen = state_dict(readers.read_checkpoint(path), path, state_key)
+    tensors, chosen = state_dict(readers.read_checkpoint(path), path, state_key, preferred)
     return Source(tensors, chosen, None, [path])
 
 
-def _read_hf(path: str, state_key: str | None) -> Source:
+def _read_hf(path: str, state_key: str | None, preferred: tuple[str, ...] = ()) -> Source:
     if state_key is not None:
         raise SourceError("--state_key applies to .pth files; a transformers folder has one state dict")
     return _read_hf_folder(path)
 
 
-def _read_videoprism_npz(path: str, state_key: str | None) -> Source:
+def _read_videoprism_npz(path: str, state_key: str | None, preferred: tuple[str, ...] = ()) -> Source:
     if state_key is not None:
         raise SourceError("--state_key applies to .pth files; a VideoPrism .npz has one set of variables")
     return Source(read_npz(path), None, None, [path])
 
 
-# Checkpoint format (a family's `registry.Family.checkpoint`) -> its reader (path, --state_key) -> Source.
+# Checkpoint format (a family's `registry.Family.checkpoint`) -> its reader (path, --state_key, the
+# family's own top-level keys to look under first) -> Source.
 # A family in a new format adds one reader here; conversion and --verify read through `read`.
-READERS: dict[str, Callable[[str, str | None], Source]] = {
+READERS: dict[str, Callable[[str, str | None, tuple[str, ...]], Source]] = {
     "torch": _read_torch,
     "hf": _read_hf,
     "videoprism_npz": _read_videoprism_npz,
@@ -72,10 +73,12 @@ READERS: dict[str, Callable[[str, str | None], Source]] = {
 FORMATS = tuple(READERS)
 
 
-def read(fmt: str, path: str, state_key: str | None = None) -> Source:
+def read(fmt: str, path: str, state_key: str | None = None, preferred: tuple[str, ...] = ()) -> Source:
+    """`preferred`: top-level keys a family's releases keep their weights under (V-JEPA 2.1's
+    ``ema_encoder``), looked for before the official loaders' ``model`` and ``module``."""
     if fmt not in READERS:
         raise SourceError(f"unknown checkpoint format {fmt!r}; known: {FORMATS}")
-    return READERS[fmt](path, state_key)
+    return READERS[fmt](path, state_key, preferred)
 
 
 def _read_hf_folder(path: str) -> Source:
@@ -149,7 +152,9 @@ def _is_tensor_dict(value: Any) -> bool:
     return isinstance(value, dict) and bool(value) and all(isinstance(v, np.ndarray) for v in value.values())
 
 
-def state_dict(obj: Any, path: str, state_key: str | None = None) -> tuple[dict[str, np.ndarray], str | None]:
+def state_dict(
+    obj: Any, path: str, state_key: str | None = None, preferred: tuple[str, ...] = ()
+) -> tuple[dict[str, np.ndarray], str | None]:
     """(the state dict, the top-level key it came from or None for the file itself).
 
     Default: the official loaders' rule, ``ckpt["model"]``, else ``ckpt["module"]``, else the dict itself.
@@ -167,7 +172,7 @@ def state_dict(obj: Any, path: str, state_key: str | None = None) -> tuple[dict[
             )
         chosen = state_key
     else:
-        chosen = next((k for k in ("model", "module") if isinstance(obj.get(k), dict)), None)
+        chosen = next((k for k in (*preferred, "model", "module") if isinstance(obj.get(k), dict)), None)
     sd = obj if chosen is None else obj[chosen]
     bad = sorted(str(k) for k, v in sd.items() if not isinstance(v, np.ndarray))
     if bad:
