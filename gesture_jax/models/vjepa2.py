@@ -113,11 +113,15 @@ class RopeAttention(nnx.Module):
 
 
 class Block(nnx.Module):
-    """Pre-norm block: x + attn(norm1 x), then x + mlp(norm2 x); no layer scale."""
+    """Pre-norm block: x + attn(norm1 x), then x + mlp(norm2 x); no layer scale. `attention_class`: the
+    RoPE attention (V-JEPA 2.1's fuses q, k and v)."""
 
-    def __init__(self, c: VJEPA2Config, *, dtype, attention_impl: str | None, rngs: nnx.Rngs):
+    def __init__(
+        self, c, *, dtype, attention_impl: str | None, rngs: nnx.Rngs, attention_class: type | None = None
+    ):
         self.norm1 = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
-        self.attention = RopeAttention(c, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
+        attention_class = attention_class or RopeAttention
+        self.attention = attention_class(c, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
         self.norm2 = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
         self.mlp = layers.Mlp(c.embed_dim, c.mlp_hidden, activation="gelu", dtype=dtype, rngs=rngs)
 

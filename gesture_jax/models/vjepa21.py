@@ -27,9 +27,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import nnx
 
-from gesture_jax.models import family, keymap, layers, registry, token_layout
+from gesture_jax.models import family, keymap, layers, registry, token_layout, vjepa2
 from gesture_jax.models.layers import block_indices
-from gesture_jax.models.vjepa2 import apply_rope
 
 # The reference builds only these depths, each with its hierarchical layers (vision_transformer.py).
 HIERARCHICAL_LAYERS = {12: (2, 5, 8, 11), 24: (5, 11, 17, 23), 40: (9, 19, 29, 39), 48: (11, 23, 37, 47)}
@@ -111,23 +110,8 @@ class Attention(nnx.Module):
     def __call__(self, x: jax.Array, rope: tuple[jax.Array, jax.Array]) -> jax.Array:
         b, n, d = x.shape
         qkv = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads)
-        q, k, v = apply_rope(qkv[:, :, 0], *rope), apply_rope(qkv[:, :, 1], *rope), qkv[:, :, 2]
+        q, k, v = vjepa2.apply_rope(qkv[:, :, 0], *rope), vjepa2.apply_rope(qkv[:, :, 1], *rope), qkv[:, :, 2]
         return self.proj(layers.attention(q, k, v, impl=self.attention_impl).reshape(b, n, d))
-
-
-class Block(nnx.Module):
-    def __init__(self, c: VJEPA21Config, *, dtype, attention_impl: str | None, rngs: nnx.Rngs):
-        self.norm1 = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
-        self.attn = Attention(c, dtype=dtype, attention_impl=attention_impl, rngs=rngs)
-        self.norm2 = layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs)
-        self.mlp = layers.Mlp(c.embed_dim, c.mlp_hidden, activation="gelu", dtype=dtype, rngs=rngs)
-
-    def __call__(self, x, rope, *, drop_rate: float = 0.0, key: jax.Array | None = None) -> jax.Array:
-        keys = jax.random.split(key) if key is not None and drop_rate > 0 else (None, None)
-        x = x + layers._drop_path(self.attn(self.norm1(x), rope), drop_rate, keys[0])
-        return x + layers._drop_path(
-            layers.token_map(lambda r: self.mlp(self.norm2(r)), x), drop_rate, keys[1]
-        )
 
 
 class VJEPA21(nnx.Module):
@@ -146,7 +130,12 @@ class VJEPA21(nnx.Module):
         self.video_mod_embed = nnx.Param(jnp.zeros((1, 1, c.embed_dim)))
         self.img_mod_embed = nnx.Param(jnp.zeros((1, 1, c.embed_dim)))
         self.blocks = nnx.List(
-            [Block(c, dtype=dtype, attention_impl=attention_impl, rngs=rngs) for _ in range(c.depth)]
+            [
+                vjepa2.Block(
+                    c, dtype=dtype, attention_impl=attention_impl, rngs=rngs, attention_class=Attention
+                )
+                for _ in range(c.depth)
+            ]
         )
         self.norms_block = nnx.List(
             [layers.layer_norm(c.embed_dim, c.layer_norm_eps, dtype, rngs) for _ in range(4)]
@@ -256,8 +245,8 @@ KEYMAP = keymap.KeyMap(
         keymap.Rule("img_mod_embed", "img_mod_embed"),
         *keymap.norm(f"{_B}.norm1", f"{_B}.norm1"),
         *keymap.norm(f"{_B}.norm2", f"{_B}.norm2"),
-        *keymap.dense(f"{_B}.attn.qkv", f"{_B}.attn.qkv"),
-        *keymap.dense(f"{_B}.attn.proj", f"{_B}.attn.proj"),
+        *keymap.dense(f"{_B}.attn.qkv", f"{_B}.attention.qkv"),
+        *keymap.dense(f"{_B}.attn.proj", f"{_B}.attention.proj"),
         *keymap.dense(f"{_B}.mlp.fc1", f"{_B}.mlp.fc1"),
         *keymap.dense(f"{_B}.mlp.fc2", f"{_B}.mlp.fc2"),
         *keymap.norm("norms_block.{i}", "norms_block.{i}"),
