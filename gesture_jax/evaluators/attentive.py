@@ -122,7 +122,8 @@ def _check_heads(ctx, state, recipe, probe_settings, num_classes: int) -> None:
     """Each probe's head count against the tokens' width, traced from the encoder (nothing computed)."""
     model = ctx.model if state.model is None else state.model
     s = ctx.spec
-    video = jax.ShapeDtypeStruct((1, s.num_frames, s.crop_size, s.crop_size, 3), jax.numpy.float32)
+    size = s.crop_size if s.crop != "none" else s.resize_size  # the frames the pipeline gives
+    video = jax.ShapeDtypeStruct((1, s.num_frames, size, size, 3), jax.numpy.float32)
     tokens = jax.eval_shape(lambda v: token_layout.recipe_tokens(model, v, recipe.layers, recipe.pool), video)
     dim = probe_grid.head_dim((1, *tokens.shape[1:]), probe_settings.grid.layer_mode)
     for method in probe_settings.methods:
