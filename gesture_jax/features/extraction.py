@@ -252,7 +252,11 @@ def extract(
 
     layout = batch_layout(extractor, split, per_device_batch, chunk_batches)
     parts_dir = os.path.join(entry, "parts") if entry else None
-    done = int(parallel.broadcast_from_main(np.array(_parts_done(parts_dir, layout)))) if entry else 0
+    if entry:
+        done = parts_done(parts_dir, layout, lambda part: storage.exists(_part_path(parts_dir, part)))
+        done = int(parallel.broadcast_from_main(np.array(done)))
+    else:
+        done = 0
     if entry and parallel.is_main_process():
         storage.write_json(os.path.join(entry, META_FILE), meta)
         storage.write_json(os.path.join(parts_dir, LAYOUT_FILE), layout)
@@ -346,16 +350,17 @@ def _part_path(parts_dir: str, index: int) -> str:
     return os.path.join(parts_dir, f"{index:05d}.npz")
 
 
-def _parts_done(parts_dir: str, layout: dict[str, int]) -> int:
-    """How many leading part files a killed run left that this run can reuse."""
+def parts_done(folder: str, layout: dict[str, int], complete: Callable[[int], bool]) -> int:
+    """How many leading parts a killed run left in `folder` that this run can reuse: none if they were
+    written under another batch layout, else those for which `complete(part)` holds, in order."""
     try:
-        if json.loads(storage.read_text(os.path.join(parts_dir, LAYOUT_FILE))) != layout:
-            logging.warning("ignoring parts in %s: written with another batch layout", parts_dir)
+        if json.loads(storage.read_text(os.path.join(folder, LAYOUT_FILE))) != layout:
+            logging.warning("ignoring parts in %s: written with another batch layout", folder)
             return 0
     except FileNotFoundError:
         return 0
     done = 0
-    while storage.exists(_part_path(parts_dir, done)):
+    while complete(done):
         done += 1
     return done
 

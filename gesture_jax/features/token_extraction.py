@@ -11,7 +11,6 @@ to about `PART_BYTES`, so host memory during extraction is one part, whatever th
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import os
@@ -79,7 +78,9 @@ def extract_tokens(
     global_batch = per_device_batch * extractor.mesh.devices.size
     chunk = max(1, PART_BYTES // (global_batch * per_video))
     layout = extraction.batch_layout(extractor, split, per_device_batch, chunk)
-    done = int(parallel.broadcast_from_main(np.array(_parts_done(folder, layout))))
+    # A part is complete once both its files are written (the index second).
+    done = extraction.parts_done(folder, layout, lambda part: token_store.has_part(folder, part))
+    done = int(parallel.broadcast_from_main(np.array(done)))
     if parallel.is_main_process():
         storage.write_json(os.path.join(entry, extraction.META_FILE), meta)
         storage.write_json(os.path.join(folder, extraction.LAYOUT_FILE), layout)
@@ -116,17 +117,3 @@ def extract_tokens(
         folder,
     )
     return token_store.TokenStore.open(folder)
-
-
-def _parts_done(folder: str, layout: dict[str, int]) -> int:
-    """How many leading parts a killed run left that this run can reuse (both of a part's files)."""
-    try:
-        if json.loads(storage.read_text(os.path.join(folder, extraction.LAYOUT_FILE))) != layout:
-            logging.warning("ignoring token parts in %s: written with another batch layout", folder)
-            return 0
-    except FileNotFoundError:
-        return 0
-    done = 0
-    while token_store.has_part(folder, done):
-        done += 1
-    return done
