@@ -210,18 +210,12 @@ class RunContext:
             )
         return out
 
-    def tokens(
-        self,
-        names: Sequence[str],
-        recipe: token_extraction.TokenRecipe,
-        model: nnx.Module | None = None,
-        *,
-        key_extra: dict[str, Any] | None = None,
-    ) -> dict[str, token_store.TokenStore]:
-        """Each named split's token store under `recipe` (`model`: an encoder state's weights, default the
-        configured encoder), extracted into the shared cache once and read from there after."""
-        extract = self.config.extract
-        extractor = features.Extractor(
+    def token_extractor(
+        self, recipe: token_extraction.TokenRecipe, model: nnx.Module | None = None
+    ) -> features.Extractor:
+        """The extractor of `recipe`'s tokens (every view kept, in the recipe's dtype) for `model` (an
+        encoder state's weights, default the configured encoder)."""
+        return features.Extractor(
             self.model if model is None else model,
             self.spec,
             self.mesh,
@@ -229,6 +223,18 @@ class RunContext:
             output_name=recipe.describe(),
             keep_views=recipe.dtype,
         )
+
+    def tokens(
+        self,
+        names: Sequence[str],
+        extractor: features.Extractor,
+        recipe: token_extraction.TokenRecipe,
+        *,
+        key_extra: dict[str, Any] | None = None,
+    ) -> dict[str, token_store.TokenStore]:
+        """Each named split's token store under `recipe`, computed by its `token_extractor`, extracted
+        into the shared cache once and read from there after."""
+        extract = self.config.extract
         self.class_names(list(names))
         out = {}
         for name in dict.fromkeys(names):

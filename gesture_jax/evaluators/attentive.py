@@ -11,13 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
-
 from gesture_jax.analysis import attentive_heads, probe_grid
 from gesture_jax.evaluation import breakdowns, cells, method_rows, scoring, token_probe_rows
 from gesture_jax.evaluation.engine import EncoderState, EvalOutput
 from gesture_jax.features.token_extraction import TokenRecipe
-from gesture_jax.models import token_layout
 
 NOTE = (
     "Token probes are trained per seed; each seed's member of the learning-rate × weight-decay grid is "
@@ -80,8 +77,9 @@ def run(ctx, state: EncoderState) -> EvalOutput:
         )
     names = [*cfg.galleries, *cfg.queries, *(v for v in validation.values() if v)]
     class_names = ctx.class_names(names)
-    _check_heads(ctx, state, recipe, probe_settings, len(class_names))  # before hours of extraction
-    stores = ctx.tokens(names, recipe, state.model, key_extra=state.key_extra)
+    extractor = ctx.token_extractor(recipe, state.model)
+    _check_heads(extractor, probe_settings, len(class_names))  # before hours of extraction
+    stores = ctx.tokens(names, extractor, recipe, key_extra=state.key_extra)
     rows, spreads = [], []
     for gallery in cfg.galleries:
         val = token_probe_rows.TokenValidation(validation[gallery], stores.get(validation[gallery]))
@@ -118,14 +116,9 @@ def run(ctx, state: EncoderState) -> EvalOutput:
     )
 
 
-def _check_heads(ctx, state, recipe, probe_settings, num_classes: int) -> None:
+def _check_heads(extractor, probe_settings, num_classes: int) -> None:
     """Each probe's head count against the tokens' width, traced from the encoder (nothing computed)."""
-    model = ctx.model if state.model is None else state.model
-    s = ctx.spec
-    size = s.crop_size if s.crop != "none" else s.resize_size  # the frames the pipeline gives
-    video = jax.ShapeDtypeStruct((1, s.num_frames, size, size, 3), jax.numpy.float32)
-    tokens = jax.eval_shape(lambda v: token_layout.recipe_tokens(model, v, recipe.layers, recipe.pool), video)
-    dim = probe_grid.head_dim((1, *tokens.shape[1:]), probe_settings.grid.layer_mode)
+    dim = probe_grid.head_dim(extractor.output_shape(), probe_settings.grid.layer_mode)
     for method in probe_settings.methods:
         attentive_heads.HeadConfig(method, dim, num_classes, **probe_settings.heads.get(method, {}))
 

@@ -114,15 +114,18 @@ class Extractor:
             return {"features": out, **{k: batch[k] for k in ("label", "id", "mask")}}
 
         self._outputs = outputs
+        self._output_shape: tuple[int, ...] | None = None
         self._step = step
 
     def output_shape(self) -> tuple[int, ...]:
         """One video's output shape ([D], or [V, ...] keeping views), traced, not computed (frames of
         the crop size, or of the resize size without a crop)."""
-        s = self.spec
-        size = s.crop_size if s.crop != "none" else s.resize_size
-        video = jax.ShapeDtypeStruct((1, s.num_views, s.num_frames, size, size, 3), jnp.uint8)
-        return tuple(jax.eval_shape(self._outputs, self._state, video).shape[1:])
+        if self._output_shape is None:  # the same for any weights set_model swaps in: traced once
+            s = self.spec
+            size = s.crop_size if s.crop != "none" else s.resize_size
+            video = jax.ShapeDtypeStruct((1, s.num_views, s.num_frames, size, size, 3), jnp.uint8)
+            self._output_shape = tuple(jax.eval_shape(self._outputs, self._state, video).shape[1:])
+        return self._output_shape
 
     @property
     def model(self) -> nnx.Module:
