@@ -107,6 +107,9 @@ def token_probe_rows(
     """Every method of `settings` at every seed, from one gallery's tokens, on each query split."""
     num_classes = len(class_names)
     tasks, first_is_whole = _tasks(gallery, validation, settings.num_folds)
+    whole = _whole(gallery)
+    # Each query split's videos and ids, read once for every method and seed.
+    query_sets = {name: (_whole(store), store.index()[1]) for name, store in queries.items()}
     on = validation.describe(settings.num_folds)
     dim = probe_grid.head_dim(gallery.shape, settings.grid.layer_mode)
     rows, spreads = [], []
@@ -122,7 +125,7 @@ def token_probe_rows(
                 )
             val_acc = correct / sum(len(held) for _, held in tasks)
             if not first_is_whole:
-                trained = probe_grid.train(head, settings.grid, _whole(gallery), seed=seed)
+                trained = probe_grid.train(head, settings.grid, whole, seed=seed)
             best = int(np.argmax(val_acc))
             chosen = trained.members[best]
             selection = {
@@ -138,10 +141,8 @@ def token_probe_rows(
             # float rounding on CPU (the program's reductions compile per device count), so results.json
             # holds what they decide (selection, predictions), not their last digits.
             facts = {"epochs": settings.grid.epochs}
-            for name, store in queries.items():
-                data = _whole(store)
+            for name, (data, ids) in query_sets.items():
                 predictions = probe_grid.probabilities(trained, data).argmax(-1)  # [G, n]
-                _, ids = store.index()
                 where = dataclasses.replace(key, queries=name, method=method, seed=seed, **_describe(chosen))
                 row = scoring.score(
                     where, data.labels, predictions[best], ids, class_names, num_gallery=len(gallery)
